@@ -1,0 +1,1 @@
+//! The HTTP application, written against the core's ports.

@@ -1,0 +1,10 @@
+//! The platform-free protocol core. Nothing here knows about Cloudflare Workers: time, randomness,
+//! key-value storage, outbound HTTP and signature verification come in through the small traits in
+//! [`clock`], [`random`], [`store`], [`http`] and [`oidc::signature`].
+
+pub mod clock;
+pub mod http;
+pub mod random;
+pub mod secret;
+pub mod store;
+pub mod oidc;

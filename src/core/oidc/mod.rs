@@ -1,0 +1,4 @@
+//! OpenID Connect relying-party protocol logic.
+
+pub mod jwks;
+pub mod signature;
