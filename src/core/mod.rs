@@ -4,7 +4,7 @@
 
 pub mod clock;
 pub mod http;
+pub mod oidc;
 pub mod random;
 pub mod secret;
 pub mod store;
-pub mod oidc;

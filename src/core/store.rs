@@ -199,7 +199,10 @@ mod tests {
         for k in ["org:a", "org:b", "dom:x", "orh"] {
             block_on(s.put(k, "v", None)).unwrap();
         }
-        assert_eq!(block_on(s.list("org:", 10)).unwrap(), vec!["org:a", "org:b"]);
+        assert_eq!(
+            block_on(s.list("org:", 10)).unwrap(),
+            vec!["org:a", "org:b"]
+        );
         assert_eq!(block_on(s.list("org:", 1)).unwrap(), vec!["org:a"]);
     }
 }
