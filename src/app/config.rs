@@ -1,0 +1,275 @@
+//! Worker configuration, read from environment variables (wrangler `vars` and secrets).
+//! These names are a public contract: see the README's configuration table.
+
+use crate::core::oidc::url_policy::IdpUrlPolicy;
+use crate::core::secret::Secret;
+use url::Url;
+
+/// Validated configuration.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// `PUBLIC_ORIGIN`: the external origin (scheme, host, port). Redirect URIs and cookie
+    /// security are derived from it, never from the request's Host or X-Forwarded-* headers.
+    pub public_origin: Url,
+    /// `ADMIN_TOKEN`: bearer token for the admin API (a wrangler secret in production).
+    pub admin_token: Secret,
+    /// `ALLOW_INSECURE_LOOPBACK_IDP`: the IdP URL policy.
+    pub idp_policy: IdpUrlPolicy,
+    /// `ORIGIN_URL`: optional upstream origin (used by later features).
+    pub origin_url: Option<Url>,
+    /// `CLOCK_LEEWAY_SECS`: allowed clock skew for token time checks (default 60, at most 300).
+    pub leeway_secs: u64,
+}
+
+/// A missing or malformed variable; the message names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The variable's name.
+    pub variable: &'static str,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "configuration variable {}: {}",
+            self.variable, self.message
+        )
+    }
+}
+
+/// Shortest admin token accepted.
+pub const MIN_ADMIN_TOKEN_LEN: usize = 16;
+
+fn bad(variable: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        variable,
+        message: message.into(),
+    }
+}
+
+impl AppConfig {
+    /// Reads and validates the configuration through `get` (variable name -> value).
+    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<AppConfig, ConfigError> {
+        let origin = get("PUBLIC_ORIGIN").ok_or_else(|| bad("PUBLIC_ORIGIN", "is not set"))?;
+        let public_origin = parse_public_origin(&origin)?;
+
+        let admin = get("ADMIN_TOKEN").ok_or_else(|| bad("ADMIN_TOKEN", "is not set"))?;
+        if admin.chars().count() < MIN_ADMIN_TOKEN_LEN
+            || admin.chars().any(|c| c.is_control() || c.is_whitespace())
+        {
+            return Err(bad(
+                "ADMIN_TOKEN",
+                format!("must be at least {MIN_ADMIN_TOKEN_LEN} characters without spaces"),
+            ));
+        }
+
+        let allow = match get("ALLOW_INSECURE_LOOPBACK_IDP").as_deref().map(str::trim) {
+            None | Some("") | Some("false") => false,
+            Some("true") => true,
+            Some(_) => {
+                return Err(bad(
+                    "ALLOW_INSECURE_LOOPBACK_IDP",
+                    "must be \"true\" or \"false\"",
+                ))
+            }
+        };
+
+        let origin_url = match get("ORIGIN_URL").filter(|s| !s.trim().is_empty()) {
+            None => None,
+            Some(s) => {
+                let u = Url::parse(s.trim())
+                    .map_err(|_| bad("ORIGIN_URL", "must be an absolute http(s) URL"))?;
+                if !matches!(u.scheme(), "http" | "https") {
+                    return Err(bad("ORIGIN_URL", "must be an absolute http(s) URL"));
+                }
+                Some(u)
+            }
+        };
+
+        let leeway_secs = match get("CLOCK_LEEWAY_SECS").filter(|s| !s.trim().is_empty()) {
+            None => 60,
+            Some(s) => s
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n <= 300)
+                .ok_or_else(|| {
+                    bad(
+                        "CLOCK_LEEWAY_SECS",
+                        "must be a whole number of seconds from 0 to 300",
+                    )
+                })?,
+        };
+
+        Ok(AppConfig {
+            public_origin,
+            admin_token: Secret::new(admin),
+            idp_policy: IdpUrlPolicy {
+                allow_insecure_loopback: allow,
+            },
+            origin_url,
+            leeway_secs,
+        })
+    }
+
+    /// Whether cookies get `Secure` and the `__Host-` prefix.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_origin.scheme() == "https"
+    }
+
+    /// `PUBLIC_ORIGIN` + `path`.
+    pub fn url(&self, path: &str) -> Url {
+        // `path` is always one of our own absolute paths.
+        self.public_origin
+            .join(path)
+            .unwrap_or_else(|_| self.public_origin.clone())
+    }
+
+    /// The origin string (`scheme://host[:port]`), for Origin header checks.
+    pub fn origin_str(&self) -> String {
+        self.public_origin.origin().ascii_serialization()
+    }
+}
+
+fn parse_public_origin(s: &str) -> Result<Url, ConfigError> {
+    const WHAT: &str = "must be an origin like https://sso.example.com (scheme, host and optional port; no path, query or credentials)";
+    let u = Url::parse(s.trim()).map_err(|_| bad("PUBLIC_ORIGIN", WHAT))?;
+    let loopback = matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+    let ok_scheme = u.scheme() == "https" || (u.scheme() == "http" && loopback);
+    if !ok_scheme {
+        return Err(bad(
+            "PUBLIC_ORIGIN",
+            "must use https (http is allowed only for 127.0.0.1/localhost in development)",
+        ));
+    }
+    if u.host().is_none()
+        || u.path() != "/"
+        || u.query().is_some()
+        || u.fragment().is_some()
+        || !u.username().is_empty()
+        || u.password().is_some()
+    {
+        return Err(bad("PUBLIC_ORIGIN", WHAT));
+    }
+    Ok(u)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<AppConfig, ConfigError> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        AppConfig::from_vars(|k| m.get(k).cloned())
+    }
+
+    const TOKEN: &str = "0123456789abcdef0123";
+
+    #[test]
+    fn minimal_valid() {
+        let c = cfg(&[
+            ("PUBLIC_ORIGIN", "https://sso.example.com"),
+            ("ADMIN_TOKEN", TOKEN),
+        ])
+        .unwrap();
+        assert!(c.secure_cookies());
+        assert!(!c.idp_policy.allow_insecure_loopback);
+        assert_eq!(
+            c.url("/sso/callback").as_str(),
+            "https://sso.example.com/sso/callback"
+        );
+        assert_eq!(c.leeway_secs, 60);
+    }
+
+    #[test]
+    fn each_bad_variable_is_named() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("ADMIN_TOKEN", TOKEN)], "PUBLIC_ORIGIN"),
+            (
+                &[("PUBLIC_ORIGIN", "sso.example.com"), ("ADMIN_TOKEN", TOKEN)],
+                "PUBLIC_ORIGIN",
+            ),
+            (
+                &[
+                    ("PUBLIC_ORIGIN", "http://sso.example.com"),
+                    ("ADMIN_TOKEN", TOKEN),
+                ],
+                "PUBLIC_ORIGIN",
+            ),
+            (
+                &[
+                    ("PUBLIC_ORIGIN", "https://sso.example.com/app"),
+                    ("ADMIN_TOKEN", TOKEN),
+                ],
+                "PUBLIC_ORIGIN",
+            ),
+            (
+                &[
+                    ("PUBLIC_ORIGIN", "https://u:p@sso.example.com"),
+                    ("ADMIN_TOKEN", TOKEN),
+                ],
+                "PUBLIC_ORIGIN",
+            ),
+            (
+                &[("PUBLIC_ORIGIN", "https://sso.example.com")],
+                "ADMIN_TOKEN",
+            ),
+            (
+                &[
+                    ("PUBLIC_ORIGIN", "https://sso.example.com"),
+                    ("ADMIN_TOKEN", "short"),
+                ],
+                "ADMIN_TOKEN",
+            ),
+            (
+                &[
+                    ("PUBLIC_ORIGIN", "https://sso.example.com"),
+                    ("ADMIN_TOKEN", TOKEN),
+                    ("ALLOW_INSECURE_LOOPBACK_IDP", "yes"),
+                ],
+                "ALLOW_INSECURE_LOOPBACK_IDP",
+            ),
+            (
+                &[
+                    ("PUBLIC_ORIGIN", "https://sso.example.com"),
+                    ("ADMIN_TOKEN", TOKEN),
+                    ("ORIGIN_URL", "ftp://x"),
+                ],
+                "ORIGIN_URL",
+            ),
+            (
+                &[
+                    ("PUBLIC_ORIGIN", "https://sso.example.com"),
+                    ("ADMIN_TOKEN", TOKEN),
+                    ("CLOCK_LEEWAY_SECS", "9999"),
+                ],
+                "CLOCK_LEEWAY_SECS",
+            ),
+        ];
+        for (vars, name) in cases {
+            let e = cfg(vars).unwrap_err();
+            assert_eq!(e.variable, *name, "{vars:?}");
+            assert!(e.to_string().contains(name));
+        }
+    }
+
+    #[test]
+    fn loopback_dev_settings() {
+        let c = cfg(&[
+            ("PUBLIC_ORIGIN", "http://127.0.0.1:8787"),
+            ("ADMIN_TOKEN", TOKEN),
+            ("ALLOW_INSECURE_LOOPBACK_IDP", "true"),
+        ])
+        .unwrap();
+        assert!(!c.secure_cookies());
+        assert!(c.idp_policy.allow_insecure_loopback);
+        assert_eq!(c.origin_str(), "http://127.0.0.1:8787");
+    }
+}

@@ -1,0 +1,61 @@
+//! The pages under `www/`, embedded in the Wasm at build time and filled in with escaped text.
+
+use crate::app::respond::html_escape;
+
+/// The login page.
+pub const INDEX_HTML: &str = include_str!("../../www/index.html");
+/// The error page template.
+pub const ERROR_HTML: &str = include_str!("../../www/error.html");
+/// The admin page.
+pub const ADMIN_HTML: &str = include_str!("../../www/admin.html");
+/// The admin page's script.
+pub const ADMIN_JS: &str = include_str!("../../www/admin.js");
+/// Shared styles.
+pub const STYLE_CSS: &str = include_str!("../../www/style.css");
+
+/// The login page, with an optional error message and `return_to` carried through the form.
+pub fn login_page(error: Option<&str>, return_to: Option<&str>) -> String {
+    let error_html = error
+        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", html_escape(e)))
+        .unwrap_or_default();
+    let rt_html = return_to
+        .filter(|r| *r != "/")
+        .map(|r| {
+            format!(
+                "<input type=\"hidden\" name=\"return_to\" value=\"{}\">",
+                html_escape(r)
+            )
+        })
+        .unwrap_or_default();
+    INDEX_HTML
+        .replace("<!--ERROR-->", &error_html)
+        .replace("<!--RETURN_TO-->", &rt_html)
+}
+
+/// The error page.
+pub fn error_page(title: &str, message: &str, correlation_id: &str) -> String {
+    ERROR_HTML
+        .replace("<!--TITLE-->", &html_escape(title))
+        .replace("<!--MESSAGE-->", &html_escape(message))
+        .replace("<!--CORRELATION_ID-->", &html_escape(correlation_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn login_page_escapes_error_and_return_to() {
+        let p = login_page(Some("<b>x</b>"), Some("/a\"><script>"));
+        assert!(p.contains("&lt;b&gt;x&lt;/b&gt;"));
+        assert!(!p.contains("<b>x"));
+        assert!(p.contains("/a&quot;&gt;&lt;script&gt;"));
+    }
+
+    #[test]
+    fn error_page_escapes() {
+        let p = error_page("T", "<img src=x onerror=alert(1)>", "c<1>");
+        assert!(!p.contains("<img"));
+        assert!(p.contains("c&lt;1&gt;"));
+    }
+}
