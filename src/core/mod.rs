@@ -3,8 +3,12 @@
 //! [`clock`], [`random`], [`store`], [`http`] and [`oidc::signature`].
 
 pub mod clock;
+pub mod directory;
+pub mod email;
 pub mod http;
 pub mod oidc;
+pub mod org;
 pub mod random;
+pub mod roles;
 pub mod secret;
 pub mod store;

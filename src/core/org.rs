@@ -1,0 +1,1067 @@
+//! Organisations: their slug, their roles, and the configuration an admin stores for them
+//! (email domains, the IdP client registration, role mapping, session policy).
+//!
+//! [`OrgConfig::from_admin_json`] is the only way an admin-supplied body becomes an
+//! [`OrgConfig`]; it validates every field and names the first one that is wrong.
+
+use crate::core::email::EmailDomain;
+use crate::core::oidc::url_policy::IdpUrlPolicy;
+use crate::core::secret::Secret;
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use url::Url;
+
+/// Largest admin request body accepted, in bytes.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+/// Most domains one org may claim.
+pub const MAX_DOMAINS: usize = 50;
+/// Longest issuer URL, in characters.
+pub const MAX_ISSUER_CHARS: usize = 512;
+/// Longest client id, in characters.
+pub const MAX_CLIENT_ID_CHARS: usize = 256;
+/// Longest client secret, in characters.
+pub const MAX_CLIENT_SECRET_CHARS: usize = 1024;
+/// Most scopes requested.
+pub const MAX_SCOPES: usize = 20;
+/// Longest scope token, in characters.
+pub const MAX_SCOPE_CHARS: usize = 64;
+/// Most role-mapping rules.
+pub const MAX_ROLE_RULES: usize = 50;
+/// Longest claim name in a role rule, in characters.
+pub const MAX_CLAIM_CHARS: usize = 64;
+/// Longest claim value in a role rule, in characters.
+pub const MAX_CLAIM_VALUE_CHARS: usize = 256;
+/// Shortest allowed session lifetime (5 minutes).
+pub const MIN_SESSION_TTL_SECS: u64 = 300;
+/// Longest allowed session lifetime (24 hours).
+pub const MAX_SESSION_TTL_SECS: u64 = 86_400;
+/// Session lifetime when the admin does not set one (8 hours).
+pub const DEFAULT_SESSION_TTL_SECS: u64 = 28_800;
+/// Scopes requested when the admin does not set them.
+pub const DEFAULT_SCOPES: [&str; 3] = ["openid", "email", "profile"];
+
+/// Shortest and longest slug.
+const SLUG_LEN: std::ops::RangeInclusive<usize> = 2..=48;
+
+/// Why a string is not an [`OrgSlug`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SlugError {
+    /// Fewer than 2 or more than 48 characters.
+    Length,
+    /// A character outside `a-z`, `0-9` and `-`.
+    Character,
+    /// Starts or ends with `-`, or contains `--`.
+    Hyphen,
+}
+
+impl std::fmt::Display for SlugError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SlugError::Length => "the org slug must be 2 to 48 characters long",
+            SlugError::Character => {
+                "the org slug may contain only lower-case letters, digits and hyphens"
+            }
+            SlugError::Hyphen => {
+                "the org slug must not start or end with a hyphen or contain two in a row"
+            }
+        })
+    }
+}
+
+impl std::error::Error for SlugError {}
+
+/// The identifier of an organisation on the hub: 2 to 48 characters of `[a-z0-9-]`, no leading,
+/// trailing or doubled hyphen. Safe to embed in KV keys and URL paths as is.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct OrgSlug(String);
+
+impl OrgSlug {
+    /// Validates a slug (no normalisation: `Acme` is refused, not lower-cased).
+    pub fn parse(input: &str) -> Result<OrgSlug, SlugError> {
+        if !SLUG_LEN.contains(&input.len()) {
+            return Err(SlugError::Length);
+        }
+        if !input
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(SlugError::Character);
+        }
+        if input.starts_with('-') || input.ends_with('-') || input.contains("--") {
+            return Err(SlugError::Hyphen);
+        }
+        Ok(OrgSlug(input.to_owned()))
+    }
+
+    /// The slug.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for OrgSlug {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::str::FromStr for OrgSlug {
+    type Err = SlugError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        OrgSlug::parse(s)
+    }
+}
+
+impl Serialize for OrgSlug {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for OrgSlug {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        OrgSlug::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// What a member may do in the org on the hub, from least to most privileged (`Ord` follows
+/// that order, so `role >= Role::Write` reads naturally).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Read access.
+    Read,
+    /// May propose changes.
+    Contributor,
+    /// May write.
+    Write,
+    /// May administer the org.
+    Admin,
+}
+
+impl Role {
+    /// All roles, least privileged first.
+    pub const ALL: [Role; 4] = [Role::Read, Role::Contributor, Role::Write, Role::Admin];
+
+    /// The wire name (`"read"`, `"contributor"`, `"write"`, `"admin"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Read => "read",
+            Role::Contributor => "contributor",
+            Role::Write => "write",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// The role with wire name `s` (exact, lower case).
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// "Members whose ID-token claim `claim` is the string `value`, or an array containing it, get
+/// `role`." Evaluated by [`crate::core::roles::map_role`].
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct RoleRule {
+    /// ID-token claim name (`groups`, `roles`, ...).
+    pub claim: String,
+    /// The value to look for (exact, case-sensitive).
+    pub value: String,
+    /// The role granted on a match.
+    pub role: Role,
+}
+
+/// One org's stored configuration. Serializes fully, client secret included, for storage;
+/// use [`OrgConfig::redacted_json`] for anything shown to a person. `Debug` redacts the secret.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct OrgConfig {
+    /// The org.
+    pub slug: OrgSlug,
+    /// Email domains whose users sign in through this org's IdP (at least one, no duplicates).
+    pub domains: Vec<EmailDomain>,
+    /// The IdP's issuer identifier, exactly as the IdP writes it in `iss` (compare with
+    /// [`crate::core::oidc::issuer::issuer_matches`]).
+    pub issuer: String,
+    /// Our client id at the IdP.
+    pub client_id: String,
+    /// Our client secret at the IdP.
+    pub client_secret: Secret,
+    /// Scopes requested; always contains `openid`.
+    pub scopes: Vec<String>,
+    /// Role rules, first match wins.
+    pub role_mapping: Vec<RoleRule>,
+    /// Role when no rule matches; `None` denies access.
+    pub default_role: Option<Role>,
+    /// Session lifetime in seconds (300..=86400).
+    pub session_ttl_secs: u64,
+    /// Whether members with these domains must sign in through SSO.
+    pub enforced: bool,
+}
+
+/// An admin body field that failed validation: `field` is a path such as `domains[1]`,
+/// `role_mapping[0].role`, `issuer`, or `body` for the body as a whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// Path of the offending field.
+    pub field: String,
+    /// What is wrong with it, for the admin.
+    pub message: String,
+}
+
+impl FieldError {
+    fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for FieldError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+impl std::error::Error for FieldError {}
+
+/// The members of a JSON object in document order, duplicates kept (so they can be refused:
+/// `serde_json::Value` would silently keep the last one).
+struct Members(Vec<(String, Value)>);
+
+impl<'de> Deserialize<'de> for Members {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Members;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Members, A::Error> {
+                let mut v = Vec::new();
+                while let Some(entry) = m.next_entry::<String, Value>()? {
+                    v.push(entry);
+                }
+                Ok(Members(v))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+const FIELDS: [&str; 9] = [
+    "domains",
+    "issuer",
+    "client_id",
+    "client_secret",
+    "scopes",
+    "role_mapping",
+    "default_role",
+    "session_ttl_secs",
+    "enforced",
+];
+
+/// A user-supplied key, shortened for echoing back in an error.
+fn echo_key(key: &str) -> String {
+    const MAX: usize = 64;
+    if key.chars().count() <= MAX {
+        key.to_owned()
+    } else {
+        let mut s: String = key.chars().take(MAX).collect();
+        s.push('…');
+        s
+    }
+}
+
+fn has_control(s: &str) -> bool {
+    s.chars().any(char::is_control)
+}
+
+fn string<'a>(v: &'a Value, field: &str) -> Result<&'a str, FieldError> {
+    v.as_str()
+        .ok_or_else(|| FieldError::new(field, "must be a string"))
+}
+
+fn array<'a>(v: &'a Value, field: &str) -> Result<&'a Vec<Value>, FieldError> {
+    v.as_array()
+        .ok_or_else(|| FieldError::new(field, "must be an array"))
+}
+
+/// A string of `1..=max` characters without control characters.
+fn bounded_text<'a>(v: &'a Value, field: &str, max: usize) -> Result<&'a str, FieldError> {
+    let s = string(v, field)?;
+    if s.is_empty() {
+        return Err(FieldError::new(field, "must not be empty"));
+    }
+    if s.chars().count() > max {
+        return Err(FieldError::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    if has_control(s) {
+        return Err(FieldError::new(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(s)
+}
+
+fn parse_domains(v: &Value) -> Result<Vec<EmailDomain>, FieldError> {
+    let items = array(v, "domains")?;
+    if items.is_empty() {
+        return Err(FieldError::new("domains", "must list at least one domain"));
+    }
+    if items.len() > MAX_DOMAINS {
+        return Err(FieldError::new(
+            "domains",
+            format!("must list at most {MAX_DOMAINS} domains"),
+        ));
+    }
+    let mut out: Vec<EmailDomain> = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let field = format!("domains[{i}]");
+        let d = EmailDomain::parse(string(item, &field)?)
+            .map_err(|e| FieldError::new(&field, e.to_string()))?;
+        if let Some(j) = out.iter().position(|o| *o == d) {
+            return Err(FieldError::new(
+                field,
+                format!("{d} is the same domain as domains[{j}]"),
+            ));
+        }
+        out.push(d);
+    }
+    Ok(out)
+}
+
+/// The issuer must be an absolute https URL (policy permitting) without query or fragment, and
+/// written in the canonical form the URL parser produces (a missing root `/` aside). OIDC Core
+/// 3.1.3.7 step 2 compares `iss` with it as an exact string, so a non-canonical spelling
+/// (`HTTPS://Acme.okta.com`, a backslash, a numeric IPv4 shorthand) could never match and could
+/// hide a different host from a reviewer: refusing it up front is clearer.
+fn parse_issuer(v: &Value, policy: &IdpUrlPolicy) -> Result<String, FieldError> {
+    const F: &str = "issuer";
+    let s = string(v, F)?;
+    if s.is_empty() {
+        return Err(FieldError::new(F, "must not be empty"));
+    }
+    if s.chars().count() > MAX_ISSUER_CHARS {
+        return Err(FieldError::new(
+            F,
+            format!("must be at most {MAX_ISSUER_CHARS} characters"),
+        ));
+    }
+    // The URL parser silently strips surrounding spaces and embedded tabs and newlines.
+    if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(FieldError::new(
+            F,
+            "must not contain whitespace or control characters",
+        ));
+    }
+    let url = Url::parse(s).map_err(|_| FieldError::new(F, "must be an absolute URL"))?;
+    if url.query().is_some() {
+        return Err(FieldError::new(F, "must not have a query (\"?\")"));
+    }
+    if url.fragment().is_some() {
+        return Err(FieldError::new(F, "must not have a fragment (\"#\")"));
+    }
+    policy
+        .check(&url)
+        .map_err(|e| FieldError::new(F, e.to_string()))?;
+    let canonical = url.as_str();
+    let matches_canonical =
+        canonical == s || (url.path() == "/" && canonical.strip_suffix('/') == Some(s));
+    if !matches_canonical {
+        return Err(FieldError::new(
+            F,
+            format!("must be written in canonical form ({canonical})"),
+        ));
+    }
+    Ok(s.to_owned())
+}
+
+/// RFC 6749 3.3: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`.
+fn is_scope_char(b: u8) -> bool {
+    b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b)
+}
+
+fn parse_scopes(v: &Value) -> Result<Vec<String>, FieldError> {
+    let items = array(v, "scopes")?;
+    if items.len() > MAX_SCOPES {
+        return Err(FieldError::new(
+            "scopes",
+            format!("must list at most {MAX_SCOPES} scopes"),
+        ));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let field = format!("scopes[{i}]");
+        let s = string(item, &field)?;
+        if s.is_empty() {
+            return Err(FieldError::new(field, "must not be empty"));
+        }
+        if s.len() > MAX_SCOPE_CHARS {
+            return Err(FieldError::new(
+                field,
+                format!("must be at most {MAX_SCOPE_CHARS} characters"),
+            ));
+        }
+        if !s.bytes().all(is_scope_char) {
+            return Err(FieldError::new(
+                field,
+                "may contain only printable ASCII other than space, '\"' and '\\' (RFC 6749 3.3)",
+            ));
+        }
+        if out.iter().any(|o| o == s) {
+            return Err(FieldError::new(field, "duplicate scope"));
+        }
+        out.push(s.to_owned());
+    }
+    // OIDC Core 3.1.2.1: "OpenID Connect requests MUST contain the openid scope value."
+    if !out.iter().any(|s| s == "openid") {
+        return Err(FieldError::new("scopes", "must contain \"openid\""));
+    }
+    Ok(out)
+}
+
+fn parse_role(v: &Value, field: &str) -> Result<Role, FieldError> {
+    Role::parse(string(v, field)?)
+        .ok_or_else(|| FieldError::new(field, "must be one of read, contributor, write, admin"))
+}
+
+fn parse_role_mapping(v: &Value) -> Result<Vec<RoleRule>, FieldError> {
+    let items = array(v, "role_mapping")?;
+    if items.len() > MAX_ROLE_RULES {
+        return Err(FieldError::new(
+            "role_mapping",
+            format!("must have at most {MAX_ROLE_RULES} rules"),
+        ));
+    }
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let base = format!("role_mapping[{i}]");
+        let obj = item.as_object().ok_or_else(|| {
+            FieldError::new(&base, "must be an object with claim, value and role")
+        })?;
+        if let Some(k) = obj
+            .keys()
+            .find(|k| !matches!(k.as_str(), "claim" | "value" | "role"))
+        {
+            return Err(FieldError::new(
+                format!("{base}.{}", echo_key(k)),
+                "unknown field",
+            ));
+        }
+        let get = |k: &str| {
+            obj.get(k)
+                .ok_or_else(|| FieldError::new(format!("{base}.{k}"), "is required"))
+        };
+        let claim_field = format!("{base}.claim");
+        let claim = bounded_text(get("claim")?, &claim_field, MAX_CLAIM_CHARS)?;
+        if claim.chars().any(char::is_whitespace) {
+            return Err(FieldError::new(claim_field, "must not contain whitespace"));
+        }
+        let value = bounded_text(
+            get("value")?,
+            &format!("{base}.value"),
+            MAX_CLAIM_VALUE_CHARS,
+        )?;
+        let role = parse_role(get("role")?, &format!("{base}.role"))?;
+        out.push(RoleRule {
+            claim: claim.to_owned(),
+            value: value.to_owned(),
+            role,
+        });
+    }
+    Ok(out)
+}
+
+impl OrgConfig {
+    /// Validates an admin API body (a JSON object, at most 16 KiB) into the config of org
+    /// `slug`. Pure: no storage is touched.
+    ///
+    /// Fields:
+    /// * `domains` (required): 1 to 50 email domains, normalised by [`EmailDomain::parse`];
+    ///   two entries naming the same domain are refused.
+    /// * `issuer` (required): see the issuer rules below.
+    /// * `client_id` (required): 1 to 256 characters, no control characters.
+    /// * `client_secret`: 1 to 1024 characters, no control characters. Required on create
+    ///   (`existing` is `None`); on update it may be omitted to keep the stored secret.
+    /// * `scopes` (default `["openid","email","profile"]`): up to 20 distinct RFC 6749 3.3
+    ///   scope tokens of at most 64 characters, including `openid`.
+    /// * `role_mapping` (default `[]`): up to 50 `{claim, value, role}` rules.
+    /// * `default_role` (optional, default `null`): the role when no rule matches; `null` or
+    ///   omitted means such users are denied. Defaulting to deny keeps a forgotten field from
+    ///   granting access.
+    /// * `session_ttl_secs` (default 28800): 300 to 86400.
+    /// * `enforced` (default `true`).
+    ///
+    /// The body replaces the whole config: an omitted optional field takes its default, not
+    /// the stored value (the client secret is the only exception). Unknown or duplicated
+    /// fields are refused, as is `null` anywhere but `default_role`.
+    ///
+    /// The issuer must be an absolute URL without query or fragment, at most 512 characters,
+    /// admitted by `policy`, and written in canonical form (the only leniency: a host-only
+    /// issuer may omit the root `/`). It is stored exactly as written, because ID-token `iss`
+    /// is compared with it as an exact string (OIDC Core 3.1.3.7 step 2).
+    pub fn from_admin_json(
+        slug: OrgSlug,
+        body: &[u8],
+        policy: &IdpUrlPolicy,
+        existing: Option<&OrgConfig>,
+    ) -> Result<OrgConfig, FieldError> {
+        if body.len() > MAX_BODY_BYTES {
+            return Err(FieldError::new(
+                "body",
+                format!("must be at most {MAX_BODY_BYTES} bytes"),
+            ));
+        }
+        let Members(members) = serde_json::from_slice(body)
+            .map_err(|_| FieldError::new("body", "must be a JSON object"))?;
+        let mut fields: BTreeMap<&str, &Value> = BTreeMap::new();
+        for (k, v) in &members {
+            if !FIELDS.contains(&k.as_str()) {
+                return Err(FieldError::new(echo_key(k), "unknown field"));
+            }
+            if fields.insert(k.as_str(), v).is_some() {
+                return Err(FieldError::new(k.as_str(), "appears more than once"));
+            }
+        }
+        let required = |k: &str| {
+            fields
+                .get(k)
+                .copied()
+                .ok_or_else(|| FieldError::new(k, "is required"))
+        };
+
+        let domains = parse_domains(required("domains")?)?;
+        let issuer = parse_issuer(required("issuer")?, policy)?;
+        let client_id = bounded_text(required("client_id")?, "client_id", MAX_CLIENT_ID_CHARS)?;
+        let client_secret = match (fields.get("client_secret"), existing) {
+            (Some(v), _) => Secret::new(bounded_text(v, "client_secret", MAX_CLIENT_SECRET_CHARS)?),
+            (None, Some(old)) => old.client_secret.clone(),
+            (None, None) => return Err(FieldError::new("client_secret", "is required")),
+        };
+        let scopes = match fields.get("scopes") {
+            Some(v) => parse_scopes(v)?,
+            None => DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect(),
+        };
+        let role_mapping = match fields.get("role_mapping") {
+            Some(v) => parse_role_mapping(v)?,
+            None => Vec::new(),
+        };
+        let default_role = match fields.get("default_role") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(parse_role(v, "default_role")?),
+        };
+        let session_ttl_secs = match fields.get("session_ttl_secs") {
+            None => DEFAULT_SESSION_TTL_SECS,
+            Some(v) => {
+                let range = MIN_SESSION_TTL_SECS..=MAX_SESSION_TTL_SECS;
+                match v.as_u64() {
+                    Some(n) if range.contains(&n) => n,
+                    _ => {
+                        return Err(FieldError::new(
+                            "session_ttl_secs",
+                            format!(
+                                "must be a whole number of seconds from {MIN_SESSION_TTL_SECS} to {MAX_SESSION_TTL_SECS}"
+                            ),
+                        ))
+                    }
+                }
+            }
+        };
+        let enforced = match fields.get("enforced") {
+            None => true,
+            Some(v) => v
+                .as_bool()
+                .ok_or_else(|| FieldError::new("enforced", "must be true or false"))?,
+        };
+        Ok(OrgConfig {
+            slug,
+            domains,
+            issuer,
+            client_id: client_id.to_owned(),
+            client_secret,
+            scopes,
+            role_mapping,
+            default_role,
+            session_ttl_secs,
+            enforced,
+        })
+    }
+
+    /// The config for display: every field but `client_secret`, plus `"client_secret_set":
+    /// true`.
+    pub fn redacted_json(&self) -> Value {
+        let mut v = serde_json::to_value(self).unwrap_or(Value::Null);
+        if let Value::Object(m) = &mut v {
+            m.remove("client_secret");
+            m.insert("client_secret_set".into(), Value::Bool(true));
+        }
+        v
+    }
+
+    /// Whether this org claims `domain`.
+    pub fn lists_domain(&self, domain: &EmailDomain) -> bool {
+        self.domains.contains(domain)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const STRICT: IdpUrlPolicy = IdpUrlPolicy {
+        allow_insecure_loopback: false,
+    };
+
+    fn slug() -> OrgSlug {
+        OrgSlug::parse("acme").unwrap()
+    }
+
+    fn full() -> Value {
+        json!({
+            "domains": ["acme.com", "Acme.io"],
+            "issuer": "https://acme.okta.com",
+            "client_id": "0oa1",
+            "client_secret": "s3cret",
+            "scopes": ["openid", "email", "profile", "groups"],
+            "role_mapping": [{"claim": "groups", "value": "hub-admins", "role": "admin"}],
+            "default_role": "read",
+            "session_ttl_secs": 3600,
+            "enforced": false
+        })
+    }
+
+    fn minimal() -> Value {
+        json!({
+            "domains": ["acme.com"],
+            "issuer": "https://acme.okta.com",
+            "client_id": "0oa1",
+            "client_secret": "s3cret"
+        })
+    }
+
+    fn parse(v: &Value) -> Result<OrgConfig, FieldError> {
+        OrgConfig::from_admin_json(slug(), v.to_string().as_bytes(), &STRICT, None)
+    }
+
+    /// `v` with `key` set to `val` (or removed when `val` is `None`).
+    fn with(mut v: Value, key: &str, val: Option<Value>) -> Value {
+        let m = v.as_object_mut().unwrap();
+        match val {
+            Some(x) => m.insert(key.into(), x),
+            None => m.remove(key),
+        };
+        v
+    }
+
+    fn err_field(v: &Value) -> String {
+        parse(v).unwrap_err().field
+    }
+
+    #[test]
+    fn slug_rules() {
+        assert_eq!(OrgSlug::parse("acme").unwrap().as_str(), "acme");
+        assert!(OrgSlug::parse("a1-b2").is_ok());
+        assert!(OrgSlug::parse(&"a".repeat(48)).is_ok());
+        assert_eq!(OrgSlug::parse("a"), Err(SlugError::Length));
+        assert_eq!(OrgSlug::parse(""), Err(SlugError::Length));
+        assert_eq!(OrgSlug::parse(&"a".repeat(49)), Err(SlugError::Length));
+        assert_eq!(OrgSlug::parse("Acme"), Err(SlugError::Character));
+        assert_eq!(OrgSlug::parse("ac_me"), Err(SlugError::Character));
+        assert_eq!(OrgSlug::parse("ac:me"), Err(SlugError::Character));
+        assert_eq!(OrgSlug::parse("-acme"), Err(SlugError::Hyphen));
+        assert_eq!(OrgSlug::parse("acme-"), Err(SlugError::Hyphen));
+        assert_eq!(OrgSlug::parse("ac--me"), Err(SlugError::Hyphen));
+        assert!(serde_json::from_str::<OrgSlug>("\"Acme\"").is_err());
+        assert_eq!(serde_json::from_str::<OrgSlug>("\"acme\"").unwrap(), slug());
+    }
+
+    #[test]
+    fn role_order_and_wire_names() {
+        assert!(Role::Read < Role::Contributor);
+        assert!(Role::Contributor < Role::Write);
+        assert!(Role::Write < Role::Admin);
+        for r in Role::ALL {
+            assert_eq!(
+                serde_json::to_string(&r).unwrap(),
+                format!("\"{}\"", r.as_str())
+            );
+            assert_eq!(Role::parse(r.as_str()), Some(r));
+        }
+        assert_eq!(Role::parse("Admin"), None);
+        assert!(serde_json::from_str::<Role>("\"owner\"").is_err());
+    }
+
+    #[test]
+    fn full_body_parses() {
+        let c = parse(&full()).unwrap();
+        assert_eq!(c.slug, slug());
+        let d: Vec<&str> = c.domains.iter().map(|d| d.as_str()).collect();
+        assert_eq!(d, ["acme.com", "acme.io"]);
+        assert_eq!(c.issuer, "https://acme.okta.com");
+        assert_eq!(c.client_id, "0oa1");
+        assert!(c.client_secret.ct_eq_str("s3cret"));
+        assert_eq!(c.scopes, ["openid", "email", "profile", "groups"]);
+        assert_eq!(
+            c.role_mapping,
+            [RoleRule {
+                claim: "groups".into(),
+                value: "hub-admins".into(),
+                role: Role::Admin
+            }]
+        );
+        assert_eq!(c.default_role, Some(Role::Read));
+        assert_eq!(c.session_ttl_secs, 3600);
+        assert!(!c.enforced);
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let c = parse(&minimal()).unwrap();
+        assert_eq!(c.scopes, ["openid", "email", "profile"]);
+        assert!(c.role_mapping.is_empty());
+        assert_eq!(c.default_role, None);
+        assert_eq!(c.session_ttl_secs, 28_800);
+        assert!(c.enforced);
+        let c = parse(&with(minimal(), "default_role", Some(Value::Null))).unwrap();
+        assert_eq!(c.default_role, None);
+    }
+
+    #[test]
+    fn body_too_large() {
+        let big = vec![b' '; MAX_BODY_BYTES + 1];
+        let e = OrgConfig::from_admin_json(slug(), &big, &STRICT, None).unwrap_err();
+        assert_eq!(e.field, "body");
+    }
+
+    #[test]
+    fn body_not_json_or_not_object() {
+        for b in [
+            &b"not json"[..],
+            b"",
+            b"[]",
+            b"\"x\"",
+            b"null",
+            b"{\"domains\":",
+        ] {
+            let e = OrgConfig::from_admin_json(slug(), b, &STRICT, None).unwrap_err();
+            assert_eq!(e.field, "body", "{:?}", String::from_utf8_lossy(b));
+        }
+    }
+
+    #[test]
+    fn unknown_field_named() {
+        let e = parse(&with(minimal(), "clientSecret", Some(json!("x")))).unwrap_err();
+        assert_eq!(e.field, "clientSecret");
+        assert_eq!(e.message, "unknown field");
+        let long = "k".repeat(200);
+        let e = parse(&with(minimal(), &long, Some(json!(1)))).unwrap_err();
+        assert!(e.field.chars().count() <= 65);
+    }
+
+    #[test]
+    fn duplicate_field_refused() {
+        let body = br#"{"domains":["acme.com"],"issuer":"https://acme.okta.com","client_id":"a","client_secret":"b","enforced":true,"enforced":false}"#;
+        let e = OrgConfig::from_admin_json(slug(), body, &STRICT, None).unwrap_err();
+        assert_eq!(e.field, "enforced");
+    }
+
+    #[test]
+    fn required_fields() {
+        for k in ["domains", "issuer", "client_id", "client_secret"] {
+            let e = parse(&with(minimal(), k, None)).unwrap_err();
+            assert_eq!(e.field, k);
+            assert_eq!(e.message, "is required");
+        }
+    }
+
+    #[test]
+    fn domains_rules() {
+        let f = |d: Value| err_field(&with(minimal(), "domains", Some(d)));
+        assert_eq!(f(json!([])), "domains");
+        assert_eq!(f(json!("acme.com")), "domains");
+        let many: Vec<String> = (0..51).map(|i| format!("d{i}.com")).collect();
+        assert_eq!(f(json!(many)), "domains");
+        assert_eq!(f(json!(["acme.com", "*.acme.com"])), "domains[1]");
+        assert_eq!(f(json!(["acme.com", 7])), "domains[1]");
+        assert_eq!(f(json!(["acme.com", "ACME.com"])), "domains[1]");
+        assert_eq!(f(json!(["bücher.de", "xn--bcher-kva.de"])), "domains[1]");
+        assert_eq!(f(json!(["acme.com."])), "domains[0]");
+        let e = parse(&with(
+            minimal(),
+            "domains",
+            Some(json!(["acme.com", "ACME.com"])),
+        ))
+        .unwrap_err();
+        assert_eq!(e.message, "acme.com is the same domain as domains[0]");
+    }
+
+    #[test]
+    fn issuer_rules() {
+        let f = |i: Value| err_field(&with(minimal(), "issuer", Some(i)));
+        for bad in [
+            json!(""),
+            json!(5),
+            json!("acme.okta.com"),
+            json!("/relative"),
+            json!("http://acme.okta.com"),
+            json!("https://10.0.0.1"),
+            json!("https://acme.okta.com/?x=1"),
+            json!("https://acme.okta.com/?"),
+            json!("https://acme.okta.com/#f"),
+            json!("https://user:pw@acme.okta.com"),
+            json!(" https://acme.okta.com"),
+            json!("https://acme.okta.com\n"),
+            json!("https://ACME.okta.com"),
+            json!("https:\\\\acme.okta.com"),
+            json!(format!("https://acme.okta.com/{}", "a".repeat(500))),
+        ] {
+            assert_eq!(f(bad.clone()), "issuer", "{bad}");
+        }
+        for good in [
+            "https://acme.okta.com",
+            "https://acme.okta.com/",
+            "https://login.microsoftonline.com/tid/v2.0",
+            "https://acme.eu.auth0.com/",
+        ] {
+            let c = parse(&with(minimal(), "issuer", Some(json!(good)))).unwrap();
+            assert_eq!(c.issuer, good);
+        }
+    }
+
+    #[test]
+    fn issuer_loopback_only_with_policy() {
+        let body = with(
+            minimal(),
+            "issuer",
+            Some(json!("http://127.0.0.1:9000/realms/x")),
+        );
+        assert!(parse(&body).is_err());
+        let dev = IdpUrlPolicy {
+            allow_insecure_loopback: true,
+        };
+        let c =
+            OrgConfig::from_admin_json(slug(), body.to_string().as_bytes(), &dev, None).unwrap();
+        assert_eq!(c.issuer, "http://127.0.0.1:9000/realms/x");
+    }
+
+    #[test]
+    fn client_id_rules() {
+        let f = |v: Value| err_field(&with(minimal(), "client_id", Some(v)));
+        assert_eq!(f(json!("")), "client_id");
+        assert_eq!(f(json!(1)), "client_id");
+        assert_eq!(f(json!("a".repeat(257))), "client_id");
+        assert_eq!(f(json!("a\u{0}b")), "client_id");
+        assert!(parse(&with(minimal(), "client_id", Some(json!("a".repeat(256))))).is_ok());
+    }
+
+    #[test]
+    fn client_secret_rules() {
+        let f = |v: Value| err_field(&with(minimal(), "client_secret", Some(v)));
+        assert_eq!(f(json!("")), "client_secret");
+        assert_eq!(f(Value::Null), "client_secret");
+        assert_eq!(f(json!("a".repeat(1025))), "client_secret");
+        assert_eq!(f(json!("a\nb")), "client_secret");
+    }
+
+    #[test]
+    fn client_secret_kept_on_update_when_omitted() {
+        let old = parse(&minimal()).unwrap();
+        let body = with(minimal(), "client_secret", None).to_string();
+        let c = OrgConfig::from_admin_json(slug(), body.as_bytes(), &STRICT, Some(&old)).unwrap();
+        assert!(c.client_secret.ct_eq_str("s3cret"));
+        let body = with(minimal(), "client_secret", Some(json!("new"))).to_string();
+        let c = OrgConfig::from_admin_json(slug(), body.as_bytes(), &STRICT, Some(&old)).unwrap();
+        assert!(c.client_secret.ct_eq_str("new"));
+    }
+
+    #[test]
+    fn scopes_rules() {
+        let f = |v: Value| err_field(&with(minimal(), "scopes", Some(v)));
+        assert_eq!(f(json!("openid")), "scopes");
+        assert_eq!(f(json!([])), "scopes");
+        assert_eq!(f(json!(["email"])), "scopes");
+        assert_eq!(f(json!(["openid", ""])), "scopes[1]");
+        assert_eq!(f(json!(["openid", "a b"])), "scopes[1]");
+        assert_eq!(f(json!(["openid", "a\"b"])), "scopes[1]");
+        assert_eq!(f(json!(["openid", "a\\b"])), "scopes[1]");
+        assert_eq!(f(json!(["openid", "é"])), "scopes[1]");
+        assert_eq!(f(json!(["openid", 3])), "scopes[1]");
+        assert_eq!(f(json!(["openid", "x".repeat(65)])), "scopes[1]");
+        assert_eq!(f(json!(["openid", "openid"])), "scopes[1]");
+        let many: Vec<String> = (0..21).map(|i| format!("s{i}")).collect();
+        assert_eq!(f(json!(many)), "scopes");
+        let ok = parse(&with(
+            minimal(),
+            "scopes",
+            Some(json!(["openid", "api://x/.default", "x".repeat(64)])),
+        ));
+        assert!(ok.is_ok());
+    }
+
+    #[test]
+    fn role_mapping_rules() {
+        let rule = |r: Value| err_field(&with(minimal(), "role_mapping", Some(json!([r]))));
+        assert_eq!(
+            err_field(&with(minimal(), "role_mapping", Some(json!({})))),
+            "role_mapping"
+        );
+        let many: Vec<Value> = (0..51)
+            .map(|_| json!({"claim": "g", "value": "v", "role": "read"}))
+            .collect();
+        assert_eq!(
+            err_field(&with(minimal(), "role_mapping", Some(json!(many)))),
+            "role_mapping"
+        );
+        assert_eq!(rule(json!("x")), "role_mapping[0]");
+        assert_eq!(
+            rule(json!({"value": "v", "role": "read"})),
+            "role_mapping[0].claim"
+        );
+        assert_eq!(
+            rule(json!({"claim": "g", "role": "read"})),
+            "role_mapping[0].value"
+        );
+        assert_eq!(
+            rule(json!({"claim": "g", "value": "v"})),
+            "role_mapping[0].role"
+        );
+        assert_eq!(
+            rule(json!({"claim": "g", "value": "v", "role": "owner"})),
+            "role_mapping[0].role"
+        );
+        assert_eq!(
+            rule(json!({"claim": "g", "value": "v", "role": "read", "x": 1})),
+            "role_mapping[0].x"
+        );
+        assert_eq!(
+            rule(json!({"claim": "", "value": "v", "role": "read"})),
+            "role_mapping[0].claim"
+        );
+        assert_eq!(
+            rule(json!({"claim": "a b", "value": "v", "role": "read"})),
+            "role_mapping[0].claim"
+        );
+        assert_eq!(
+            rule(json!({"claim": "g".repeat(65), "value": "v", "role": "read"})),
+            "role_mapping[0].claim"
+        );
+        assert_eq!(
+            rule(json!({"claim": "g", "value": "", "role": "read"})),
+            "role_mapping[0].value"
+        );
+        assert_eq!(
+            rule(json!({"claim": "g", "value": "v".repeat(257), "role": "read"})),
+            "role_mapping[0].value"
+        );
+        assert_eq!(
+            rule(json!({"claim": "g", "value": "a\u{7}", "role": "read"})),
+            "role_mapping[0].value"
+        );
+        assert_eq!(
+            rule(json!({"claim": "g", "value": 1, "role": "read"})),
+            "role_mapping[0].value"
+        );
+        // Spaces inside a group name are fine.
+        let ok = with(
+            minimal(),
+            "role_mapping",
+            Some(json!([{"claim": "groups", "value": "Hub Admins", "role": "write"}])),
+        );
+        assert_eq!(parse(&ok).unwrap().role_mapping[0].value, "Hub Admins");
+    }
+
+    #[test]
+    fn default_role_rules() {
+        assert_eq!(
+            err_field(&with(minimal(), "default_role", Some(json!("owner")))),
+            "default_role"
+        );
+        assert_eq!(
+            err_field(&with(minimal(), "default_role", Some(json!(1)))),
+            "default_role"
+        );
+    }
+
+    #[test]
+    fn session_ttl_rules() {
+        let f = |v: Value| err_field(&with(minimal(), "session_ttl_secs", Some(v)));
+        for bad in [
+            json!(299),
+            json!(86_401),
+            json!(-1),
+            json!(300.5),
+            json!("600"),
+        ] {
+            assert_eq!(f(bad.clone()), "session_ttl_secs", "{bad}");
+        }
+        for ok in [300, 86_400] {
+            let c = parse(&with(minimal(), "session_ttl_secs", Some(json!(ok)))).unwrap();
+            assert_eq!(c.session_ttl_secs, ok);
+        }
+    }
+
+    #[test]
+    fn enforced_must_be_bool() {
+        assert_eq!(
+            err_field(&with(minimal(), "enforced", Some(json!("yes")))),
+            "enforced"
+        );
+        assert_eq!(
+            err_field(&with(minimal(), "enforced", Some(Value::Null))),
+            "enforced"
+        );
+    }
+
+    #[test]
+    fn redacted_json_hides_secret() {
+        let c = parse(&full()).unwrap();
+        let v = c.redacted_json();
+        assert!(v.get("client_secret").is_none());
+        assert_eq!(v["client_secret_set"], json!(true));
+        assert_eq!(v["slug"], json!("acme"));
+        assert_eq!(v["domains"], json!(["acme.com", "acme.io"]));
+        assert_eq!(v["role_mapping"][0]["role"], json!("admin"));
+        assert!(!v.to_string().contains("s3cret"));
+        assert!(!format!("{c:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn storage_round_trip_keeps_secret() {
+        let c = parse(&full()).unwrap();
+        let s = serde_json::to_string(&c).unwrap();
+        assert!(s.contains("\"client_secret\":\"s3cret\""));
+        let back: OrgConfig = serde_json::from_str(&s).unwrap();
+        assert_eq!(back, c);
+    }
+
+    #[test]
+    fn redacted_json_can_be_sent_back_as_update() {
+        let c = parse(&full()).unwrap();
+        let mut v = c.redacted_json();
+        // The slug comes from the URL; the read-back fields are not accepted as input.
+        for (dropped, left) in [("client_secret_set", "slug"), ("slug", "client_secret_set")] {
+            assert_eq!(err_field(&with(v.clone(), dropped, None)), left);
+        }
+        v.as_object_mut().unwrap().remove("client_secret_set");
+        v.as_object_mut().unwrap().remove("slug");
+        let c2 = OrgConfig::from_admin_json(slug(), v.to_string().as_bytes(), &STRICT, Some(&c))
+            .unwrap();
+        assert_eq!(c2, c);
+    }
+}
