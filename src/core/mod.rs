@@ -3,8 +3,10 @@
 //! [`clock`], [`random`], [`store`], [`http`] and [`oidc::signature`].
 
 pub mod clock;
+pub mod cookie;
 pub mod http;
 pub mod oidc;
 pub mod random;
 pub mod secret;
+pub mod session;
 pub mod store;
