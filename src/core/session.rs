@@ -448,8 +448,10 @@ impl<S: KvStore> SessionStore<S> {
     /// if there was nothing to remove. The local cache entry is dropped in every case; other
     /// isolates see the logout after at most [`SESSION_CACHE_SECS`] plus KV propagation.
     /// Logging out of one org is a read-modify-write, not atomic: KV has no compare-and-swap, so
-    /// two concurrent writes to the same record keep the last one. Records only shrink, so the
-    /// worst case is an org logout that is lost; logging out of every org (a delete) is not.
+    /// two concurrent writes to the same record keep the last one. The worst case is a lost
+    /// write: another org's logout undone, or an id retired by a concurrent login revived with
+    /// the org sessions it already held (never with the new login's). Logging out of every org
+    /// is a plain delete and has no such race.
     pub async fn logout(
         &self,
         id: &str,
