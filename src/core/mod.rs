@@ -3,6 +3,7 @@
 //! [`clock`], [`random`], [`store`], [`http`] and [`oidc::signature`].
 
 pub mod clock;
+pub mod cookie;
 pub mod directory;
 pub mod email;
 pub mod http;
@@ -11,4 +12,5 @@ pub mod org;
 pub mod random;
 pub mod roles;
 pub mod secret;
+pub mod session;
 pub mod store;

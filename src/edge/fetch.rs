@@ -51,7 +51,7 @@ impl HttpClient for EdgeHttp {
             out_headers.push(k, v);
         }
         if let Some(len) = out_headers.get("content-length") {
-            if len.trim().parse::<usize>().map_or(false, |n| n > max_body) {
+            if len.trim().parse::<usize>().is_ok_and(|n| n > max_body) {
                 return Err(HttpError::TooLarge);
             }
         }

@@ -86,10 +86,8 @@ impl SignatureVerifier for WebCryptoVerifier {
             .await
             .map_err(|e| SignatureError::UnusableKey(backend(e).to_string()))?
             .unchecked_into();
-        let mut sig = signature.to_vec();
-        let mut data = signing_input.to_vec();
-        let promise = subtle
-            .verify_with_object_and_u8_array_and_u8_array(&verify, &crypto_key, &mut sig, &mut data)
+                let promise = subtle
+            .verify_with_object_and_u8_array_and_u8_array(&verify, &crypto_key, signature, signing_input)
             .map_err(backend)?;
         let ok = JsFuture::from(promise).await.map_err(backend)?;
         if ok.as_bool() == Some(true) {
