@@ -86,8 +86,13 @@ impl SignatureVerifier for WebCryptoVerifier {
             .await
             .map_err(|e| SignatureError::UnusableKey(backend(e).to_string()))?
             .unchecked_into();
-                let promise = subtle
-            .verify_with_object_and_u8_array_and_u8_array(&verify, &crypto_key, signature, signing_input)
+        let promise = subtle
+            .verify_with_object_and_u8_array_and_u8_array(
+                &verify,
+                &crypto_key,
+                signature,
+                signing_input,
+            )
             .map_err(backend)?;
         let ok = JsFuture::from(promise).await.map_err(backend)?;
         if ok.as_bool() == Some(true) {
