@@ -1,6 +1,10 @@
 //! OpenID Connect relying-party protocol logic.
 
+pub mod idtoken;
 pub mod issuer;
 pub mod jwks;
+pub mod jwks_cache;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod native_verifier;
 pub mod signature;
 pub mod url_policy;
