@@ -2,17 +2,23 @@
 //! natively in tests. The edge adapter only translates `worker` types to and from
 //! [`HttpRequest`]/[`HttpResponse`] and supplies the ports.
 
+mod admin;
 pub mod config;
 pub mod pages;
 pub mod respond;
 mod router;
+mod sso;
 
 use crate::core::clock::Clock;
 use crate::core::http::{HttpClient, HttpRequest, HttpResponse};
+use crate::core::oidc::discovery::DiscoveryCache;
+use crate::core::oidc::jwks_cache::JwksCache;
 use crate::core::oidc::signature::SignatureVerifier;
 use crate::core::random::Random;
+use crate::core::session::SessionCache;
 use crate::core::store::KvStore;
 use config::AppConfig;
+use std::rc::Rc;
 
 /// Where the application writes its log lines. Lines never contain tokens, codes, secrets or
 /// cookies: only reasons, correlation ids and non-secret identifiers.
@@ -33,7 +39,14 @@ impl Log for MemoryLog {
 
 /// State kept in the isolate between requests (caches with bounded lifetimes).
 #[derive(Default)]
-pub struct IsolateState {}
+pub struct IsolateState {
+    /// IdP discovery documents.
+    pub discovery: DiscoveryCache,
+    /// IdP signing keys.
+    pub jwks: JwksCache,
+    /// Recently validated sessions.
+    pub sessions: Rc<SessionCache>,
+}
 
 /// The application: configuration plus ports.
 pub struct App<'a, S, H, V> {
@@ -61,18 +74,21 @@ impl<S: KvStore, H: HttpClient, V: SignatureVerifier> App<'_, S, H, V> {
     pub async fn handle(&self, req: HttpRequest) -> HttpResponse {
         let resp = match router::route(self, &req).await {
             Ok(resp) => resp,
-            Err(err) => {
-                let cid = self.random.token(9).unwrap_or_else(|_| "-".into());
-                self.log.line(&format!(
-                    "error cid={cid} status={} code={} path={} detail={}",
-                    err.status,
-                    err.code,
-                    req.url.path(),
-                    err.log_detail.as_deref().unwrap_or(&err.message)
-                ));
-                respond::error_response(&err, respond::wants_json(&req), &cid)
-            }
+            Err(err) => self.render_error(&req, err),
         };
         respond::harden(resp)
+    }
+
+    /// Logs `err` with a fresh correlation id and renders it for the client.
+    pub(crate) fn render_error(&self, req: &HttpRequest, err: respond::AppError) -> HttpResponse {
+        let cid = self.random.token(9).unwrap_or_else(|_| "-".into());
+        self.log.line(&format!(
+            "error cid={cid} status={} code={} path={} detail={}",
+            err.status,
+            err.code,
+            req.url.path(),
+            err.log_detail.as_deref().unwrap_or(&err.message)
+        ));
+        respond::error_response(&err, respond::wants_json(req), &cid)
     }
 }

@@ -1,0 +1,1150 @@
+//! ID token verification (OIDC Core 3.1.3.7), with trust in the types: an [`UntrustedIdToken`]
+//! is only parsed; a [`VerifiedIdToken`] exists only after the signature and every claim check
+//! passed. The signature step goes through a [`SignatureVerifier`] (WebCrypto on the edge, Rust
+//! crypto natively); everything else is plain Rust on both targets.
+
+use crate::core::clock::UnixTime;
+use crate::core::oidc::issuer::issuer_matches;
+use crate::core::oidc::jwks::{Jwks, KeySelectError};
+use crate::core::oidc::signature::{JwsAlg, SignatureError, SignatureVerifier};
+use crate::core::secret::Secret;
+use base64ct::{Base64UrlUnpadded, Encoding};
+use serde_json::{Map, Value};
+
+/// Largest ID token accepted (compact serialization), in bytes.
+pub const MAX_ID_TOKEN_BYTES: usize = 16 * 1024;
+/// Largest decoded claims JSON accepted, in bytes.
+pub const MAX_CLAIMS_BYTES: usize = 11 * 1024;
+/// Default clock skew tolerance for `exp`, `iat` and `nbf`.
+pub const DEFAULT_LEEWAY_SECS: u64 = 60;
+/// Upper bound on the leeway [`IdTokenVerifier::with_leeway_secs`] accepts.
+pub const MAX_LEEWAY_SECS: u64 = 300;
+/// Longest `sub` accepted (OIDC Core 2: "It MUST NOT exceed 255 ASCII characters").
+pub const MAX_SUB_LEN: usize = 255;
+
+/// Why an ID token was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IdTokenError {
+    /// Not a well-formed compact JWS (bad base64url, header not a JSON object, claims not a
+    /// JSON object, a claim of the wrong type...). The string names the part.
+    Malformed(&'static str),
+    /// Longer than [`MAX_ID_TOKEN_BYTES`] (or claims longer than [`MAX_CLAIMS_BYTES`]).
+    TooLarge,
+    /// A JWE (five parts): encrypted ID tokens are not supported (OIDC Core 3.1.3.7 step 1).
+    EncryptedTokenUnsupported,
+    /// `alg` is not one of RS256, PS256, ES256, EdDSA (`none` and HMAC included). Holds the
+    /// name, reduced to at most 16 ASCII alphanumerics for safe logging.
+    UnsupportedAlgorithm(String),
+    /// `alg` is supported but not allowed by this verifier's configuration.
+    DisallowedAlgorithm(JwsAlg),
+    /// The header has `crit`: we understand no JWS extensions (RFC 7515 4.1.11).
+    UnsupportedCritHeader,
+    /// `typ` is present and not `JWT` (a logout token, access token...).
+    UnsupportedType,
+    /// No suitable key in the JWKS has the token's `kid`.
+    UnknownKid,
+    /// The token has no `kid` and no JWKS key fits its algorithm.
+    NoSuitableKey,
+    /// Several JWKS keys fit and no `kid` selects one.
+    AmbiguousKey,
+    /// The selected key cannot be used (e.g. an RSA modulus under 2048 bits).
+    UnusableKey(String),
+    /// The signature does not verify.
+    InvalidSignature,
+    /// The signature backend failed.
+    SignatureBackend(String),
+    /// `iss` is missing or not the configured issuer.
+    InvalidIssuer,
+    /// `aud` is missing, malformed, or does not contain our client id.
+    InvalidAudience,
+    /// `aud` names an audience other than our client id.
+    UntrustedAudience,
+    /// `azp` is present and not our client id.
+    InvalidAzp,
+    /// `exp` is missing or not a NumericDate.
+    MissingExp,
+    /// `exp` has passed (beyond the leeway).
+    Expired,
+    /// `iat` is missing or not a NumericDate.
+    MissingIat,
+    /// `iat` is in the future (beyond the leeway).
+    IssuedInFuture,
+    /// `nbf` is in the future (beyond the leeway).
+    NotYetValid,
+    /// `nonce` is missing or not a string.
+    MissingNonce,
+    /// `nonce` is not the one sent in the authorization request.
+    NonceMismatch,
+    /// `sub` is missing, not a string, or empty.
+    MissingSub,
+    /// `sub` is longer than [`MAX_SUB_LEN`].
+    InvalidSub,
+}
+
+impl IdTokenError {
+    /// Whether refetching the JWKS could help: the token's `kid` is unknown or no key fits
+    /// (the IdP may have rotated its keys since the set was cached).
+    pub fn is_unknown_kid(&self) -> bool {
+        matches!(self, IdTokenError::UnknownKid | IdTokenError::NoSuitableKey)
+    }
+}
+
+impl std::fmt::Display for IdTokenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use IdTokenError as E;
+        match self {
+            E::Malformed(part) => write!(f, "malformed ID token ({part})"),
+            E::TooLarge => f.write_str("ID token too large"),
+            E::EncryptedTokenUnsupported => f.write_str("encrypted ID tokens are not supported"),
+            E::UnsupportedAlgorithm(alg) => write!(f, "unsupported algorithm {alg:?}"),
+            E::DisallowedAlgorithm(alg) => write!(f, "algorithm {} not allowed", alg.name()),
+            E::UnsupportedCritHeader => f.write_str("unsupported crit header"),
+            E::UnsupportedType => f.write_str("token typ is not JWT"),
+            E::UnknownKid => f.write_str("unknown key id"),
+            E::NoSuitableKey => f.write_str("no suitable key"),
+            E::AmbiguousKey => f.write_str("ambiguous key selection"),
+            E::UnusableKey(m) => write!(f, "unusable key: {m}"),
+            E::InvalidSignature => f.write_str("invalid signature"),
+            E::SignatureBackend(m) => write!(f, "signature backend error: {m}"),
+            E::InvalidIssuer => f.write_str("issuer mismatch"),
+            E::InvalidAudience => f.write_str("audience does not contain the client id"),
+            E::UntrustedAudience => f.write_str("untrusted additional audience"),
+            E::InvalidAzp => f.write_str("azp is not the client id"),
+            E::MissingExp => f.write_str("exp missing"),
+            E::Expired => f.write_str("token expired"),
+            E::MissingIat => f.write_str("iat missing"),
+            E::IssuedInFuture => f.write_str("iat in the future"),
+            E::NotYetValid => f.write_str("token not yet valid (nbf)"),
+            E::MissingNonce => f.write_str("nonce missing"),
+            E::NonceMismatch => f.write_str("nonce mismatch"),
+            E::MissingSub => f.write_str("sub missing"),
+            E::InvalidSub => f.write_str("sub too long"),
+        }
+    }
+}
+
+impl std::error::Error for IdTokenError {}
+
+impl From<KeySelectError> for IdTokenError {
+    fn from(e: KeySelectError) -> Self {
+        match e {
+            KeySelectError::UnknownKid => IdTokenError::UnknownKid,
+            KeySelectError::NoSuitableKey => IdTokenError::NoSuitableKey,
+            _ => IdTokenError::AmbiguousKey,
+        }
+    }
+}
+
+/// A parsed but unverified ID token. Nothing in it is trusted: only the algorithm and key id are
+/// exposed (to choose a key); the claims are read only after the signature has been checked.
+#[derive(Clone)]
+pub struct UntrustedIdToken {
+    alg: JwsAlg,
+    kid: Option<String>,
+    /// `BASE64URL(header) '.' BASE64URL(payload)`: the JWS signing input (RFC 7515 5.2 step 8).
+    signing_input: Vec<u8>,
+    signature: Vec<u8>,
+    /// Decoded payload bytes, parsed only after the signature verified.
+    payload: Vec<u8>,
+}
+
+impl std::fmt::Debug for UntrustedIdToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UntrustedIdToken")
+            .field("alg", &self.alg)
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+fn b64(part: &str, what: &'static str) -> Result<Vec<u8>, IdTokenError> {
+    Base64UrlUnpadded::decode_vec(part).map_err(|_| IdTokenError::Malformed(what))
+}
+
+impl UntrustedIdToken {
+    /// Parses a compact JWS (RFC 7515 7.1) and checks its header. `jku`, `x5u`, `jwk` and `x5c`
+    /// are ignored: keys come only from the IdP's JWKS, never from the token itself.
+    pub fn parse(token: &str) -> Result<UntrustedIdToken, IdTokenError> {
+        if token.len() > MAX_ID_TOKEN_BYTES {
+            return Err(IdTokenError::TooLarge);
+        }
+        let parts: Vec<&str> = token.split('.').collect();
+        match parts.len() {
+            3 => {}
+            // OIDC Core 3.1.3.7 step 1: decrypting a JWE ID token needs keys agreed at
+            // registration; we register none, so an encrypted token is refused.
+            5 => return Err(IdTokenError::EncryptedTokenUnsupported),
+            _ => return Err(IdTokenError::Malformed("not three parts")),
+        }
+        let header: Map<String, Value> = serde_json::from_slice(&b64(parts[0], "header")?)
+            .map_err(|_| IdTokenError::Malformed("header"))?;
+
+        let alg_name = header
+            .get("alg")
+            .and_then(Value::as_str)
+            .ok_or(IdTokenError::Malformed("alg"))?;
+        let alg = JwsAlg::from_name(alg_name).ok_or_else(|| {
+            IdTokenError::UnsupportedAlgorithm(
+                alg_name
+                    .chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .take(16)
+                    .collect(),
+            )
+        })?;
+        // RFC 7515 4.1.11: a recipient that does not understand a listed extension MUST reject
+        // the JWS; we implement none.
+        if header.contains_key("crit") {
+            return Err(IdTokenError::UnsupportedCritHeader);
+        }
+        // RFC 7519 5.1 / RFC 7515 4.1.9: `typ` is "JWT" ("application/" may be omitted, and
+        // media types are case-insensitive). Anything else (e.g. "logout+jwt", "at+jwt") is
+        // another kind of token that must not pass as an ID token.
+        if let Some(typ) = header.get("typ") {
+            let typ = typ.as_str().ok_or(IdTokenError::UnsupportedType)?;
+            if !typ.eq_ignore_ascii_case("JWT") && !typ.eq_ignore_ascii_case("application/jwt") {
+                return Err(IdTokenError::UnsupportedType);
+            }
+        }
+        let kid = match header.get("kid") {
+            None => None,
+            Some(Value::String(k)) => Some(k.clone()),
+            Some(_) => return Err(IdTokenError::Malformed("kid")),
+        };
+        let payload = b64(parts[1], "payload")?;
+        if payload.len() > MAX_CLAIMS_BYTES {
+            return Err(IdTokenError::TooLarge);
+        }
+        let signature = b64(parts[2], "signature")?;
+        if signature.is_empty() {
+            return Err(IdTokenError::Malformed("signature"));
+        }
+        let signing_input = token.as_bytes()[..parts[0].len() + 1 + parts[1].len()].to_vec();
+        Ok(UntrustedIdToken {
+            alg,
+            kid,
+            signing_input,
+            signature,
+            payload,
+        })
+    }
+
+    /// The header's algorithm (already checked against the allow-list).
+    pub fn alg(&self) -> JwsAlg {
+        self.alg
+    }
+
+    /// The header's key id, if any.
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+}
+
+/// Checks ID tokens for one client at one issuer. Secure by default: exact issuer, our client id
+/// as the only audience, asymmetric algorithms only, 60 s leeway.
+#[derive(Debug, Clone)]
+pub struct IdTokenVerifier {
+    issuer: String,
+    client_id: String,
+    leeway_secs: u64,
+    allowed_algs: Vec<JwsAlg>,
+}
+
+impl IdTokenVerifier {
+    /// A verifier for tokens from `issuer` (compared exactly) to `client_id`, accepting RS256,
+    /// PS256, ES256 and EdDSA with [`DEFAULT_LEEWAY_SECS`] of clock skew.
+    pub fn new(issuer: impl Into<String>, client_id: impl Into<String>) -> Self {
+        IdTokenVerifier {
+            issuer: issuer.into(),
+            client_id: client_id.into(),
+            leeway_secs: DEFAULT_LEEWAY_SECS,
+            allowed_algs: vec![JwsAlg::RS256, JwsAlg::PS256, JwsAlg::ES256, JwsAlg::EdDSA],
+        }
+    }
+
+    /// Sets the clock skew tolerance, capped at [`MAX_LEEWAY_SECS`].
+    pub fn with_leeway_secs(mut self, secs: u64) -> Self {
+        self.leeway_secs = secs.min(MAX_LEEWAY_SECS);
+        self
+    }
+
+    /// Restricts the accepted algorithms (e.g. to the IdP's `id_token_signed_response_alg`).
+    pub fn with_allowed_algs(mut self, algs: &[JwsAlg]) -> Self {
+        self.allowed_algs = algs.to_vec();
+        self
+    }
+
+    /// The issuer tokens must come from.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// Our client id.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// Verifies `token` against the keys in `jwks` and the claims rules of OIDC Core 3.1.3.7
+    /// (authorization code flow), at time `now`, for the nonce sent in the authorization request.
+    pub async fn verify<V: SignatureVerifier>(
+        &self,
+        token: &UntrustedIdToken,
+        jwks: &Jwks,
+        verifier: &V,
+        now: UnixTime,
+        expected_nonce: &Secret,
+    ) -> Result<VerifiedIdToken, IdTokenError> {
+        // Step 1 (decryption) was handled by `UntrustedIdToken::parse`: JWEs are refused.
+
+        // Step 7: "The alg value SHOULD be the default of RS256 or the algorithm sent by the
+        // Client in the id_token_signed_response_alg parameter during Registration." `none` and
+        // HMAC never got this far (step 8 does not apply: no MAC-based algorithms).
+        if !self.allowed_algs.contains(&token.alg) {
+            return Err(IdTokenError::DisallowedAlgorithm(token.alg));
+        }
+        // Step 6: "The Client MUST validate the signature of all other ID Tokens according to JWS
+        // using the algorithm specified in the JWT alg Header Parameter. The Client MUST use the
+        // keys provided by the Issuer." The key comes from the JWKS only, selected by kid
+        // (OIDC Core 10.1.1). The signature is checked before any claim is read.
+        let key = jwks.select(token.alg, token.kid.as_deref())?;
+        verifier
+            .verify(token.alg, key, &token.signing_input, &token.signature)
+            .await
+            .map_err(|e| match e {
+                SignatureError::Invalid => IdTokenError::InvalidSignature,
+                SignatureError::UnusableKey(m) => IdTokenError::UnusableKey(m),
+                SignatureError::Backend(m) => IdTokenError::SignatureBackend(m),
+            })?;
+
+        let claims: Map<String, Value> = serde_json::from_slice(&token.payload)
+            .map_err(|_| IdTokenError::Malformed("claims"))?;
+
+        // Step 2: "The Issuer Identifier for the OpenID Provider ... MUST exactly match the value
+        // of the iss (issuer) Claim."
+        let iss = claims.get("iss").and_then(Value::as_str);
+        if !iss.is_some_and(|iss| issuer_matches(&self.issuer, iss)) {
+            return Err(IdTokenError::InvalidIssuer);
+        }
+
+        // Step 3: "The Client MUST validate that the aud (audience) Claim contains its client_id
+        // value ... The ID Token MUST be rejected if the ID Token does not list the Client as a
+        // valid audience, or if it contains additional audiences not trusted by the Client."
+        // We trust no other audience.
+        let audiences: Vec<&str> = match claims.get("aud") {
+            Some(Value::String(a)) => vec![a.as_str()],
+            Some(Value::Array(list)) => list
+                .iter()
+                .map(|a| a.as_str().ok_or(IdTokenError::InvalidAudience))
+                .collect::<Result<_, _>>()?,
+            _ => return Err(IdTokenError::InvalidAudience),
+        };
+        if !audiences.contains(&self.client_id.as_str()) {
+            return Err(IdTokenError::InvalidAudience);
+        }
+        if audiences.iter().any(|a| *a != self.client_id) {
+            return Err(IdTokenError::UntrustedAudience);
+        }
+
+        // Steps 4 and 5: with a single trusted audience `azp` is optional; "If an azp
+        // (authorized party) Claim is present, the Client SHOULD verify that its client_id is
+        // the Claim Value."
+        if let Some(azp) = claims.get("azp") {
+            if azp.as_str() != Some(self.client_id.as_str()) {
+                return Err(IdTokenError::InvalidAzp);
+            }
+        }
+
+        // Step 9: "The current time MUST be before the time represented by the exp Claim
+        // (possibly allowing for some small leeway to account for clock skew)."
+        let exp = claims
+            .get("exp")
+            .and_then(numeric_date)
+            .ok_or(IdTokenError::MissingExp)?;
+        if now >= exp.plus(self.leeway_secs) {
+            return Err(IdTokenError::Expired);
+        }
+
+        // Step 10: "The iat Claim can be used to reject tokens that were issued too far away from
+        // the current time." iat is required (OIDC Core 2); a token from the future is refused.
+        let iat = claims
+            .get("iat")
+            .and_then(numeric_date)
+            .ok_or(IdTokenError::MissingIat)?;
+        if iat > now.plus(self.leeway_secs) {
+            return Err(IdTokenError::IssuedInFuture);
+        }
+
+        // RFC 7519 4.1.5: nbf is not required by OIDC, but when present it is honoured.
+        if let Some(nbf) = claims.get("nbf") {
+            let nbf = numeric_date(nbf).ok_or(IdTokenError::Malformed("nbf"))?;
+            if nbf > now.plus(self.leeway_secs) {
+                return Err(IdTokenError::NotYetValid);
+            }
+        }
+
+        // Step 11: "If a nonce value was sent in the Authentication Request, a nonce Claim MUST
+        // be present and its value checked to verify that it is the same value as the one that
+        // was sent." We always send one; compared in constant time.
+        let nonce = claims
+            .get("nonce")
+            .and_then(Value::as_str)
+            .ok_or(IdTokenError::MissingNonce)?;
+        if !expected_nonce.ct_eq_str(nonce) {
+            return Err(IdTokenError::NonceMismatch);
+        }
+
+        // Steps 12 (acr) and 13 (auth_time with max_age) apply only when those were requested;
+        // edge-sso requests neither. auth_time is exposed for callers that want it.
+
+        // OIDC Core 2: sub is required, "MUST NOT exceed 255 ASCII characters".
+        let sub = match claims.get("sub").and_then(Value::as_str) {
+            Some(s) if !s.is_empty() => s.to_owned(),
+            _ => return Err(IdTokenError::MissingSub),
+        };
+        if sub.len() > MAX_SUB_LEN {
+            return Err(IdTokenError::InvalidSub);
+        }
+
+        let auth_time = match claims.get("auth_time") {
+            None => None,
+            Some(v) => Some(numeric_date(v).ok_or(IdTokenError::Malformed("auth_time"))?),
+        };
+        let sid = claims.get("sid").and_then(Value::as_str).map(str::to_owned);
+        let email = claims
+            .get("email")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let email_verified = claims.get("email_verified").and_then(lenient_bool);
+
+        Ok(VerifiedIdToken {
+            issuer: self.issuer.clone(),
+            sub,
+            email,
+            email_verified,
+            expires_at: exp,
+            issued_at: iat,
+            auth_time,
+            sid,
+            claims,
+        })
+    }
+}
+
+/// A JWT NumericDate (RFC 7519 2): seconds since the epoch, possibly fractional (truncated).
+fn numeric_date(v: &Value) -> Option<UnixTime> {
+    if let Some(n) = v.as_u64() {
+        return Some(UnixTime(n));
+    }
+    let f = v.as_f64()?;
+    // 2^53: beyond it f64 seconds are meaningless anyway.
+    (f.is_finite() && (0.0..9_007_199_254_740_992.0).contains(&f)).then_some(UnixTime(f as u64))
+}
+
+/// `email_verified` as a boolean. OIDC Core 5.1 defines a JSON boolean, but some IdPs (older
+/// Amazon Cognito, some Azure AD B2C policies) send the strings "true"/"false"; both are
+/// accepted. Anything else counts as unknown (`None`), which callers must treat as unverified.
+fn lenient_bool(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
+        Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
+    }
+}
+
+/// An ID token whose signature and claims passed every check of [`IdTokenVerifier::verify`].
+/// Only that function creates one.
+#[derive(Debug, Clone)]
+pub struct VerifiedIdToken {
+    issuer: String,
+    sub: String,
+    email: Option<String>,
+    email_verified: Option<bool>,
+    expires_at: UnixTime,
+    issued_at: UnixTime,
+    auth_time: Option<UnixTime>,
+    sid: Option<String>,
+    claims: Map<String, Value>,
+}
+
+impl VerifiedIdToken {
+    /// The subject: the user's stable id at the issuer (at most 255 characters, non-empty).
+    pub fn sub(&self) -> &str {
+        &self.sub
+    }
+    /// The `email` claim, if a string. Not checked here: the caller checks the domain.
+    pub fn email(&self) -> Option<&str> {
+        self.email.as_deref()
+    }
+    /// `email_verified`, from a boolean or the strings "true"/"false"; `None` when absent or of
+    /// another type (treat as unverified).
+    pub fn email_verified(&self) -> Option<bool> {
+        self.email_verified
+    }
+    /// Every claim, for role mapping.
+    pub fn claims(&self) -> &Map<String, Value> {
+        &self.claims
+    }
+    /// The issuer (equal to the configured one).
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+    /// `exp`.
+    pub fn expires_at(&self) -> UnixTime {
+        self.expires_at
+    }
+    /// `iat`.
+    pub fn issued_at(&self) -> UnixTime {
+        self.issued_at
+    }
+    /// `auth_time`, if present.
+    pub fn auth_time(&self) -> Option<UnixTime> {
+        self.auth_time
+    }
+    /// `sid` (session id, for back-channel logout), if present.
+    pub fn sid(&self) -> Option<&str> {
+        self.sid.as_deref()
+    }
+}
+
+/// Test keys (from `tests/fixtures/`) and a token builder that signs whatever header and claims
+/// a test asks for.
+#[cfg(test)]
+pub(crate) mod testkit {
+    use crate::core::oidc::jwks::{Jwks, PublicJwk};
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    use jwt_compact::alg::{Ed25519, Es256, Rsa, RsaPrivateKey};
+    use jwt_compact::jwk::JsonWebKey;
+    use jwt_compact::{Algorithm, AlgorithmSignature};
+    use serde_json::Value;
+    use std::sync::OnceLock;
+
+    pub const ISS: &str = "https://idp.example.com";
+    pub const CLIENT_ID: &str = "client-123";
+    pub const NOW: u64 = 1_700_000_000;
+    pub const NONCE: &str = "nonce-Zk3x9";
+
+    /// A fixture key pair.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Key {
+        RsaA,
+        RsaB,
+        RsaWeak,
+        P256,
+        Ed25519,
+    }
+
+    fn fixture(key: Key) -> &'static str {
+        match key {
+            Key::RsaA => include_str!("../../../tests/fixtures/rsa2048-a.private.jwk.json"),
+            Key::RsaB => include_str!("../../../tests/fixtures/rsa2048-b.private.jwk.json"),
+            Key::RsaWeak => include_str!("../../../tests/fixtures/rsa1024-weak.private.jwk.json"),
+            Key::P256 => include_str!("../../../tests/fixtures/p256.private.jwk.json"),
+            Key::Ed25519 => include_str!("../../../tests/fixtures/ed25519.private.jwk.json"),
+        }
+    }
+
+    fn rsa_private(key: Key) -> &'static RsaPrivateKey {
+        static A: OnceLock<RsaPrivateKey> = OnceLock::new();
+        static B: OnceLock<RsaPrivateKey> = OnceLock::new();
+        static W: OnceLock<RsaPrivateKey> = OnceLock::new();
+        let cell = match key {
+            Key::RsaA => &A,
+            Key::RsaB => &B,
+            _ => &W,
+        };
+        cell.get_or_init(|| {
+            let jwk: JsonWebKey<'_> = serde_json::from_str(fixture(key)).unwrap();
+            RsaPrivateKey::try_from(&jwk).unwrap()
+        })
+    }
+
+    /// The public JWK of `key`, with key id `kid`.
+    pub fn public(key: Key, kid: &str) -> PublicJwk {
+        let mut v: serde_json::Map<String, Value> = serde_json::from_str(fixture(key)).unwrap();
+        for private in ["d", "p", "q", "dp", "dq", "qi"] {
+            v.remove(private);
+        }
+        v.insert("kid".into(), kid.into());
+        serde_json::from_value(Value::Object(v)).unwrap()
+    }
+
+    /// A JWKS holding `keys`.
+    pub fn jwks(keys: &[(Key, &str)]) -> Jwks {
+        Jwks::from_keys(keys.iter().map(|(k, kid)| public(*k, kid)).collect()).unwrap()
+    }
+
+    /// The JWKS document (JSON bytes) holding `keys`.
+    pub fn jwks_json(keys: &[(Key, &str)]) -> Vec<u8> {
+        let keys: Vec<PublicJwk> = keys.iter().map(|(k, kid)| public(*k, kid)).collect();
+        serde_json::to_vec(&serde_json::json!({ "keys": keys })).unwrap()
+    }
+
+    /// Claims that pass every check at [`NOW`].
+    pub fn claims() -> Value {
+        serde_json::json!({
+            "iss": ISS,
+            "aud": CLIENT_ID,
+            "sub": "user-42",
+            "exp": NOW + 300,
+            "iat": NOW - 10,
+            "nonce": NONCE,
+            "email": "ada@example.org",
+            "email_verified": true,
+            "sid": "session-7",
+            "auth_time": NOW - 20,
+            "groups": ["admins"],
+        })
+    }
+
+    fn b64json(v: &Value) -> String {
+        Base64UrlUnpadded::encode_string(&serde_json::to_vec(v).unwrap())
+    }
+
+    /// Signs `header` (`alg` as given there) and `claims` with `key`.
+    pub fn sign(key: Key, header: &Value, claims: &Value) -> String {
+        let input = format!("{}.{}", b64json(header), b64json(claims));
+        let alg = header["alg"].as_str().unwrap();
+        let sig: Vec<u8> = match key {
+            Key::RsaA | Key::RsaB | Key::RsaWeak => {
+                let rsa = if alg == "PS256" {
+                    Rsa::ps256()
+                } else {
+                    Rsa::rs256()
+                };
+                rsa.sign(rsa_private(key), input.as_bytes())
+                    .as_bytes()
+                    .into_owned()
+            }
+            Key::P256 => {
+                let jwk: JsonWebKey<'_> = serde_json::from_str(fixture(key)).unwrap();
+                let sk = <Es256 as Algorithm>::SigningKey::try_from(&jwk).unwrap();
+                Es256.sign(&sk, input.as_bytes()).as_bytes().into_owned()
+            }
+            Key::Ed25519 => {
+                let jwk: JsonWebKey<'_> = serde_json::from_str(fixture(key)).unwrap();
+                let sk = <Ed25519 as Algorithm>::SigningKey::try_from(&jwk).unwrap();
+                Ed25519.sign(&sk, input.as_bytes()).as_bytes().into_owned()
+            }
+        };
+        format!("{input}.{}", Base64UrlUnpadded::encode_string(&sig))
+    }
+
+    /// An RS256 token from [`Key::RsaA`] with key id "a" and `claims`.
+    pub fn token_a(claims: &Value) -> String {
+        sign(
+            Key::RsaA,
+            &serde_json::json!({"alg": "RS256", "typ": "JWT", "kid": "a"}),
+            claims,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testkit::*;
+    use super::*;
+    use crate::core::oidc::native_verifier::NativeVerifier;
+    use crate::core::store::block_on;
+    use serde_json::json;
+
+    fn verifier() -> IdTokenVerifier {
+        IdTokenVerifier::new(ISS, CLIENT_ID)
+    }
+
+    fn check_with(
+        idv: &IdTokenVerifier,
+        token: &str,
+        jwks: &Jwks,
+    ) -> Result<VerifiedIdToken, IdTokenError> {
+        let t = UntrustedIdToken::parse(token)?;
+        block_on(idv.verify(
+            &t,
+            jwks,
+            &NativeVerifier,
+            UnixTime(NOW),
+            &Secret::new(NONCE),
+        ))
+    }
+
+    /// Verifies against a JWKS holding RSA key "a".
+    fn check(token: &str) -> Result<VerifiedIdToken, IdTokenError> {
+        check_with(&verifier(), token, &jwks(&[(Key::RsaA, "a")]))
+    }
+
+    /// An RS256 token by key "a" with `claims` modified by `f`.
+    fn with_claims(f: impl FnOnce(&mut serde_json::Map<String, Value>)) -> String {
+        let mut c = claims();
+        f(c.as_object_mut().unwrap());
+        token_a(&c)
+    }
+
+    fn header_token(header: Value) -> String {
+        sign(Key::RsaA, &header, &claims())
+    }
+
+    #[test]
+    fn rs256_happy_path() {
+        let v = check(&token_a(&claims())).unwrap();
+        assert_eq!(v.sub(), "user-42");
+        assert_eq!(v.issuer(), ISS);
+        assert_eq!(v.email(), Some("ada@example.org"));
+        assert_eq!(v.email_verified(), Some(true));
+        assert_eq!(v.expires_at(), UnixTime(NOW + 300));
+        assert_eq!(v.issued_at(), UnixTime(NOW - 10));
+        assert_eq!(v.auth_time(), Some(UnixTime(NOW - 20)));
+        assert_eq!(v.sid(), Some("session-7"));
+        assert_eq!(v.claims()["groups"], json!(["admins"]));
+    }
+
+    #[test]
+    fn ps256_happy_path() {
+        let t = sign(Key::RsaA, &json!({"alg": "PS256", "kid": "a"}), &claims());
+        assert_eq!(check(&t).unwrap().sub(), "user-42");
+    }
+
+    #[test]
+    fn es256_happy_path() {
+        let t = sign(Key::P256, &json!({"alg": "ES256", "kid": "ec"}), &claims());
+        let jwks = jwks(&[(Key::RsaA, "a"), (Key::P256, "ec")]);
+        assert_eq!(check_with(&verifier(), &t, &jwks).unwrap().sub(), "user-42");
+    }
+
+    #[test]
+    fn eddsa_happy_path() {
+        let t = sign(Key::Ed25519, &json!({"alg": "EdDSA"}), &claims());
+        let jwks = jwks(&[(Key::RsaA, "a"), (Key::Ed25519, "ed")]);
+        assert_eq!(check_with(&verifier(), &t, &jwks).unwrap().sub(), "user-42");
+    }
+
+    #[test]
+    fn weak_rsa_key_refused() {
+        let t = sign(
+            Key::RsaWeak,
+            &json!({"alg": "RS256", "kid": "w"}),
+            &claims(),
+        );
+        let jwks = jwks(&[(Key::RsaWeak, "w")]);
+        assert!(matches!(
+            check_with(&verifier(), &t, &jwks),
+            Err(IdTokenError::UnusableKey(_))
+        ));
+    }
+
+    #[test]
+    fn rs256_token_against_ec_key_refused() {
+        // The token names the EC key's kid; an EC key is never used for RS256.
+        let t = sign(Key::RsaA, &json!({"alg": "RS256", "kid": "ec"}), &claims());
+        let jwks = jwks(&[(Key::P256, "ec")]);
+        assert_eq!(
+            check_with(&verifier(), &t, &jwks).unwrap_err(),
+            IdTokenError::UnknownKid
+        );
+        let t = sign(Key::RsaA, &json!({"alg": "RS256"}), &claims());
+        assert_eq!(
+            check_with(&verifier(), &t, &jwks).unwrap_err(),
+            IdTokenError::NoSuitableKey
+        );
+    }
+
+    #[test]
+    fn alg_none_refused() {
+        let h = Base64UrlUnpadded::encode_string(br#"{"alg":"none","typ":"JWT"}"#);
+        let p = Base64UrlUnpadded::encode_string(&serde_json::to_vec(&claims()).unwrap());
+        for t in [format!("{h}.{p}."), format!("{h}.{p}.AAAA")] {
+            assert_eq!(
+                check(&t).unwrap_err(),
+                IdTokenError::UnsupportedAlgorithm("none".into())
+            );
+        }
+    }
+
+    #[test]
+    fn hs256_with_public_key_as_secret_refused() {
+        // The classic confusion: HMAC keyed with the bytes of the IdP's public key.
+        use jwt_compact::alg::{Hs256, Hs256Key};
+        use jwt_compact::{Algorithm, AlgorithmSignature};
+        let public = serde_json::to_vec(&public(Key::RsaA, "a")).unwrap();
+        let input = format!(
+            "{}.{}",
+            Base64UrlUnpadded::encode_string(br#"{"alg":"HS256","kid":"a"}"#),
+            Base64UrlUnpadded::encode_string(&serde_json::to_vec(&claims()).unwrap())
+        );
+        let sig = Hs256.sign(&Hs256Key::new(&public), input.as_bytes());
+        let t = format!(
+            "{input}.{}",
+            Base64UrlUnpadded::encode_string(&sig.as_bytes())
+        );
+        assert_eq!(
+            check(&t).unwrap_err(),
+            IdTokenError::UnsupportedAlgorithm("HS256".into())
+        );
+    }
+
+    #[test]
+    fn unsupported_alg_name_is_sanitised() {
+        let t = header_token(json!({"alg": "RS256\n<script>xxxxxxxxxxxxxxxxxxxxxx"}));
+        assert_eq!(
+            check(&t).unwrap_err(),
+            IdTokenError::UnsupportedAlgorithm("RS256scriptxxxxx".into())
+        );
+    }
+
+    #[test]
+    fn disallowed_alg_refused() {
+        let t = sign(Key::RsaA, &json!({"alg": "PS256", "kid": "a"}), &claims());
+        let idv = verifier().with_allowed_algs(&[JwsAlg::RS256]);
+        assert_eq!(
+            check_with(&idv, &t, &jwks(&[(Key::RsaA, "a")])).unwrap_err(),
+            IdTokenError::DisallowedAlgorithm(JwsAlg::PS256)
+        );
+    }
+
+    #[test]
+    fn tampered_payload_refused() {
+        let t = token_a(&claims());
+        let parts: Vec<&str> = t.split('.').collect();
+        let mut c = claims();
+        c["sub"] = json!("admin");
+        let forged = Base64UrlUnpadded::encode_string(&serde_json::to_vec(&c).unwrap());
+        let t = format!("{}.{forged}.{}", parts[0], parts[2]);
+        assert_eq!(check(&t).unwrap_err(), IdTokenError::InvalidSignature);
+    }
+
+    #[test]
+    fn signature_checked_before_claims_are_read() {
+        // Garbage claims with a bad signature: the signature failure is reported.
+        let t = token_a(&claims());
+        let parts: Vec<&str> = t.split('.').collect();
+        let junk = Base64UrlUnpadded::encode_string(b"not json");
+        let t = format!("{}.{junk}.{}", parts[0], parts[2]);
+        assert_eq!(check(&t).unwrap_err(), IdTokenError::InvalidSignature);
+    }
+
+    #[test]
+    fn embedded_jwk_header_is_ignored() {
+        // The attacker signs with their own key and ships it in `jwk` (and `jku`, `x5u`): the
+        // token is still checked only against the JWKS, and fails.
+        let attacker = public(Key::RsaB, "a");
+        for header in [
+            json!({"alg": "RS256", "kid": "a", "jwk": attacker}),
+            json!({"alg": "RS256", "jwk": attacker, "jku": "https://evil.example/jwks",
+                   "x5u": "https://evil.example/cert", "x5c": ["AAAA"]}),
+        ] {
+            let t = sign(Key::RsaB, &header, &claims());
+            assert_eq!(check(&t).unwrap_err(), IdTokenError::InvalidSignature);
+        }
+    }
+
+    #[test]
+    fn wrong_nonce_refused() {
+        let t = with_claims(|c| {
+            c.insert("nonce".into(), json!("other"));
+        });
+        assert_eq!(check(&t).unwrap_err(), IdTokenError::NonceMismatch);
+    }
+
+    #[test]
+    fn missing_nonce_refused() {
+        let t = with_claims(|c| {
+            c.remove("nonce");
+        });
+        assert_eq!(check(&t).unwrap_err(), IdTokenError::MissingNonce);
+        let t = with_claims(|c| {
+            c.insert("nonce".into(), json!(5));
+        });
+        assert_eq!(check(&t).unwrap_err(), IdTokenError::MissingNonce);
+    }
+
+    #[test]
+    fn expired_refused_after_leeway() {
+        let t = with_claims(|c| {
+            c.insert("exp".into(), json!(NOW - 60));
+        });
+        assert_eq!(check(&t).unwrap_err(), IdTokenError::Expired);
+        let t = with_claims(|c| {
+            c.insert("exp".into(), json!(NOW - 59));
+        });
+        assert!(check(&t).is_ok(), "within the 60 s leeway");
+    }
+
+    #[test]
+    fn missing_exp_refused() {
+        let t = with_claims(|c| {
+            c.remove("exp");
+        });
+        assert_eq!(check(&t).unwrap_err(), IdTokenError::MissingExp);
+        let t = with_claims(|c| {
+            c.insert("exp".into(), json!("tomorrow"));
+        });
+        assert_eq!(check(&t).unwrap_err(), IdTokenError::MissingExp);
+    }
+
+    #[test]
+    fn fractional_exp_accepted() {
+        let t = with_claims(|c| {
+            c.insert("exp".into(), json!((NOW + 100) as f64 + 0.5));
+        });
+        assert_eq!(check(&t).unwrap().expires_at(), UnixTime(NOW + 100));
+    }
+
+    #[test]
+    fn iat_in_future_refused() {
+        let t = with_claims(|c| {
+            c.insert("iat".into(), json!(NOW + 61));
+        });
+        assert_eq!(check(&t).unwrap_err(), IdTokenError::IssuedInFuture);
+        let t = with_claims(|c| {
+            c.insert("iat".into(), json!(NOW + 60));
+        });
+        assert!(check(&t).is_ok(), "within the leeway");
+    }
+
+    #[test]
+    fn missing_iat_refused() {
+        let t = with_claims(|c| {
+            c.remove("iat");
+        });
+        assert_eq!(check(&t).unwrap_err(), IdTokenError::MissingIat);
+    }
+
+    #[test]
+    fn nbf_in_future_refused() {
+        let t = with_claims(|c| {
+            c.insert("nbf".into(), json!(NOW + 120));
+        });
+        assert_eq!(check(&t).unwrap_err(), IdTokenError::NotYetValid);
+        let t = with_claims(|c| {
+            c.insert("nbf".into(), json!("soon"));
+        });
+        assert_eq!(check(&t).unwrap_err(), IdTokenError::Malformed("nbf"));
+        let t = with_claims(|c| {
+            c.insert("nbf".into(), json!(NOW - 5));
+        });
+        assert!(check(&t).is_ok());
+    }
+
+    #[test]
+    fn audience_without_client_id_refused() {
+        let t = with_claims(|c| {
+            c.insert("aud".into(), json!("someone-else"));
+        });
+        assert_eq!(check(&t).unwrap_err(), IdTokenError::InvalidAudience);
+        let t = with_claims(|c| {
+            c.remove("aud");
+        });
+        assert_eq!(check(&t).unwrap_err(), IdTokenError::InvalidAudience);
+        let t = with_claims(|c| {
+            c.insert("aud".into(), json!([CLIENT_ID, 7]));
+        });
+        assert_eq!(check(&t).unwrap_err(), IdTokenError::InvalidAudience);
+    }
+
+    #[test]
+    fn extra_untrusted_audience_refused() {
+        let t = with_claims(|c| {
+            c.insert("aud".into(), json!([CLIENT_ID, "other-client"]));
+        });
+        assert_eq!(check(&t).unwrap_err(), IdTokenError::UntrustedAudience);
+        let t = with_claims(|c| {
+            c.insert("aud".into(), json!([CLIENT_ID]));
+        });
+        assert!(
+            check(&t).is_ok(),
+            "an array holding only our client id is fine"
+        );
+    }
+
+    #[test]
+    fn azp_mismatch_refused() {
+        let t = with_claims(|c| {
+            c.insert("azp".into(), json!("other-client"));
+        });
+        assert_eq!(check(&t).unwrap_err(), IdTokenError::InvalidAzp);
+        let t = with_claims(|c| {
+            c.insert("azp".into(), json!(CLIENT_ID));
+        });
+        assert!(check(&t).is_ok());
+    }
+
+    #[test]
+    fn issuer_mismatch_refused() {
+        let t = with_claims(|c| {
+            c.insert("iss".into(), json!(format!("{ISS}/")));
+        });
+        assert_eq!(check(&t).unwrap_err(), IdTokenError::InvalidIssuer);
+        let t = with_claims(|c| {
+            c.remove("iss");
+        });
+        assert_eq!(check(&t).unwrap_err(), IdTokenError::InvalidIssuer);
+    }
+
+    #[test]
+    fn missing_sub_refused() {
+        let t = with_claims(|c| {
+            c.remove("sub");
+        });
+        assert_eq!(check(&t).unwrap_err(), IdTokenError::MissingSub);
+        let t = with_claims(|c| {
+            c.insert("sub".into(), json!(""));
+        });
+        assert_eq!(check(&t).unwrap_err(), IdTokenError::MissingSub);
+    }
+
+    #[test]
+    fn overlong_sub_refused() {
+        let t = with_claims(|c| {
+            c.insert("sub".into(), json!("x".repeat(256)));
+        });
+        assert_eq!(check(&t).unwrap_err(), IdTokenError::InvalidSub);
+    }
+
+    #[test]
+    fn crit_header_refused() {
+        let t = header_token(json!({"alg": "RS256", "kid": "a", "crit": ["exp"], "exp": 1}));
+        assert_eq!(check(&t).unwrap_err(), IdTokenError::UnsupportedCritHeader);
+    }
+
+    #[test]
+    fn typ_other_than_jwt_refused() {
+        for typ in [json!("logout+jwt"), json!("at+jwt"), json!(1)] {
+            let t = header_token(json!({"alg": "RS256", "kid": "a", "typ": typ}));
+            assert_eq!(check(&t).unwrap_err(), IdTokenError::UnsupportedType);
+        }
+        for typ in ["jwt", "application/JWT"] {
+            let t = header_token(json!({"alg": "RS256", "kid": "a", "typ": typ}));
+            assert!(check(&t).is_ok(), "{typ}");
+        }
+    }
+
+    #[test]
+    fn encrypted_token_refused() {
+        assert_eq!(
+            check("eyJhbGciOiJSU0EtT0FFUCJ9.a.b.c.d").unwrap_err(),
+            IdTokenError::EncryptedTokenUnsupported
+        );
+    }
+
+    #[test]
+    fn oversize_token_refused() {
+        let t = with_claims(|c| {
+            c.insert("pad".into(), json!("x".repeat(MAX_ID_TOKEN_BYTES)));
+        });
+        assert_eq!(check(&t).unwrap_err(), IdTokenError::TooLarge);
+    }
+
+    #[test]
+    fn oversize_claims_refused() {
+        // Under the token cap, over the claims cap.
+        let t = with_claims(|c| {
+            c.insert("pad".into(), json!("x".repeat(MAX_CLAIMS_BYTES)));
+        });
+        assert!(t.len() <= MAX_ID_TOKEN_BYTES, "{}", t.len());
+        assert_eq!(check(&t).unwrap_err(), IdTokenError::TooLarge);
+    }
+
+    #[test]
+    fn malformed_tokens_refused() {
+        let good = token_a(&claims());
+        let parts: Vec<&str> = good.split('.').collect();
+        let cases = [
+            ("", "not three parts"),
+            ("a.b", "not three parts"),
+            ("a.b.c.d", "not three parts"),
+            ("!!.b.c", "header"),
+            ("W10.b.c", "header"), // "[]"
+            ("e30.b.c", "alg"),    // "{}"
+        ];
+        for (t, what) in cases {
+            assert_eq!(check(t).unwrap_err(), IdTokenError::Malformed(what), "{t}");
+        }
+        let padded = format!("{}=.{}.{}", parts[0], parts[1], parts[2]);
+        assert_eq!(
+            check(&padded).unwrap_err(),
+            IdTokenError::Malformed("header")
+        );
+        let bad_payload = format!("{}.%%.{}", parts[0], parts[2]);
+        assert_eq!(
+            check(&bad_payload).unwrap_err(),
+            IdTokenError::Malformed("payload")
+        );
+        let no_sig = format!("{}.{}.", parts[0], parts[1]);
+        assert_eq!(
+            check(&no_sig).unwrap_err(),
+            IdTokenError::Malformed("signature")
+        );
+        let bad_kid = header_token(json!({"alg": "RS256", "kid": 1}));
+        assert_eq!(check(&bad_kid).unwrap_err(), IdTokenError::Malformed("kid"));
+    }
+
+    #[test]
+    fn claims_not_an_object_refused() {
+        let t = sign(
+            Key::RsaA,
+            &json!({"alg": "RS256", "kid": "a"}),
+            &json!([1, 2]),
+        );
+        assert_eq!(check(&t).unwrap_err(), IdTokenError::Malformed("claims"));
+    }
+
+    #[test]
+    fn unknown_kid_reported_for_refetch() {
+        let t = sign(Key::RsaA, &json!({"alg": "RS256", "kid": "zz"}), &claims());
+        let err = check(&t).unwrap_err();
+        assert_eq!(err, IdTokenError::UnknownKid);
+        assert!(err.is_unknown_kid());
+        assert!(!IdTokenError::InvalidSignature.is_unknown_kid());
+    }
+
+    #[test]
+    fn ambiguous_key_refused() {
+        let t = sign(Key::RsaA, &json!({"alg": "RS256"}), &claims());
+        let jwks = jwks(&[(Key::RsaA, "a"), (Key::RsaB, "b")]);
+        assert_eq!(
+            check_with(&verifier(), &t, &jwks).unwrap_err(),
+            IdTokenError::AmbiguousKey
+        );
+    }
+
+    #[test]
+    fn email_verified_accepts_bool_strings() {
+        for (v, want) in [
+            (json!("true"), Some(true)),
+            (json!("false"), Some(false)),
+            (json!(false), Some(false)),
+            (json!(1), None),
+            (json!("yes"), None),
+        ] {
+            let t = with_claims(|c| {
+                c.insert("email_verified".into(), v.clone());
+            });
+            assert_eq!(check(&t).unwrap().email_verified(), want, "{v}");
+        }
+        let t = with_claims(|c| {
+            c.remove("email_verified");
+            c.remove("email");
+        });
+        let v = check(&t).unwrap();
+        assert_eq!((v.email(), v.email_verified()), (None, None));
+    }
+
+    #[test]
+    fn leeway_is_capped() {
+        let idv = verifier().with_leeway_secs(100_000);
+        let t = with_claims(|c| {
+            c.insert("exp".into(), json!(NOW - 1_000));
+        });
+        assert_eq!(
+            check_with(&idv, &t, &jwks(&[(Key::RsaA, "a")])).unwrap_err(),
+            IdTokenError::Expired
+        );
+    }
+
+    #[test]
+    fn debug_shows_no_claims() {
+        let t = UntrustedIdToken::parse(&token_a(&claims())).unwrap();
+        let s = format!("{t:?}");
+        assert!(s.contains("RS256") && !s.contains(NONCE), "{s}");
+    }
+}
