@@ -4,6 +4,7 @@
 //           idp.issuer, idp.url, await idp.rotateKeys(), await idp.stop()
 // CLI:      node e2e/idp.mjs --port 9100 --redirect-uri http://127.0.0.1:8787/sso/callback \
 //             [--post-logout-redirect-uri http://127.0.0.1:8787/] [--client-id hub] [--client-secret s]
+//           (without --post-logout-redirect-uri, the redirect URIs' origins are admitted)
 //
 // Accounts: any login name at the dev interaction form (the password is ignored).
 //   sub = login; email = `${login}@acme.test` unless the login contains '@';
@@ -222,10 +223,14 @@ async function main() {
       'backchannel-logout-uri': { type: 'string' },
     },
   });
+  // Without explicit post-logout URIs, admit the origins of the redirect URIs (dev convenience).
+  const postLogout = values['post-logout-redirect-uri'].length
+    ? values['post-logout-redirect-uri']
+    : [...new Set(values['redirect-uri'].flatMap((u) => [`${new URL(u).origin}/`, new URL(u).origin]))];
   const idp = await startIdp({
     port: Number(values.port),
     redirectUris: values['redirect-uri'],
-    postLogoutRedirectUris: values['post-logout-redirect-uri'],
+    postLogoutRedirectUris: postLogout,
     clientId: values['client-id'],
     clientSecret: values['client-secret'],
     tokenEndpointAuthMethod: values['token-endpoint-auth-method'],
@@ -235,6 +240,7 @@ async function main() {
   console.log(`IdP issuer ${idp.issuer}`);
   console.log(`client_id ${idp.clientId}  client_secret ${idp.clientSecret}`);
   console.log(`redirect_uris ${JSON.stringify(values['redirect-uri'])}`);
+  console.log(`post_logout_redirect_uris ${JSON.stringify(postLogout)}`);
   const shutdown = () => idp.stop().then(() => process.exit(0));
   process.on('SIGINT', shutdown);
   process.on('SIGTERM', shutdown);
