@@ -1,0 +1,141 @@
+// A real browser (headless Chromium via playwright-core) signs in through the login page, the
+// IdP's forms and the worker's callback; the pages must work under the worker's CSP.
+import { strict as assert } from 'node:assert';
+import { after, before, describe, test } from 'node:test';
+
+import { chromium } from 'playwright-core';
+
+import { acmeConfig, startStack } from './fixtures.mjs';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+let stack;
+let browser;
+before(async () => {
+  stack = await startStack();
+  await stack.admin.mustPut('acme', acmeConfig(stack.idp));
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  });
+});
+after(async () => {
+  await browser?.close();
+  await stack?.stop();
+});
+
+/** A fresh context that only talks to loopback and records CSP violations and page errors. */
+async function newPage() {
+  const context = await browser.newContext();
+  await context.route('**/*', (route) => {
+    const { hostname } = new URL(route.request().url());
+    return hostname === '127.0.0.1' || hostname === 'localhost' ? route.continue() : route.abort();
+  });
+  const page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+  const problems = [];
+  page.on('console', (msg) => {
+    const text = msg.text();
+    if (page.url().startsWith(stack.origin) && /Content Security Policy|Refused to/i.test(text)) problems.push(text);
+  });
+  page.on('pageerror', (err) => {
+    if (page.url().startsWith(stack.origin)) problems.push(String(err));
+  });
+  return { context, page, problems };
+}
+
+describe('browser login', () => {
+  test('alice signs in through the login page and is admin of acme', async () => {
+    const { context, page, problems } = await newPage();
+    try {
+      await page.goto(`${stack.origin}/`);
+      assert.equal(await page.getAttribute('html', 'lang'), 'en');
+      const email = page.getByLabel('Work email');
+      assert.equal(await email.getAttribute('type'), 'email');
+      assert.equal(await email.getAttribute('required'), '');
+      // Keyboard: the email field is reachable and focused with Tab.
+      await page.keyboard.press('Tab');
+      assert.equal(await page.evaluate(() => document.activeElement?.id), 'email');
+      await email.fill('alice@acme.test');
+      await page.getByRole('button', { name: 'Continue' }).click();
+
+      // The IdP's dev login form.
+      await page.waitForURL((u) => u.origin === stack.idp.issuer);
+      await page.locator('input[name="login"]').fill('alice');
+      await page.locator('input[name="password"]').fill('whatever');
+      await page.getByRole('button', { name: 'Sign-in' }).click();
+      // Consent.
+      await page.getByRole('button', { name: 'Continue' }).click();
+
+      await page.waitForURL((u) => u.origin === stack.origin);
+      const res = await page.goto(`${stack.origin}/sso/me`);
+      assert.equal(res.status(), 200);
+      const body = JSON.parse(await res.text());
+      assert.equal(body.orgs.acme.sub, 'alice');
+      assert.equal(body.orgs.acme.role, 'admin');
+
+      const cookies = await context.cookies(stack.origin);
+      const session = cookies.find((c) => c.name === 'sso_session');
+      assert.ok(session?.httpOnly, 'session cookie is HttpOnly');
+      assert.equal(await page.evaluate(() => document.cookie.includes('sso_session')), false);
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('an unknown domain shows the error on the login page', async () => {
+    const { context, page, problems } = await newPage();
+    try {
+      await page.goto(`${stack.origin}/`);
+      await page.getByLabel('Work email').fill('someone@unknown.test');
+      await page.getByRole('button', { name: 'Continue' }).click();
+      const alert = page.getByRole('alert');
+      await alert.waitFor();
+      const text = (await alert.textContent()).trim();
+      assert.ok(text.length > 0, 'the alert says something');
+      assert.ok(!/acme/i.test(text), 'and names no org');
+      assert.equal(new URL(page.url()).origin, stack.origin);
+      // The form is still there to try again.
+      assert.equal(await page.getByLabel('Work email').count(), 1);
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+    }
+  });
+});
+
+describe('admin page', () => {
+  test('lists orgs with the token and shows API errors', async () => {
+    const { context, page, problems } = await newPage();
+    try {
+      await page.goto(`${stack.origin}/admin`);
+      await page.getByLabel('Admin token').fill(stack.worker.adminToken);
+      await page.getByRole('button', { name: 'Use token' }).click();
+      await page.getByRole('button', { name: 'Edit acme' }).waitFor();
+      assert.equal(
+        await page.evaluate(() => sessionStorage.getItem('edge-sso-admin-token')) !== null,
+        true,
+      );
+
+      // A rejected PUT shows the JSON error message and field.
+      await page.getByLabel('Slug').fill('broken');
+      await page.getByLabel('Configuration (JSON)').fill('{"domains": ["*.wild.test"]}');
+      await page.getByRole('button', { name: 'Save organisation' }).click();
+      const alert = page.locator('#problem');
+      await alert.waitFor({ state: 'visible' });
+      assert.match(await alert.textContent(), /Error 4\d\d/);
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+    }
+  });
+});
