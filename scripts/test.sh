@@ -20,7 +20,7 @@ step "build the worker (release Wasm)"
 bash scripts/build.sh
 step "end-to-end: workerd + oidc-provider + Chromium"
 export WRANGLER_SEND_METRICS=false EDGE_SSO_SKIP_BUILD=1
-node_modules/node/bin/node --test --test-concurrency=1 --test-reporter=spec e2e/
+node_modules/node/bin/node --test --test-concurrency=1 --test-reporter=spec "e2e/*.test.mjs"
 
 native=$(awk '/^test result:/ {p += $4; f += $6} END {print p " passed, " f " failed"}' target/cargo-test.log)
 step "summary"

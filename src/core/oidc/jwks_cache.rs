@@ -191,7 +191,7 @@ impl JwksCache {
         let mut failure = None;
         if !entry.as_ref().is_some_and(|e| e.is_fresh(now)) {
             match self
-                .refresh(store, http, issuer, jwks_uri, now, entry.as_ref())
+                .refresh(store, http, issuer, jwks_uri, now, entry.as_ref(), false)
                 .await
             {
                 Refresh::Updated(e) => {
@@ -218,7 +218,7 @@ impl JwksCache {
             // OIDC Core 10.1.1: the IdP may have rotated its keys; refetch once.
             Err(e) if e.is_unknown_kid() && !refreshed => {
                 match self
-                    .refresh(store, http, issuer, jwks_uri, now, entry.as_ref())
+                    .refresh(store, http, issuer, jwks_uri, now, entry.as_ref(), true)
                     .await
                 {
                     Refresh::Updated(Entry {
@@ -249,6 +249,9 @@ impl JwksCache {
     }
 
     /// Fetches new keys unless another isolate just did (KV) or the cooldown forbids it.
+    /// `forced` marks a refetch for an unknown `kid`: only those and failed fetches start the
+    /// cooldown, so a rotation right after a scheduled fetch is still picked up at once, while
+    /// a flood of random kids gets at most one fetch per [`REFETCH_COOLDOWN_SECS`].
     async fn refresh<S: KvStore, H: HttpClient>(
         &self,
         store: &S,
@@ -257,6 +260,7 @@ impl JwksCache {
         jwks_uri: &Url,
         now: UnixTime,
         current: Option<&Entry>,
+        forced: bool,
     ) -> Refresh {
         // The isolate's own cooldown first: a flood costs no KV read.
         if current.is_some_and(|c| c.cooling_down(now)) {
@@ -293,7 +297,11 @@ impl JwksCache {
                     jwks: Some(Rc::new(jwks)),
                     fetched_at: now,
                     expires_at: now.plus(ttl),
-                    last_attempt: now,
+                    last_attempt: if forced {
+                        now
+                    } else {
+                        base.as_ref().map_or(UnixTime(0), |b| b.last_attempt)
+                    },
                 };
                 (e.clone(), Refresh::Updated(e))
             }
@@ -564,26 +572,40 @@ mod tests {
     }
 
     #[test]
-    fn rotation_within_cooldown_is_refused_until_it_ends() {
+    fn rotation_right_after_a_scheduled_fetch_is_picked_up() {
         let w = World::new(vec![
+            ok(&[(Key::RsaA, "a")], None),
+            ok(&[(Key::RsaA, "a"), (Key::RsaB, "b")], None),
+        ]);
+        let cache = JwksCache::new();
+        assert!(w.verify(&cache, &token(Key::RsaA, "a")).is_ok());
+        // The scheduled (first) fetch does not start the cooldown: the new kid refetches at once.
+        assert!(w.verify(&cache, &token(Key::RsaB, "b")).is_ok());
+        assert_eq!(w.http.calls.get(), 2);
+    }
+
+    #[test]
+    fn second_unknown_kid_within_cooldown_is_refused_until_it_ends() {
+        let w = World::new(vec![
+            ok(&[(Key::RsaA, "a")], None),
             ok(&[(Key::RsaA, "a")], None),
             ok(&[(Key::RsaB, "b")], None),
         ]);
         let cache = JwksCache::new();
         assert!(w.verify(&cache, &token(Key::RsaA, "a")).is_ok());
+        // A forced refetch for an unknown kid starts the cooldown.
+        let unknown = token(Key::RsaB, "zzz");
+        assert!(w.verify(&cache, &unknown).is_err());
+        assert_eq!(w.http.calls.get(), 2);
         let tb = token(Key::RsaB, "b");
         assert_eq!(
             w.verify(&cache, &tb).unwrap_err(),
             VerifyError::IdToken(IdTokenError::UnknownKid)
         );
-        assert_eq!(
-            w.http.calls.get(),
-            1,
-            "the initial fetch started the cooldown"
-        );
+        assert_eq!(w.http.calls.get(), 2, "no fetch during the cooldown");
         w.clock.advance(REFETCH_COOLDOWN_SECS);
         assert!(w.verify(&cache, &tb).is_ok());
-        assert_eq!(w.http.calls.get(), 2);
+        assert_eq!(w.http.calls.get(), 3);
     }
 
     #[test]
@@ -603,9 +625,10 @@ mod tests {
                 VerifyError::IdToken(IdTokenError::UnknownKid)
             );
         }
-        // 60 seconds of flood from two isolates: fetches at t=0, 20 and 40 only.
+        // 60 seconds of flood from two isolates: the first (scheduled) fetch, then forced
+        // refetches at t=0, 20 and 40 only.
         assert_eq!(w.clock.now().secs() - NOW, 59);
-        assert_eq!(w.http.calls.get(), 3);
+        assert_eq!(w.http.calls.get(), 4);
     }
 
     #[test]
