@@ -105,7 +105,7 @@ export async function startWorker({ port, vars = {}, timeoutMs = 60_000, cwd = p
     '--inspector-port', String(inspectorPort),
     '--persist-to', persistTo,
     '--show-interactive-dev-session=false',
-    '--log-level', 'info',
+    '--log-level', 'log',
   ];
   for (const [k, v] of Object.entries(allVars)) args.push('--var', `${k}:${v}`);
 
