@@ -151,24 +151,6 @@ describe('return_to', () => {
   }
 });
 
-describe('key rotation at the IdP', () => {
-  test('a login after rotateKeys() succeeds (the worker refetches the JWKS)', async () => {
-    // Warm the worker's JWKS cache with the current key first.
-    const warm = await login(new HttpClient(), stack.origin);
-    assert.equal(warm.response.status, 302);
-    const jwksPath = new URL(discovery.jwks_uri).pathname;
-    const fetchesBefore = stack.idp.requests.filter((r) => r.path === jwksPath).length;
-
-    await stack.idp.rotateKeys();
-    const client = new HttpClient();
-    const { response, text } = await login(client, stack.origin);
-    assert.equal(response.status, 302, text.slice(0, 1000));
-    assert.equal((await me(client, stack.origin)).body.orgs.acme.role, 'admin');
-    const fetchesAfter = stack.idp.requests.filter((r) => r.path === jwksPath).length;
-    assert.ok(fetchesAfter > fetchesBefore, 'the JWKS was fetched again for the new kid');
-  });
-});
-
 describe('callback refusals', () => {
   async function freshCallback() {
     const client = new HttpClient();
@@ -176,10 +158,13 @@ describe('callback refusals', () => {
     return { client, callback };
   }
 
-  async function assertRefused(client, url, why) {
+  /** 4xx JSON error whose code is one of `codes` (so it failed for the intended reason). */
+  async function assertRefused(client, url, why, codes) {
     const res = await client.fetch(url, { headers: { accept: 'application/json' } });
     const text = await res.text();
     assert.ok(res.status >= 400 && res.status < 500, `${why}: expected 4xx, got ${res.status} ${text.slice(0, 500)}`);
+    const error = JSON.parse(text).error;
+    assert.ok(codes.includes(error), `${why}: error ${error}, expected one of ${codes}`);
     assert.ok(!setCookie(res, 'sso_session')?.value, `${why}: no session cookie`);
     assert.equal((await me(client, stack.origin)).status, 401, `${why}: no session`);
     return text;
@@ -189,7 +174,7 @@ describe('callback refusals', () => {
     const { client, callback } = await freshCallback();
     const state = callback.searchParams.get('state');
     callback.searchParams.set('state', `${state.slice(0, -2)}${state.endsWith('AA') ? 'BB' : 'AA'}`);
-    await assertRefused(client, callback.href, 'tampered state');
+    await assertRefused(client, callback.href, 'tampered state', ['login_expired', 'invalid_callback']);
   });
 
   test('replayed callback (second use)', async () => {
@@ -201,13 +186,13 @@ describe('callback refusals', () => {
     // Replay with the original transaction cookie in a fresh jar: single use is server-side.
     const replay = new HttpClient();
     replay.jar.set(stack.origin, 'sso_tx', tx);
-    await assertRefused(replay, callback.href, 'replay');
+    await assertRefused(replay, callback.href, 'replay', ['login_expired']);
   });
 
   test('callback without the transaction cookie', async () => {
     const { client, callback } = await freshCallback();
     client.jar.delete(stack.origin, 'sso_tx');
-    await assertRefused(client, callback.href, 'no tx cookie');
+    await assertRefused(client, callback.href, 'no tx cookie', ['login_expired']);
   });
 
   test('callback with another browser\'s transaction cookie', async () => {
@@ -215,19 +200,19 @@ describe('callback refusals', () => {
     const b = new HttpClient();
     await start(b, stack.origin, { email: 'alice@acme.test' });
     a.client.jar.set(stack.origin, 'sso_tx', b.jar.get(stack.origin, 'sso_tx'));
-    await assertRefused(a.client, a.callback.href, 'swapped tx cookie');
+    await assertRefused(a.client, a.callback.href, 'swapped tx cookie', ['login_expired', 'invalid_callback']);
   });
 
   test('wrong iss in the authorization response (RFC 9207)', async () => {
     const { client, callback } = await freshCallback();
     callback.searchParams.set('iss', 'https://evil.example');
-    await assertRefused(client, callback.href, 'wrong iss');
+    await assertRefused(client, callback.href, 'wrong iss', ['invalid_callback']);
   });
 
   test('forged code', async () => {
     const { client, callback } = await freshCallback();
     callback.searchParams.set('code', 'forged-code');
-    await assertRefused(client, callback.href, 'forged code');
+    await assertRefused(client, callback.href, 'forged code', ['login_expired']);
   });
 
   test('error=access_denied with a hostile description is shown escaped', async () => {
@@ -245,5 +230,24 @@ describe('callback refusals', () => {
     assert.ok(!html.includes('<script>alert(1)</script>'), 'description must be escaped');
     assert.ok(html.includes('&lt;script&gt;alert(1)&lt;/script&gt;'), `escaped description shown: ${html.slice(0, 1500)}`);
     assert.ok(!setCookie(res, 'sso_session')?.value);
+  });
+});
+
+// Last: after the rotation every new ID token carries the new kid.
+describe('key rotation at the IdP', () => {
+  test('a login after rotateKeys() succeeds (the worker refetches the JWKS)', async () => {
+    // Warm the worker's JWKS cache with the current key first.
+    const warm = await login(new HttpClient(), stack.origin);
+    assert.equal(warm.response.status, 302);
+    const jwksPath = new URL(discovery.jwks_uri).pathname;
+    const fetchesBefore = stack.idp.requests.filter((r) => r.path === jwksPath).length;
+
+    await stack.idp.rotateKeys();
+    const client = new HttpClient();
+    const { response, text } = await login(client, stack.origin);
+    assert.equal(response.status, 302, text.slice(0, 1000));
+    assert.equal((await me(client, stack.origin)).body.orgs.acme.role, 'admin');
+    const fetchesAfter = stack.idp.requests.filter((r) => r.path === jwksPath).length;
+    assert.ok(fetchesAfter > fetchesBefore, 'the JWKS was fetched again for the new kid');
   });
 });
