@@ -15,6 +15,18 @@ pub const STYLE_CSS: &str = include_str!("../../www/style.css");
 
 /// The login page, with an optional error message and `return_to` carried through the form.
 pub fn login_page(error: Option<&str>, return_to: Option<&str>) -> String {
+    login_page_with_email(error, return_to, None)
+}
+
+/// The login page with the email the user typed kept in the field.
+pub fn login_page_with_email(
+    error: Option<&str>,
+    return_to: Option<&str>,
+    email: Option<&str>,
+) -> String {
+    let email_html = email
+        .map(|e| format!(" value=\"{}\"", html_escape(e)))
+        .unwrap_or_default();
     let error_html = error
         .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", html_escape(e)))
         .unwrap_or_default();
@@ -30,6 +42,7 @@ pub fn login_page(error: Option<&str>, return_to: Option<&str>) -> String {
     INDEX_HTML
         .replace("<!--ERROR-->", &error_html)
         .replace("<!--RETURN_TO-->", &rt_html)
+        .replace("<!--EMAIL_VALUE-->", &email_html)
 }
 
 /// The error page.
@@ -46,7 +59,8 @@ mod tests {
 
     #[test]
     fn login_page_escapes_error_and_return_to() {
-        let p = login_page(Some("<b>x</b>"), Some("/a\"><script>"));
+        let p = login_page_with_email(Some("<b>x</b>"), Some("/a\"><script>"), Some("\"><i>"));
+        assert!(p.contains("value=\"&quot;&gt;&lt;i&gt;\""));
         assert!(p.contains("&lt;b&gt;x&lt;/b&gt;"));
         assert!(!p.contains("<b>x"));
         assert!(p.contains("/a&quot;&gt;&lt;script&gt;"));
