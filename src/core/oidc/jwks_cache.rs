@@ -252,6 +252,7 @@ impl JwksCache {
     /// `forced` marks a refetch for an unknown `kid`: only those and failed fetches start the
     /// cooldown, so a rotation right after a scheduled fetch is still picked up at once, while
     /// a flood of random kids gets at most one fetch per [`REFETCH_COOLDOWN_SECS`].
+    #[allow(clippy::too_many_arguments)] // the ports plus the issuer's identity and state
     async fn refresh<S: KvStore, H: HttpClient>(
         &self,
         store: &S,

@@ -2,15 +2,12 @@
 //! native builds: tests, benchmarks, tools. The edge uses WebCrypto instead.
 
 use crate::core::oidc::jwks::PublicJwk;
-use crate::core::oidc::signature::{JwsAlg, SignatureError, SignatureVerifier};
+use crate::core::oidc::signature::{check_key_fits, JwsAlg, SignatureError, SignatureVerifier};
 use base64ct::{Base64UrlUnpadded, Encoding};
 use jwt_compact::alg::{Ed25519, Es256, Rsa, RsaPublicKey};
 use jwt_compact::jwk::JsonWebKey;
 use jwt_compact::{Algorithm, AlgorithmSignature};
 use std::borrow::Cow;
-
-/// Smallest RSA modulus accepted (RFC 7518 3.3: "A key of size 2048 bits or larger MUST be used").
-pub const MIN_RSA_BITS: usize = 2048;
 
 /// Verifies JWS signatures with jwt-compact's algorithms.
 #[derive(Debug, Default, Clone, Copy)]
@@ -22,14 +19,6 @@ fn member(jwk: &PublicJwk, value: &Option<String>, name: &str) -> Result<Vec<u8>
         .ok_or_else(|| SignatureError::UnusableKey(format!("{} key without {name}", jwk.kty)))?;
     Base64UrlUnpadded::decode_vec(v)
         .map_err(|_| SignatureError::UnusableKey(format!("{name} is not base64url")))
-}
-
-/// Bit length of a big-endian unsigned integer.
-fn bit_len(bytes: &[u8]) -> usize {
-    match bytes.iter().position(|b| *b != 0) {
-        None => 0,
-        Some(i) => (bytes.len() - i) * 8 - bytes[i].leading_zeros() as usize,
-    }
 }
 
 fn check<A: Algorithm>(
@@ -58,26 +47,14 @@ impl SignatureVerifier for NativeVerifier {
         signing_input: &[u8],
         signature: &[u8],
     ) -> Result<(), SignatureError> {
-        if !key.fits(alg) {
-            return Err(SignatureError::UnusableKey(format!(
-                "{} key does not fit {}",
-                key.kty,
-                alg.name()
-            )));
-        }
+        check_key_fits(alg, key)?;
         let unusable = |e: jwt_compact::jwk::JwkError| SignatureError::UnusableKey(e.to_string());
         match alg {
             JwsAlg::RS256 | JwsAlg::PS256 => {
                 let n = member(key, &key.n, "n")?;
                 let e = member(key, &key.e, "e")?;
-                // jwt-compact's StrongKey semantics, without its exact-size list (2048, 3072,
-                // 4096): any modulus of at least 2048 bits (rsa caps it at 4096).
-                if bit_len(&n) < MIN_RSA_BITS {
-                    return Err(SignatureError::UnusableKey(format!(
-                        "RSA modulus of {} bits (< {MIN_RSA_BITS})",
-                        bit_len(&n)
-                    )));
-                }
+                // check_key_fits gave jwt-compact's StrongKey semantics, without its exact-size
+                // list (2048, 3072, 4096): any modulus of at least 2048 bits (rsa caps it at 4096).
                 let jwk = JsonWebKey::Rsa {
                     modulus: Cow::Owned(n),
                     public_exponent: Cow::Owned(e),
@@ -120,6 +97,7 @@ impl SignatureVerifier for NativeVerifier {
 mod tests {
     use super::*;
     use crate::core::oidc::idtoken::testkit::{public, Key};
+    use crate::core::oidc::signature::bit_len;
     use crate::core::store::block_on;
 
     fn verify(alg: JwsAlg, key: &PublicJwk, sig: &[u8]) -> Result<(), SignatureError> {
