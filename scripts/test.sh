@@ -20,9 +20,12 @@ step "build the worker (release Wasm)"
 bash scripts/build.sh
 step "end-to-end: workerd + oidc-provider + Chromium"
 export WRANGLER_SEND_METRICS=false EDGE_SSO_SKIP_BUILD=1
-node_modules/node/bin/node --test --test-concurrency=1 --test-reporter=spec "e2e/*.test.mjs"
+node_modules/node/bin/node --test --test-concurrency=1 --test-reporter=spec "e2e/*.test.mjs" \
+  2>&1 | tee target/e2e-test.log
 
-native=$(awk '/^test result:/ {p += $4; f += $6} END {print p " passed, " f " failed"}' target/cargo-test.log)
 step "summary"
-echo "native cargo test: $native"
-echo "end-to-end: see the node test runner's totals above"
+read -r np nf < <(awk '/^test result:/ {p += $4; f += $6} END {print p+0, f+0}' target/cargo-test.log)
+read -r ep ef < <(awk '/^ℹ pass / {p = $3} /^ℹ fail / {f = $3} END {print p+0, f+0}' target/e2e-test.log)
+echo "native (cargo test): $np passed, $nf failed"
+echo "end-to-end (workerd + oidc-provider + Chromium): $ep passed, $ef failed"
+echo "total: $((np + ep)) passed, $((nf + ef)) failed"
