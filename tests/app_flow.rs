@@ -718,6 +718,39 @@ fn callback_token_endpoint_server_error_is_502() {
     assert_refused(&h, &resp, 502);
 }
 
+/// Code injection (RFC 9700 4.5): an attacker's code pasted into the victim's callback, with
+/// the victim's own state, is exchanged with the victim's PKCE verifier and refused.
+#[test]
+fn callback_with_an_injected_code_fails_pkce() {
+    let h = Harness::with_orgs();
+    let victim = h.start("ada@acme.com");
+    let attacker = h.start("mallory@acme.com");
+    let attacker_cb = h.authorize(&attacker, Consent::default());
+    let code = query_map(&attacker_cb)["code"].clone();
+    let mut cb = url::Url::parse(&format!("{ORIGIN}/sso/callback")).unwrap();
+    cb.query_pairs_mut()
+        .append_pair("code", &code)
+        .append_pair("state", &victim.params["state"])
+        .append_pair("iss", &h.acme_idp().issuer);
+    let resp = h.callback(&cb, Some(&victim.tx_cookie), None);
+    assert_refused(&h, &resp, 400);
+    assert_eq!(h.net.hits(&h.acme_idp().token_endpoint()), 1);
+}
+
+/// The transaction pins the issuer: an admin changing the org's IdP mid-login voids it.
+#[test]
+fn callback_after_the_org_changed_its_issuer() {
+    let h = Harness::with_orgs();
+    let s = h.start("ada@acme.com");
+    let cb = h.authorize(&s, Consent::default());
+    let mut body = Harness::org_body(h.globex_idp(), &["acme.com", "bücher.example"]);
+    body["client_id"] = json!(h.acme_idp().client_id);
+    assert_eq!(h.put_org(ACME, &body).status, 200);
+    let resp = h.callback(&cb, Some(&s.tx_cookie), None);
+    assert_refused(&h, &resp, 400);
+    assert_eq!(h.net.hits(&h.acme_idp().token_endpoint()), 0);
+}
+
 #[test]
 fn id_token_with_bad_signature() {
     let h = Harness::with_orgs();
@@ -943,4 +976,17 @@ fn logs_hold_no_secret_after_every_path() {
         "secrets were collected: {}",
         secrets.len()
     );
+}
+
+/// The log check itself: a leaked state is caught.
+#[test]
+#[should_panic(expected = "log line leaks a secret")]
+fn log_check_catches_a_leak() {
+    let h = Harness::with_orgs();
+    let s = h.start("ada@acme.com");
+    h.log
+        .0
+        .borrow_mut()
+        .push(format!("debug state={}", s.params["state"]));
+    h.assert_logs_clean();
 }
