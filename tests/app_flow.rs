@@ -227,7 +227,6 @@ fn admin_rejects_each_invalid_input_naming_the_field_and_writing_nothing() {
 /// `src/app/admin.rs:86` maps a body error to 413 only when its message contains "large", but
 /// `OrgConfig::from_admin_json` (`src/core/org.rs`) says "must be at most 16384 bytes".
 #[test]
-#[ignore = "bug: src/app/admin.rs:86 picks 413 by searching the message for \"large\"; org.rs's message is \"must be at most 16384 bytes\", so oversized bodies get 400"]
 fn admin_oversized_body_is_413() {
     let h = Harness::with_orgs();
     let before = h.store.snapshot();
@@ -835,7 +834,6 @@ fn id_token_email_not_verified() {
 /// `core/oidc/idtoken.rs` (`lenient_bool`) as "unknown (`None`), which callers must treat as
 /// unverified"; `app/sso.rs` refuses only `Some(false)`.
 #[test]
-#[ignore = "bug: src/app/sso.rs complete_login accepts email_verified of unknown value (only Some(false) is refused), contrary to idtoken.rs lenient_bool's contract"]
 fn id_token_email_verified_unknown_value() {
     let h = Harness::with_orgs();
     for v in [json!("yes"), json!(1)] {

@@ -74,6 +74,17 @@ pub(super) async fn handle<S: KvStore, H: HttpClient, V: SignatureVerifier>(
         }
         (Method::Put, Some(slug)) => {
             let slug = parse_slug(slug)?;
+            if req.body.len() > crate::core::org::MAX_BODY_BYTES {
+                return Err(AppError::new(
+                    413,
+                    "invalid_field",
+                    format!(
+                        "body: must be at most {} bytes",
+                        crate::core::org::MAX_BODY_BYTES
+                    ),
+                )
+                .field("body"));
+            }
             let existing = dir.get(&slug).await.map_err(directory_error)?;
             // Validation is pure: a body that fails it writes nothing.
             let cfg = OrgConfig::from_admin_json(
@@ -82,14 +93,7 @@ pub(super) async fn handle<S: KvStore, H: HttpClient, V: SignatureVerifier>(
                 &app.config.idp_policy,
                 existing.as_ref(),
             )
-            .map_err(|e| {
-                let status = if e.field == "body" && e.message.contains("large") {
-                    413
-                } else {
-                    400
-                };
-                AppError::new(status, "invalid_field", e.to_string()).field(e.field)
-            })?;
+            .map_err(|e| AppError::new(400, "invalid_field", e.to_string()).field(e.field))?;
             let body = cfg.redacted_json();
             let status = match dir.put(cfg).await.map_err(directory_error)? {
                 PutOutcome::Created => 201,

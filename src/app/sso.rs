@@ -359,7 +359,12 @@ async fn complete_login<S: KvStore, H: HttpClient, V: SignatureVerifier>(
     let email = verified
         .email()
         .ok_or_else(|| denied("email_missing", "Your identity provider did not share your email address (request the email scope and claim)."))?;
-    if verified.email_verified() == Some(false) {
+    // `email_verified` false, or present but neither a boolean nor "true"/"false": refused.
+    // Absent is accepted: some IdPs (Entra ID) never send it and verify emails themselves.
+    let verified_claim_present = verified.claims().contains_key("email_verified");
+    if verified.email_verified() == Some(false)
+        || (verified_claim_present && verified.email_verified().is_none())
+    {
         return Err(denied(
             "email_unverified",
             "Your identity provider says this email address is not verified.",
