@@ -86,6 +86,18 @@ describe('browser login', () => {
       const session = cookies.find((c) => c.name === 'sso_session');
       assert.ok(session?.httpOnly, 'session cookie is HttpOnly');
       assert.equal(await page.evaluate(() => document.cookie.includes('sso_session')), false);
+
+      // Sign out from the login page's form: a same-origin POST (Origin: null under the
+      // page's no-referrer policy, Sec-Fetch-Site: same-origin) hands over to the IdP's
+      // end_session_endpoint, which confirms and returns to the worker.
+      await page.goto(`${stack.origin}/`);
+      await page.getByRole('button', { name: 'sign out' }).click();
+      await page.waitForURL((u) => u.origin === stack.idp.issuer);
+      const confirm = page.locator('button[type="submit"], input[type="submit"]').first();
+      if (await confirm.count()) await confirm.click();
+      await page.waitForURL((u) => u.origin === stack.origin);
+      const after = await page.goto(`${stack.origin}/sso/me`);
+      assert.equal(after.status(), 401, 'signed out');
       assert.deepEqual(problems, []);
     } finally {
       await context.close();

@@ -523,9 +523,43 @@ fn logout_from_a_foreign_origin_is_refused() {
     );
     assert_eq!(resp.status, 403);
     assert_eq!(h.me(&id).status, 200, "the session survived");
+    // An opaque origin with a cross-site fetch: refused too.
+    let resp = h.request(
+        Method::Post,
+        "/sso/logout",
+        &[
+            ("cookie", &cookie),
+            ("origin", "null"),
+            ("sec-fetch-site", "cross-site"),
+        ],
+        b"",
+    );
+    assert_eq!(resp.status, 403);
+    assert_eq!(h.me(&id).status, 200, "the session survived");
     // GET is not a way around it.
     assert_eq!(h.get("/sso/logout", Some(&cookie)).status, 405);
     assert_eq!(h.me(&id).status, 200);
+}
+
+#[test]
+fn logout_from_our_no_referrer_page_is_accepted() {
+    // Our pages send `Referrer-Policy: no-referrer`, so a browser's same-origin form POST
+    // carries `Origin: null`; Sec-Fetch-Site vouches for it.
+    let h = Harness::with_orgs();
+    let id = h.login("ada@acme.com", None);
+    let cookie = format!("{SESSION_COOKIE}={id}");
+    let resp = h.request(
+        Method::Post,
+        "/sso/logout",
+        &[
+            ("cookie", &cookie),
+            ("origin", "null"),
+            ("sec-fetch-site", "same-origin"),
+        ],
+        b"",
+    );
+    assert_eq!(resp.status, 303);
+    assert_eq!(h.me(&id).status, 401);
 }
 
 // =============================================================================================
