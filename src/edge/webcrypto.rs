@@ -1,14 +1,51 @@
 //! The JWS signature step through the runtime's WebCrypto (`crypto.subtle`): about 15x faster
 //! than Rust RSA/ECDSA compiled to Wasm, and it keeps those crates out of the bundle.
+//!
+//! Imported keys are kept in a small isolate cache keyed by the algorithm and the JWK's public
+//! members (never its `kid`, which an IdP may reuse for a new key): `importKey` of an RSA JWK
+//! costs about as much as the verification itself (see bench/RESULTS.md).
 
 use crate::core::oidc::jwks::PublicJwk;
 use crate::core::oidc::signature::{check_key_fits, JwsAlg, SignatureError, SignatureVerifier};
 use js_sys::{Array, Object, Reflect};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
+/// Most imported keys kept per isolate (IdPs publish a handful each; the cache is cleared when
+/// full, so a flood of distinct keys costs imports, never memory).
+const MAX_CACHED_KEYS: usize = 32;
+
+thread_local! {
+    // Workers isolates are single-threaded.
+    static KEYS: RefCell<HashMap<String, web_sys::CryptoKey>> = RefCell::new(HashMap::new());
+}
+
 /// `crypto.subtle.verify` behind the core's [`SignatureVerifier`].
-pub struct WebCryptoVerifier;
+pub struct WebCryptoVerifier {
+    /// Reuse imported `CryptoKey`s (always on in the worker; off only to measure the import).
+    pub cache_keys: bool,
+}
+
+impl WebCryptoVerifier {
+    /// The verifier the worker uses: imported keys are cached in the isolate.
+    pub const CACHED: WebCryptoVerifier = WebCryptoVerifier { cache_keys: true };
+}
+
+/// The cache key: the algorithm (it fixes the import parameters) and every public member.
+fn cache_key(alg: JwsAlg, key: &PublicJwk) -> String {
+    let m = |v: &Option<String>| v.as_deref().unwrap_or("").to_owned();
+    format!(
+        "{alg:?}|{}|{}|{}|{}|{}|{}",
+        key.kty,
+        m(&key.crv),
+        m(&key.n),
+        m(&key.e),
+        m(&key.x),
+        m(&key.y)
+    )
+}
 
 fn obj(pairs: &[(&str, &str)]) -> Object {
     let o = Object::new();
@@ -78,14 +115,34 @@ impl SignatureVerifier for WebCryptoVerifier {
         };
         let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
         let subtle = global.crypto().map_err(backend)?.subtle();
-        let usages = Array::of1(&JsValue::from_str("verify"));
-        let promise = subtle
-            .import_key_with_object("jwk", &jwk, &import, false, &usages)
-            .map_err(|e| SignatureError::UnusableKey(backend(e).to_string()))?;
-        let crypto_key: web_sys::CryptoKey = JsFuture::from(promise)
-            .await
-            .map_err(|e| SignatureError::UnusableKey(backend(e).to_string()))?
-            .unchecked_into();
+        let cache_key = self.cache_keys.then(|| cache_key(alg, key));
+        let cached = cache_key
+            .as_ref()
+            .and_then(|k| KEYS.with(|keys| keys.borrow().get(k).cloned()));
+        let crypto_key = match cached {
+            Some(k) => k,
+            None => {
+                let usages = Array::of1(&JsValue::from_str("verify"));
+                let promise = subtle
+                    .import_key_with_object("jwk", &jwk, &import, false, &usages)
+                    .map_err(|e| SignatureError::UnusableKey(backend(e).to_string()))?;
+                let crypto_key: web_sys::CryptoKey = JsFuture::from(promise)
+                    .await
+                    .map_err(|e| SignatureError::UnusableKey(backend(e).to_string()))?
+                    .unchecked_into();
+                // Only keys that imported are cached; a failed import is retried next time.
+                if let Some(k) = cache_key {
+                    KEYS.with(|keys| {
+                        let mut keys = keys.borrow_mut();
+                        if keys.len() >= MAX_CACHED_KEYS {
+                            keys.clear();
+                        }
+                        keys.insert(k, crypto_key.clone());
+                    });
+                }
+                crypto_key
+            }
+        };
         let promise = subtle
             .verify_with_object_and_u8_array_and_u8_array(
                 &verify,
