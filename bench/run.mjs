@@ -182,6 +182,38 @@ async function load(opts, expectStatus) {
   };
 }
 
+// KV operations per step, from the bench build's counters (GET /__bench/kv reads and resets).
+async function kvCounts(origin) {
+  const take = async () => (await fetch(`${origin}/__bench/kv`)).json();
+  const meOnce = async (client) => {
+    const r = await client.fetch(`${origin}/sso/me`, { headers: { accept: 'application/json' } });
+    await r.arrayBuffer();
+    if (r.status !== 200) throw new Error(`/sso/me -> ${r.status}`);
+  };
+  const client = new HttpClient();
+  await take();
+  const callback = await loginToCallback(client, origin, { login: 'alice' });
+  const start = await take(); // /sso/start (the IdP steps do not reach the worker)
+  const res = await client.fetch(callback);
+  await res.arrayBuffer();
+  if (res.status !== 302) throw new Error(`callback -> ${res.status}`);
+  const cb = await take();
+  await meOnce(client);
+  const meFirst = await take();
+  await meOnce(client);
+  const meCached = await take();
+  await sleep(11_000); // past the 10 s session cache
+  await meOnce(client);
+  const meAfterExpiry = await take();
+  return {
+    start_discovery_cached: start,
+    callback_jwks_cached: cb,
+    me_first_after_login: meFirst,
+    me_within_10s: meCached,
+    me_after_11s: meAfterExpiry,
+  };
+}
+
 async function loadBench() {
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
@@ -197,6 +229,8 @@ async function loadBench() {
     if (!cookie) throw new Error('no session cookie after login');
 
     const results = {};
+    results.kv = await kvCounts(origin);
+    log('kv', JSON.stringify(results.kv));
     results.floor = await load({ url: `${origin}/__bench/floor` }, 200);
     log('floor', JSON.stringify(results.floor));
     results.me = await load({ url: `${origin}/sso/me`, headers: { cookie, accept: 'application/json' } }, 200);

@@ -3,6 +3,8 @@
 //!
 //! * `GET /__bench/floor`: a constant response straight from the fetch handler (the floor the
 //!   load test compares the real routes with).
+//! * `GET /__bench/kv`: the KV operations the worker made since the last call
+//!   (`{"get","put","delete","list"}`), then resets them.
 //! * `POST /__bench/verify` `{token, jwks, iss, aud, nonce, n, cache_keys}`: parses and fully
 //!   verifies `token` `n` times (signature through WebCrypto and every claim check), exactly as
 //!   the callback does, and answers `{"verified": n, "inner_ms": ..}`. The JWKS is parsed once, as the
@@ -38,6 +40,17 @@ fn yes() -> bool {
 pub async fn handle(mut req: Request) -> worker::Result<Response> {
     match req.path().as_str() {
         "/__bench/floor" => Response::ok("ok"),
+        "/__bench/kv" => {
+            use super::kv::counts;
+            let c = counts::take();
+            Response::ok(format!(
+                "{{\"get\":{},\"put\":{},\"delete\":{},\"list\":{}}}",
+                c[counts::GET],
+                c[counts::PUT],
+                c[counts::DELETE],
+                c[counts::LIST]
+            ))
+        }
         "/__bench/verify" => {
             let job: VerifyJob = req.json().await?;
             let jwks = Jwks::parse(&serde_json::to_vec(&job.jwks)?)
