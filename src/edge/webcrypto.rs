@@ -33,12 +33,15 @@ impl WebCryptoVerifier {
     pub const CACHED: WebCryptoVerifier = WebCryptoVerifier { cache_keys: true };
 }
 
-/// The cache key: the algorithm (it fixes the import parameters) and every public member.
+/// The cache key: the algorithm (it fixes the import parameters) and every member that
+/// [`check_key_fits`] and the import read.
 fn cache_key(alg: JwsAlg, key: &PublicJwk) -> String {
     let m = |v: &Option<String>| v.as_deref().unwrap_or("").to_owned();
     format!(
-        "{alg:?}|{}|{}|{}|{}|{}|{}",
+        "{alg:?}|{}|{}|{}|{}|{}|{}|{}|{}",
         key.kty,
+        m(&key.use_),
+        m(&key.alg),
         m(&key.crv),
         m(&key.n),
         m(&key.e),
@@ -74,54 +77,71 @@ impl SignatureVerifier for WebCryptoVerifier {
         signing_input: &[u8],
         signature: &[u8],
     ) -> Result<(), SignatureError> {
-        check_key_fits(alg, key)?;
+        let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+        let subtle = global.crypto().map_err(backend)?.subtle();
+        // A hit skips the key checks and the import: the cache key holds every member they read.
+        let cache_key = self.cache_keys.then(|| cache_key(alg, key));
+        let cached = cache_key
+            .as_ref()
+            .and_then(|k| KEYS.with(|keys| keys.borrow().get(k).cloned()));
+        if cached.is_none() {
+            check_key_fits(alg, key)?;
+        }
         let member = |v: &Option<String>| v.clone().unwrap_or_default();
+        let import_params = cached.is_none();
         // Only the public members go to importKey: nothing else of the published JWK is trusted.
-        let (jwk, import, verify) = match alg {
+        let (jwk_import, verify) = match alg {
             JwsAlg::RS256 | JwsAlg::PS256 => {
                 let name = if alg == JwsAlg::RS256 {
                     "RSASSA-PKCS1-v1_5"
                 } else {
                     "RSA-PSS"
                 };
-                let jwk = obj(&[
-                    ("kty", "RSA"),
-                    ("n", &member(&key.n)),
-                    ("e", &member(&key.e)),
-                ]);
-                let import = obj(&[("name", name), ("hash", "SHA-256")]);
+                let jwk_import = import_params.then(|| {
+                    (
+                        obj(&[
+                            ("kty", "RSA"),
+                            ("n", &member(&key.n)),
+                            ("e", &member(&key.e)),
+                        ]),
+                        obj(&[("name", name), ("hash", "SHA-256")]),
+                    )
+                });
                 let verify = obj(&[("name", name)]);
                 if alg == JwsAlg::PS256 {
                     // RFC 7518 3.5: the salt is as long as the hash output.
                     let _ = Reflect::set(&verify, &"saltLength".into(), &JsValue::from(32));
                 }
-                (jwk, import, verify)
+                (jwk_import, verify)
             }
             JwsAlg::ES256 => (
-                obj(&[
-                    ("kty", "EC"),
-                    ("crv", "P-256"),
-                    ("x", &member(&key.x)),
-                    ("y", &member(&key.y)),
-                ]),
-                obj(&[("name", "ECDSA"), ("namedCurve", "P-256")]),
+                import_params.then(|| {
+                    (
+                        obj(&[
+                            ("kty", "EC"),
+                            ("crv", "P-256"),
+                            ("x", &member(&key.x)),
+                            ("y", &member(&key.y)),
+                        ]),
+                        obj(&[("name", "ECDSA"), ("namedCurve", "P-256")]),
+                    )
+                }),
                 obj(&[("name", "ECDSA"), ("hash", "SHA-256")]),
             ),
             JwsAlg::EdDSA => (
-                obj(&[("kty", "OKP"), ("crv", "Ed25519"), ("x", &member(&key.x))]),
-                obj(&[("name", "Ed25519")]),
+                import_params.then(|| {
+                    (
+                        obj(&[("kty", "OKP"), ("crv", "Ed25519"), ("x", &member(&key.x))]),
+                        obj(&[("name", "Ed25519")]),
+                    )
+                }),
                 obj(&[("name", "Ed25519")]),
             ),
         };
-        let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-        let subtle = global.crypto().map_err(backend)?.subtle();
-        let cache_key = self.cache_keys.then(|| cache_key(alg, key));
-        let cached = cache_key
-            .as_ref()
-            .and_then(|k| KEYS.with(|keys| keys.borrow().get(k).cloned()));
-        let crypto_key = match cached {
-            Some(k) => k,
-            None => {
+        let crypto_key = match (cached, jwk_import) {
+            (Some(k), _) => k,
+            (None, None) => return Err(SignatureError::Backend("no import parameters".into())),
+            (None, Some((jwk, import))) => {
                 let usages = Array::of1(&JsValue::from_str("verify"));
                 let promise = subtle
                     .import_key_with_object("jwk", &jwk, &import, false, &usages)
