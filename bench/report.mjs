@@ -164,7 +164,7 @@ w(`- Release Wasm <= 400 KB gzip -9: ${size.wasm_gzip9 <= 400 * 1000 ? 'met' : '
 if (res.verify) {
   const r = res.verify.RS256;
   w(`- RS256 inside workerd no slower than jose: ${r.rust.inner_median_us <= r.jose.inner_median_us ? 'met' : 'NOT met'} (${f2(r.rust.inner_median_us / r.jose.inner_median_us)}x jose's median). The signature is`);
-  w('  the same `crypto.subtle.verify` call in both; the gap is the per-verification glue: JSON header and claims');
+  w('  the same `crypto.subtle.verify` call in both; the gap was not broken down further. Likely parts: JSON header and claims');
   w('  parsing and base64url decoding in Wasm, a few JS objects built through `Reflect`, and two promise');
   w('  round-trips through wasm-bindgen-futures. Caching imported `CryptoKey`s closed part of it (see "no key cache").');
   w('  Pure-Rust RSA in Wasm is not an alternative: natively it already takes the `id_token_verify/RS256` time above.');
