@@ -8,16 +8,59 @@ pub const KV_BINDING: &str = "SSO_KV";
 /// Workers KV behind the core's storage port.
 pub struct WorkersKv(pub worker::kv::KvStore);
 
+/// Index of `get` in the bench build's operation counts; then `put`, `delete`, `list`.
+pub const GET: usize = 0;
+/// Index of `put`.
+pub const PUT: usize = 1;
+/// Index of `delete`.
+pub const DELETE: usize = 2;
+/// Index of `list`.
+pub const LIST: usize = 3;
+
+/// Bench builds count the operations the worker sends to KV (read back and reset by
+/// `GET /__bench/kv`); production builds count nothing.
+#[cfg(feature = "bench")]
+pub mod counts {
+    use std::cell::Cell;
+
+    thread_local! {
+        static OPS: Cell<[u64; 4]> = const { Cell::new([0; 4]) };
+    }
+
+    pub use super::{DELETE, GET, LIST, PUT};
+
+    pub(super) fn bump(op: usize) {
+        OPS.with(|c| {
+            let mut v = c.get();
+            v[op] += 1;
+            c.set(v);
+        });
+    }
+
+    /// The counts so far (`[get, put, delete, list]`), resetting them.
+    pub fn take() -> [u64; 4] {
+        OPS.with(|c| c.replace([0; 4]))
+    }
+}
+
+#[cfg(feature = "bench")]
+use counts::bump;
+#[cfg(not(feature = "bench"))]
+#[inline(always)]
+fn bump(_op: usize) {}
+
 fn err(e: worker::kv::KvError) -> StoreError {
     StoreError(e.to_string())
 }
 
 impl KvStore for WorkersKv {
     async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        bump(GET);
         self.0.get(key).text().await.map_err(err)
     }
 
     async fn put(&self, key: &str, value: &str, ttl_secs: Option<u64>) -> Result<(), StoreError> {
+        bump(PUT);
         let mut put = self.0.put(key, value).map_err(err)?;
         if let Some(ttl) = ttl_secs {
             put = put.expiration_ttl(ttl.max(MIN_TTL_SECS));
@@ -26,10 +69,12 @@ impl KvStore for WorkersKv {
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        bump(DELETE);
         self.0.delete(key).await.map_err(err)
     }
 
     async fn list(&self, prefix: &str, limit: usize) -> Result<Vec<String>, StoreError> {
+        bump(LIST);
         let limit = limit.clamp(1, 1000) as u64;
         let res = self
             .0

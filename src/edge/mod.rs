@@ -1,6 +1,8 @@
 //! The Cloudflare Workers adapter: `worker::Request` in, [`crate::app::App`] call,
 //! `worker::Response` out. KV, fetch and WebCrypto sit behind the core's ports.
 
+#[cfg(feature = "bench")]
+mod bench;
 mod fetch;
 mod kv;
 mod webcrypto;
@@ -94,6 +96,10 @@ fn to_worker(resp: HttpResponse) -> worker::Result<Response> {
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    #[cfg(feature = "bench")]
+    if req.path().starts_with("/__bench/") {
+        return bench::handle(req).await;
+    }
     let config = AppConfig::from_vars(|name| {
         env.var(name)
             .map(|v| v.to_string())
@@ -134,7 +140,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         config: &config,
         store,
         http: fetch::EdgeHttp,
-        verifier: webcrypto::WebCryptoVerifier,
+        verifier: webcrypto::WebCryptoVerifier::CACHED,
         clock: &WorkerClock,
         random: &OsRandom,
         log: &ConsoleLog,

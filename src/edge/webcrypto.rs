@@ -1,14 +1,54 @@
 //! The JWS signature step through the runtime's WebCrypto (`crypto.subtle`): about 15x faster
 //! than Rust RSA/ECDSA compiled to Wasm, and it keeps those crates out of the bundle.
+//!
+//! Imported keys are kept in a small isolate cache keyed by the algorithm and the JWK's public
+//! members (never its `kid`, which an IdP may reuse for a new key): `importKey` of an RSA JWK
+//! costs about as much as the verification itself (see bench/RESULTS.md).
 
 use crate::core::oidc::jwks::PublicJwk;
 use crate::core::oidc::signature::{check_key_fits, JwsAlg, SignatureError, SignatureVerifier};
 use js_sys::{Array, Object, Reflect};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
+/// Most imported keys kept per isolate (IdPs publish a handful each; the cache is cleared when
+/// full, so a flood of distinct keys costs imports, never memory).
+const MAX_CACHED_KEYS: usize = 32;
+
+thread_local! {
+    // Workers isolates are single-threaded.
+    static KEYS: RefCell<HashMap<String, web_sys::CryptoKey>> = RefCell::new(HashMap::new());
+}
+
 /// `crypto.subtle.verify` behind the core's [`SignatureVerifier`].
-pub struct WebCryptoVerifier;
+pub struct WebCryptoVerifier {
+    /// Reuse imported `CryptoKey`s (always on in the worker; off only to measure the import).
+    pub cache_keys: bool,
+}
+
+impl WebCryptoVerifier {
+    /// The verifier the worker uses: imported keys are cached in the isolate.
+    pub const CACHED: WebCryptoVerifier = WebCryptoVerifier { cache_keys: true };
+}
+
+/// The cache key: the algorithm (it fixes the import parameters) and every member that
+/// [`check_key_fits`] and the import read.
+fn cache_key(alg: JwsAlg, key: &PublicJwk) -> String {
+    let m = |v: &Option<String>| v.as_deref().unwrap_or("").to_owned();
+    format!(
+        "{alg:?}|{}|{}|{}|{}|{}|{}|{}|{}",
+        key.kty,
+        m(&key.use_),
+        m(&key.alg),
+        m(&key.crv),
+        m(&key.n),
+        m(&key.e),
+        m(&key.x),
+        m(&key.y)
+    )
+}
 
 fn obj(pairs: &[(&str, &str)]) -> Object {
     let o = Object::new();
@@ -37,55 +77,92 @@ impl SignatureVerifier for WebCryptoVerifier {
         signing_input: &[u8],
         signature: &[u8],
     ) -> Result<(), SignatureError> {
-        check_key_fits(alg, key)?;
+        let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+        let subtle = global.crypto().map_err(backend)?.subtle();
+        // A hit skips the key checks and the import: the cache key holds every member they read.
+        let cache_key = self.cache_keys.then(|| cache_key(alg, key));
+        let cached = cache_key
+            .as_ref()
+            .and_then(|k| KEYS.with(|keys| keys.borrow().get(k).cloned()));
+        if cached.is_none() {
+            check_key_fits(alg, key)?;
+        }
         let member = |v: &Option<String>| v.clone().unwrap_or_default();
+        let import_params = cached.is_none();
         // Only the public members go to importKey: nothing else of the published JWK is trusted.
-        let (jwk, import, verify) = match alg {
+        let (jwk_import, verify) = match alg {
             JwsAlg::RS256 | JwsAlg::PS256 => {
                 let name = if alg == JwsAlg::RS256 {
                     "RSASSA-PKCS1-v1_5"
                 } else {
                     "RSA-PSS"
                 };
-                let jwk = obj(&[
-                    ("kty", "RSA"),
-                    ("n", &member(&key.n)),
-                    ("e", &member(&key.e)),
-                ]);
-                let import = obj(&[("name", name), ("hash", "SHA-256")]);
+                let jwk_import = import_params.then(|| {
+                    (
+                        obj(&[
+                            ("kty", "RSA"),
+                            ("n", &member(&key.n)),
+                            ("e", &member(&key.e)),
+                        ]),
+                        obj(&[("name", name), ("hash", "SHA-256")]),
+                    )
+                });
                 let verify = obj(&[("name", name)]);
                 if alg == JwsAlg::PS256 {
                     // RFC 7518 3.5: the salt is as long as the hash output.
                     let _ = Reflect::set(&verify, &"saltLength".into(), &JsValue::from(32));
                 }
-                (jwk, import, verify)
+                (jwk_import, verify)
             }
             JwsAlg::ES256 => (
-                obj(&[
-                    ("kty", "EC"),
-                    ("crv", "P-256"),
-                    ("x", &member(&key.x)),
-                    ("y", &member(&key.y)),
-                ]),
-                obj(&[("name", "ECDSA"), ("namedCurve", "P-256")]),
+                import_params.then(|| {
+                    (
+                        obj(&[
+                            ("kty", "EC"),
+                            ("crv", "P-256"),
+                            ("x", &member(&key.x)),
+                            ("y", &member(&key.y)),
+                        ]),
+                        obj(&[("name", "ECDSA"), ("namedCurve", "P-256")]),
+                    )
+                }),
                 obj(&[("name", "ECDSA"), ("hash", "SHA-256")]),
             ),
             JwsAlg::EdDSA => (
-                obj(&[("kty", "OKP"), ("crv", "Ed25519"), ("x", &member(&key.x))]),
-                obj(&[("name", "Ed25519")]),
+                import_params.then(|| {
+                    (
+                        obj(&[("kty", "OKP"), ("crv", "Ed25519"), ("x", &member(&key.x))]),
+                        obj(&[("name", "Ed25519")]),
+                    )
+                }),
                 obj(&[("name", "Ed25519")]),
             ),
         };
-        let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-        let subtle = global.crypto().map_err(backend)?.subtle();
-        let usages = Array::of1(&JsValue::from_str("verify"));
-        let promise = subtle
-            .import_key_with_object("jwk", &jwk, &import, false, &usages)
-            .map_err(|e| SignatureError::UnusableKey(backend(e).to_string()))?;
-        let crypto_key: web_sys::CryptoKey = JsFuture::from(promise)
-            .await
-            .map_err(|e| SignatureError::UnusableKey(backend(e).to_string()))?
-            .unchecked_into();
+        let crypto_key = match (cached, jwk_import) {
+            (Some(k), _) => k,
+            (None, None) => return Err(SignatureError::Backend("no import parameters".into())),
+            (None, Some((jwk, import))) => {
+                let usages = Array::of1(&JsValue::from_str("verify"));
+                let promise = subtle
+                    .import_key_with_object("jwk", &jwk, &import, false, &usages)
+                    .map_err(|e| SignatureError::UnusableKey(backend(e).to_string()))?;
+                let crypto_key: web_sys::CryptoKey = JsFuture::from(promise)
+                    .await
+                    .map_err(|e| SignatureError::UnusableKey(backend(e).to_string()))?
+                    .unchecked_into();
+                // Only keys that imported are cached; a failed import is retried next time.
+                if let Some(k) = cache_key {
+                    KEYS.with(|keys| {
+                        let mut keys = keys.borrow_mut();
+                        if keys.len() >= MAX_CACHED_KEYS {
+                            keys.clear();
+                        }
+                        keys.insert(k, crypto_key.clone());
+                    });
+                }
+                crypto_key
+            }
+        };
         let promise = subtle
             .verify_with_object_and_u8_array_and_u8_array(
                 &verify,

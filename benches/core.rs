@@ -1,0 +1,220 @@
+//! Native micro-benchmarks of the protocol core (`cargo bench --bench core`; scripts/bench.sh
+//! runs them short). Fixture keys come from tests/fixtures/; tokens are signed here with
+//! jwt-compact (the crate's own test kit is `#[cfg(test)]`).
+
+use base64ct::{Base64UrlUnpadded, Encoding};
+use criterion::{criterion_group, criterion_main, Criterion};
+use edge_sso::core::clock::{FixedClock, UnixTime};
+use edge_sso::core::cookie::read_cookie;
+use edge_sso::core::email::EmailAddress;
+use edge_sso::core::oidc::authorize::{authorization_url, begin};
+use edge_sso::core::oidc::discovery::parse_metadata;
+use edge_sso::core::oidc::idtoken::{IdTokenVerifier, UntrustedIdToken};
+use edge_sso::core::oidc::jwks::Jwks;
+use edge_sso::core::oidc::native_verifier::NativeVerifier;
+use edge_sso::core::oidc::signature::JwsAlg;
+use edge_sso::core::oidc::url_policy::IdpUrlPolicy;
+use edge_sso::core::random::CountingRandom;
+use edge_sso::core::secret::Secret;
+use edge_sso::core::session::{OrgSession, SessionCache, SessionStore};
+use edge_sso::core::store::{block_on, MemoryStore};
+use jwt_compact::alg::{Ed25519, Es256, Rsa, RsaPrivateKey};
+use jwt_compact::jwk::JsonWebKey;
+use jwt_compact::{Algorithm, AlgorithmSignature};
+use serde_json::{json, Value};
+use std::hint::black_box;
+use std::rc::Rc;
+use url::Url;
+
+const ISS: &str = "https://idp.example.com";
+const CLIENT_ID: &str = "client-123";
+const NOW: u64 = 1_700_000_000;
+const NONCE: &str = "nonce-Zk3x9";
+
+const RSA: &str = include_str!("../tests/fixtures/rsa2048-a.private.jwk.json");
+const P256: &str = include_str!("../tests/fixtures/p256.private.jwk.json");
+const ED25519: &str = include_str!("../tests/fixtures/ed25519.private.jwk.json");
+
+/// The public half of a private fixture JWK, with `kid`.
+fn public(private: &str, kid: &str) -> Value {
+    let mut v: serde_json::Map<String, Value> = serde_json::from_str(private).unwrap();
+    for member in ["d", "p", "q", "dp", "dq", "qi"] {
+        v.remove(member);
+    }
+    v.insert("kid".into(), kid.into());
+    Value::Object(v)
+}
+
+fn jwks_json() -> Vec<u8> {
+    serde_json::to_vec(&json!({ "keys": [
+        public(RSA, "rsa"), public(P256, "ec"), public(ED25519, "ed"),
+    ]}))
+    .unwrap()
+}
+
+fn b64json(v: &Value) -> String {
+    Base64UrlUnpadded::encode_string(&serde_json::to_vec(v).unwrap())
+}
+
+fn sign(alg: JwsAlg) -> String {
+    let (name, kid) = match alg {
+        JwsAlg::RS256 => ("RS256", "rsa"),
+        JwsAlg::PS256 => ("PS256", "rsa"),
+        JwsAlg::ES256 => ("ES256", "ec"),
+        JwsAlg::EdDSA => ("EdDSA", "ed"),
+    };
+    let claims = json!({
+        "iss": ISS, "aud": CLIENT_ID, "sub": "user-42", "exp": NOW + 300, "iat": NOW - 10,
+        "nonce": NONCE, "email": "ada@example.org", "email_verified": true, "sid": "session-7",
+        "auth_time": NOW - 20, "groups": ["admins"],
+    });
+    let input = format!(
+        "{}.{}",
+        b64json(&json!({"alg": name, "typ": "JWT", "kid": kid})),
+        b64json(&claims)
+    );
+    let sig: Vec<u8> = match alg {
+        JwsAlg::RS256 | JwsAlg::PS256 => {
+            let jwk: JsonWebKey<'_> = serde_json::from_str(RSA).unwrap();
+            let sk = RsaPrivateKey::try_from(&jwk).unwrap();
+            let rsa = if alg == JwsAlg::PS256 {
+                Rsa::ps256()
+            } else {
+                Rsa::rs256()
+            };
+            rsa.sign(&sk, input.as_bytes()).as_bytes().into_owned()
+        }
+        JwsAlg::ES256 => {
+            let jwk: JsonWebKey<'_> = serde_json::from_str(P256).unwrap();
+            let sk = <Es256 as Algorithm>::SigningKey::try_from(&jwk).unwrap();
+            Es256.sign(&sk, input.as_bytes()).as_bytes().into_owned()
+        }
+        JwsAlg::EdDSA => {
+            let jwk: JsonWebKey<'_> = serde_json::from_str(ED25519).unwrap();
+            let sk = <Ed25519 as Algorithm>::SigningKey::try_from(&jwk).unwrap();
+            Ed25519.sign(&sk, input.as_bytes()).as_bytes().into_owned()
+        }
+    };
+    format!("{input}.{}", Base64UrlUnpadded::encode_string(&sig))
+}
+
+fn idtoken(c: &mut Criterion) {
+    let jwks = Jwks::parse(&jwks_json()).unwrap();
+    let verifier = IdTokenVerifier::new(ISS, CLIENT_ID);
+    let nonce = Secret::new(NONCE);
+    let mut g = c.benchmark_group("id_token_verify");
+    for alg in [JwsAlg::RS256, JwsAlg::PS256, JwsAlg::ES256, JwsAlg::EdDSA] {
+        let token = sign(alg);
+        // Sanity: the fixture token verifies.
+        let parsed = UntrustedIdToken::parse(&token).unwrap();
+        block_on(verifier.verify(&parsed, &jwks, &NativeVerifier, UnixTime(NOW), &nonce)).unwrap();
+        g.bench_function(format!("{alg:?}"), |b| {
+            b.iter(|| {
+                let t = UntrustedIdToken::parse(black_box(&token)).unwrap();
+                block_on(verifier.verify(&t, &jwks, &NativeVerifier, UnixTime(NOW), &nonce))
+                    .unwrap()
+            })
+        });
+    }
+    g.finish();
+}
+
+fn jwks(c: &mut Criterion) {
+    let doc = jwks_json();
+    c.bench_function("jwks_parse_3_keys", |b| {
+        b.iter(|| Jwks::parse(black_box(&doc)).unwrap())
+    });
+    let jwks = Jwks::parse(&doc).unwrap();
+    c.bench_function("jwks_select_by_kid", |b| {
+        b.iter(|| {
+            jwks.select(black_box(JwsAlg::ES256), black_box(Some("ec")))
+                .unwrap()
+                .kid
+                .is_some()
+        })
+    });
+}
+
+fn email(c: &mut Criterion) {
+    c.bench_function("email_parse_and_domain_key", |b| {
+        b.iter(|| {
+            let e = EmailAddress::parse(black_box("Ada.Lovelace@Mail.Example.ORG")).unwrap();
+            format!("domain:{}", e.domain().as_str())
+        })
+    });
+}
+
+fn session(c: &mut Criterion) {
+    let clock = FixedClock::at(NOW);
+    let store = SessionStore::with_cache(MemoryStore::new(&clock), Rc::new(SessionCache::new()));
+    let org = OrgSession {
+        sub: "user-42".into(),
+        email: "ada@example.org".into(),
+        role: "admin".into(),
+        auth_time: UnixTime(NOW),
+        expires_at: UnixTime(NOW + 3600),
+        id_token_hint: Some(Secret::new("eyJ.hint.sig")),
+        sid: Some("session-7".into()),
+        issuer: ISS.into(),
+    };
+    let new = block_on(store.login(&CountingRandom::default(), UnixTime(NOW), None, "acme", org))
+        .unwrap();
+    let header = format!("theme=dark; sso_session={}; _ga=GA1.2.3", new.id.expose());
+    let uncached = SessionStore::new(MemoryStore::new(&clock));
+    block_on(uncached.login(
+        &CountingRandom::default(),
+        UnixTime(NOW),
+        None,
+        "acme",
+        new.record.orgs["acme"].clone(),
+    ))
+    .unwrap();
+    c.bench_function("session_cookie_parse_and_load_cached_hit", |b| {
+        b.iter(|| {
+            let id = read_cookie(Some(black_box(&header)), "sso_session").unwrap();
+            block_on(store.load_cached(&id, UnixTime(NOW)))
+                .unwrap()
+                .unwrap()
+        })
+    });
+    c.bench_function("session_cookie_parse_and_load_memory_kv", |b| {
+        b.iter(|| {
+            let id = read_cookie(Some(black_box(&header)), "sso_session").unwrap();
+            block_on(store.load(&id, UnixTime(NOW))).unwrap().unwrap()
+        })
+    });
+}
+
+fn authorize(c: &mut Criterion) {
+    let doc = serde_json::to_vec(&json!({
+        "issuer": ISS,
+        "authorization_endpoint": "https://idp.example.com/auth?tenant=acme",
+        "token_endpoint": "https://idp.example.com/token",
+        "jwks_uri": "https://idp.example.com/jwks",
+        "response_types_supported": ["code"],
+        "code_challenge_methods_supported": ["S256"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+    }))
+    .unwrap();
+    let meta = parse_metadata(ISS, &IdpUrlPolicy::default(), &doc).unwrap();
+    let clock = FixedClock::at(NOW);
+    let random = CountingRandom::default();
+    let redirect = Url::parse("https://sso.example.com/sso/callback").unwrap();
+    let scopes = vec!["email".to_owned(), "profile".to_owned()];
+    c.bench_function("authorization_request_begin_and_url", |b| {
+        b.iter(|| {
+            let tx = begin(&random, &clock, "acme", ISS, "/app?x=1").unwrap();
+            authorization_url(
+                &meta,
+                CLIENT_ID,
+                &redirect,
+                &scopes,
+                &tx,
+                Some("ada@example.org"),
+            )
+        })
+    });
+}
+
+criterion_group!(benches, idtoken, jwks, email, session, authorize);
+criterion_main!(benches);
