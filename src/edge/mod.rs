@@ -20,6 +20,10 @@ const MAX_REQUEST_BODY: usize = 64 * 1024;
 thread_local! {
     // Workers isolates are single-threaded; this state lives as long as the isolate.
     static STATE: &'static IsolateState = Box::leak(Box::default());
+    // Vars and secrets are fixed for a deployment (a change deploys new isolates), so the
+    // configuration is read and validated once per isolate, not on every request.
+    static CONFIG: std::cell::OnceCell<&'static Result<AppConfig, crate::app::config::ConfigError>> =
+        const { std::cell::OnceCell::new() };
 }
 
 struct WorkerClock;
@@ -100,11 +104,15 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     if req.path().starts_with("/__bench/") {
         return bench::handle(req).await;
     }
-    let config = AppConfig::from_vars(|name| {
-        env.var(name)
-            .map(|v| v.to_string())
-            .or_else(|_| env.secret(name).map(|v| v.to_string()))
-            .ok()
+    let config: &'static Result<AppConfig, _> = CONFIG.with(|c| {
+        *c.get_or_init(|| {
+            Box::leak(Box::new(AppConfig::from_vars(|name| {
+                env.var(name)
+                    .map(|v| v.to_string())
+                    .or_else(|_| env.secret(name).map(|v| v.to_string()))
+                    .ok()
+            })))
+        })
     });
     let config = match config {
         Ok(c) => c,
@@ -137,7 +145,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     };
     let state = STATE.with(|s| *s);
     let app = App {
-        config: &config,
+        config,
         store,
         http: fetch::EdgeHttp,
         verifier: webcrypto::WebCryptoVerifier::CACHED,
