@@ -1,29 +1,48 @@
-// Shared set-up for the end-to-end tests: one IdP + one worker per test file, an admin API
-// client, the test org's configuration, and a full login through HTTP.
+// Shared set-up for the end-to-end tests: one IdP + one worker per test file (and, for the
+// access gateway, a loopback origin behind it), an admin API client, the test org's
+// configuration, and a full login through HTTP.
 
 import { strict as assert } from 'node:assert';
 
 import { HttpClient, driveIdp, jsonOrNull } from './http.mjs';
 import { startIdp } from './idp.mjs';
+import { startOrigin } from './origin.mjs';
 import { freePort } from './ports.mjs';
 import { startWorker } from './worker.mjs';
 
 /**
  * Start an IdP whose client redirects to a worker on a fresh port, then that worker.
- * @returns {Promise<{idp, worker, origin: string, admin: AdminClient, stop: () => Promise<void>}>}
+ *
+ * With `upstream` (true, or startOrigin options such as `{ port }`), a loopback origin
+ * (e2e/origin.mjs) is started first, verifying assertions against the worker's
+ * `/.well-known/jwks.json` with iss = the worker's PUBLIC_ORIGIN, and the worker gets
+ * `ORIGIN_URL` pointing at it (unless `vars` sets ORIGIN_URL itself).
+ * @returns {Promise<{idp, worker, origin: string, upstream: object|null, admin: AdminClient,
+ *   stop: () => Promise<void>}>} `origin` is the worker's URL; `upstream` the origin server.
  */
-export async function startStack({ idpOptions = {}, vars = {} } = {}) {
+export async function startStack({ idpOptions = {}, vars = {}, upstream = null } = {}) {
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
+  const publicOrigin = vars.PUBLIC_ORIGIN ?? origin;
   const idp = await startIdp({
     redirectUris: [`${origin}/sso/callback`],
     postLogoutRedirectUris: [`${origin}/`, origin],
     ...idpOptions,
   });
+  let upstreamServer = null;
   let worker;
   try {
-    worker = await startWorker({ port, vars });
+    if (upstream) {
+      upstreamServer = await startOrigin({
+        jwksUrl: `${origin}/.well-known/jwks.json`,
+        issuer: publicOrigin,
+        ...(upstream === true ? {} : upstream),
+      });
+    }
+    const workerVars = upstreamServer ? { ORIGIN_URL: upstreamServer.url, ...vars } : vars;
+    worker = await startWorker({ port, vars: workerVars });
   } catch (err) {
+    await upstreamServer?.stop();
     await idp.stop();
     throw err;
   }
@@ -31,12 +50,33 @@ export async function startStack({ idpOptions = {}, vars = {} } = {}) {
     idp,
     worker,
     origin,
+    upstream: upstreamServer,
     admin: new AdminClient(origin, worker.adminToken),
     async stop() {
       await worker.stop();
+      await upstreamServer?.stop();
       await idp.stop();
     },
   };
+}
+
+/**
+ * The org config field that holds the gateway's access rules (`[{path, role}]`, path relative
+ * to `/orgs/{slug}/`, `**` matching any rest). One name for the tests and `make dev`: change
+ * it here if the worker names the field differently.
+ */
+export const ACCESS_RULES_FIELD = 'access_rules';
+
+/** Poll `probe` until it returns a truthy value (which is returned) or `timeoutMs` passes. */
+export async function waitFor(probe, { timeoutMs = 15_000, intervalMs = 250, what = 'condition' } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    last = await probe();
+    if (last) return last;
+    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
 }
 
 /** The org configuration the tests use (client registered at the IdP). */

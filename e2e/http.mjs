@@ -253,3 +253,40 @@ export async function jsonOrNull(response) {
     return null;
   }
 }
+
+/**
+ * One HTTP request through node:http with `path` sent exactly as given (fetch and `new URL`
+ * resolve dot segments and would hide what a gate must judge). No redirects, no cookie jar.
+ * @returns {Promise<{status: number, headers: import('node:http').IncomingHttpHeaders, text: string, body: any}>}
+ */
+export async function rawRequest(origin, path, { method = 'GET', headers = {}, body } = {}) {
+  const { request } = await import('node:http');
+  const u = new URL(origin);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: u.hostname, port: u.port, method, path, headers, setHost: true },
+      (res) => {
+        const chunks = [];
+        let size = 0;
+        res.on('data', (c) => {
+          // Error pages are small; keep at most 1 MiB of whatever comes back.
+          if (size < 1 << 20) chunks.push(c);
+          size += c.length;
+        });
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let parsed = null;
+          try {
+            parsed = text ? JSON.parse(text) : null;
+          } catch {
+            parsed = null;
+          }
+          resolve({ status: res.statusCode, headers: res.headers, text, body: parsed });
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}

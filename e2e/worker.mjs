@@ -1,10 +1,13 @@
 // Run the built worker in workerd through `wrangler dev --local` for the end-to-end tests.
 //
 //   const worker = await startWorker({ port, vars: { ... } });
-//   worker.url, worker.adminToken, await worker.stop()
+//   worker.url, worker.adminToken, worker.assertionKey, await worker.stop()
 //
 // wrangler is spawned detached so that stop() can signal the whole process group: killing only
 // the node process would leave workerd running. Its output goes to e2e/.out/worker-<port>.log.
+// Secrets (SECRET_VARS) never go on wrangler's command line: they are written to a `.dev.vars`
+// next to the worker's private copy of wrangler.toml (e2e/.out/worker-<port>/), which is where
+// wrangler dev reads local secrets from; the directory is removed by stop().
 // E2E_WORKER_DIR=<dir> runs the worker of another checkout (its wrangler.toml and build/).
 
 import { spawn } from 'node:child_process';
@@ -22,6 +25,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { generateAssertionKey } from './keys.mjs';
 import { freePort } from './ports.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -69,27 +73,51 @@ export function testConfig(cwd, out) {
   return out;
 }
 
+/** Vars that are secrets in production: passed through `.dev.vars`, never as `--var`. */
+export const SECRET_VARS = new Set(['ADMIN_TOKEN', 'ASSERTION_SIGNING_KEY', 'ASSERTION_SIGNING_KEY_PREVIOUS']);
+
+/**
+ * One dotenv line for `.dev.vars` (wrangler parses it with dotenv: single-quoted values are
+ * taken literally, so JSON such as a JWK survives unchanged).
+ */
+export function dotenvLine(name, value) {
+  const v = String(value);
+  if (/[\r\n]/.test(v)) throw new Error(`${name}: a .dev.vars value cannot hold a line break`);
+  for (const q of ["'", '"', '`']) if (!v.includes(q)) return `${name}=${q}${v}${q}`;
+  throw new Error(`${name}: a .dev.vars value cannot hold all three quote characters`);
+}
+
 /**
  * Start `wrangler dev` on 127.0.0.1:`port` and wait for GET /healthz to answer 200.
- * Vars PUBLIC_ORIGIN, ADMIN_TOKEN and ALLOW_INSECURE_LOOPBACK_IDP are set unless overridden.
- * @returns {Promise<{url: string, port: number, adminToken: string, logFile: string, stop: () => Promise<void>}>}
+ * Vars PUBLIC_ORIGIN, ADMIN_TOKEN, ALLOW_INSECURE_LOOPBACK_IDP and ASSERTION_SIGNING_KEY (a
+ * fresh P-256 key from keys.mjs) are set unless `vars` names them; a var given as `null` or
+ * `undefined` is left out altogether (e.g. `{ ASSERTION_SIGNING_KEY: null }`).
+ * @returns {Promise<{url: string, port: number, adminToken: string, assertionKey: string|null,
+ *   logFile: string, stop: () => Promise<void>}>}
  */
 export async function startWorker({ port, vars = {}, timeoutMs = 60_000, cwd = process.env.E2E_WORKER_DIR ?? ROOT } = {}) {
   port ??= await freePort();
   const inspectorPort = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const adminToken = vars.ADMIN_TOKEN ?? randomBytes(24).toString('base64url');
-  const allVars = {
+  const defaults = {
     PUBLIC_ORIGIN: url,
-    ADMIN_TOKEN: adminToken,
+    ADMIN_TOKEN: randomBytes(24).toString('base64url'),
     ALLOW_INSECURE_LOOPBACK_IDP: 'true',
-    ...vars,
+    ASSERTION_SIGNING_KEY: generateAssertionKey(),
   };
+  const allVars = Object.fromEntries(
+    Object.entries({ ...defaults, ...vars }).filter(([, v]) => v !== null && v !== undefined),
+  );
+  const adminToken = allVars.ADMIN_TOKEN;
   if (!existsSync(join(cwd, 'wrangler.toml'))) {
     throw new Error(`no wrangler.toml in ${cwd}`);
   }
-  mkdirSync(OUT, { recursive: true });
-  const config = testConfig(cwd, join(OUT, `wrangler-${port}.toml`));
+  const dir = join(OUT, `worker-${port}`);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const config = testConfig(cwd, join(dir, 'wrangler.toml'));
+  const secrets = Object.entries(allVars).filter(([k]) => SECRET_VARS.has(k));
+  writeFileSync(join(dir, '.dev.vars'), secrets.map(([k, v]) => `${dotenvLine(k, v)}\n`).join(''), { mode: 0o600 });
   const persistTo = mkdtempSync(join(tmpdir(), 'edge-sso-e2e-'));
   const logFile = join(OUT, `worker-${port}.log`);
   const log = createWriteStream(logFile);
@@ -107,7 +135,7 @@ export async function startWorker({ port, vars = {}, timeoutMs = 60_000, cwd = p
     '--show-interactive-dev-session=false',
     '--log-level', 'log',
   ];
-  for (const [k, v] of Object.entries(allVars)) args.push('--var', `${k}:${v}`);
+  for (const [k, v] of Object.entries(allVars)) if (!SECRET_VARS.has(k)) args.push('--var', `${k}:${v}`);
 
   const child = spawn(NODE, args, {
     cwd,
@@ -150,7 +178,7 @@ export async function startWorker({ port, vars = {}, timeoutMs = 60_000, cwd = p
     }
     log.end();
     rmSync(persistTo, { recursive: true, force: true });
-    rmSync(config, { force: true });
+    rmSync(dir, { recursive: true, force: true });
   };
 
   const deadline = Date.now() + timeoutMs;
@@ -162,7 +190,9 @@ export async function startWorker({ port, vars = {}, timeoutMs = 60_000, cwd = p
     try {
       const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) });
       await res.arrayBuffer();
-      if (res.status === 200) return { url, port, adminToken, logFile, stop };
+      if (res.status === 200) {
+        return { url, port, adminToken, assertionKey: allVars.ASSERTION_SIGNING_KEY ?? null, logFile, stop };
+      }
     } catch {
       // not listening yet
     }
