@@ -10,13 +10,15 @@ use edge_sso::core::email::EmailAddress;
 use edge_sso::core::oidc::authorize::{authorization_url, begin};
 use edge_sso::core::oidc::discovery::parse_metadata;
 use edge_sso::core::oidc::idtoken::{IdTokenVerifier, UntrustedIdToken};
+use edge_sso::core::oidc::issuer::IssuerUrl;
 use edge_sso::core::oidc::jwks::Jwks;
 use edge_sso::core::oidc::native_verifier::NativeVerifier;
 use edge_sso::core::oidc::signature::JwsAlg;
 use edge_sso::core::oidc::url_policy::IdpUrlPolicy;
+use edge_sso::core::org::{ClientId, OrgSlug};
 use edge_sso::core::random::CountingRandom;
 use edge_sso::core::secret::Secret;
-use edge_sso::core::session::{OrgSession, SessionCache, SessionStore};
+use edge_sso::core::session::{OrgSession, SessionCache, SessionId, SessionStore};
 use edge_sso::core::store::{block_on, MemoryStore};
 use jwt_compact::alg::{Ed25519, Es256, Rsa, RsaPrivateKey};
 use jwt_compact::jwk::JsonWebKey;
@@ -147,31 +149,35 @@ fn email(c: &mut Criterion) {
 fn session(c: &mut Criterion) {
     let clock = FixedClock::at(NOW);
     let store = SessionStore::with_cache(MemoryStore::new(&clock), Rc::new(SessionCache::new()));
-    let org = OrgSession {
-        sub: "user-42".into(),
-        email: "ada@example.org".into(),
-        role: "admin".into(),
-        auth_time: UnixTime(NOW),
-        expires_at: UnixTime(NOW + 3600),
-        id_token_hint: Some(Secret::new("eyJ.hint.sig")),
-        sid: Some("session-7".into()),
-        issuer: ISS.into(),
-    };
-    let new = block_on(store.login(&CountingRandom::default(), UnixTime(NOW), None, "acme", org))
-        .unwrap();
+    // An org session as stored (only an admitted member makes one at login).
+    let org: OrgSession = serde_json::from_value(json!({
+        "sub": "user-42",
+        "email": "ada@example.org",
+        "role": "admin",
+        "auth_time": NOW,
+        "expires_at": NOW + 3600,
+        "id_token_hint": "eyJ.hint.sig",
+        "sid": "session-7",
+        "issuer": ISS,
+    }))
+    .unwrap();
+    let acme = OrgSlug::parse("acme").unwrap();
+    let new =
+        block_on(store.login(&CountingRandom::default(), UnixTime(NOW), None, &acme, org)).unwrap();
     let header = format!("theme=dark; sso_session={}; _ga=GA1.2.3", new.id.expose());
     let uncached = SessionStore::new(MemoryStore::new(&clock));
     block_on(uncached.login(
         &CountingRandom::default(),
         UnixTime(NOW),
         None,
-        "acme",
-        new.record.orgs["acme"].clone(),
+        &acme,
+        new.record.orgs[&acme].clone(),
     ))
     .unwrap();
     c.bench_function("session_cookie_parse_and_load_cached_hit", |b| {
         b.iter(|| {
             let id = read_cookie(Some(black_box(&header)), "sso_session").unwrap();
+            let id = SessionId::from_cookie(&id).unwrap();
             block_on(store.load_cached(&id, UnixTime(NOW)))
                 .unwrap()
                 .unwrap()
@@ -180,6 +186,7 @@ fn session(c: &mut Criterion) {
     c.bench_function("session_cookie_parse_and_load_memory_kv", |b| {
         b.iter(|| {
             let id = read_cookie(Some(black_box(&header)), "sso_session").unwrap();
+            let id = SessionId::from_cookie(&id).unwrap();
             block_on(store.load(&id, UnixTime(NOW))).unwrap().unwrap()
         })
     });
@@ -201,12 +208,17 @@ fn authorize(c: &mut Criterion) {
     let random = CountingRandom::default();
     let redirect = Url::parse("https://sso.example.com/sso/callback").unwrap();
     let scopes = vec!["email".to_owned(), "profile".to_owned()];
+    let (acme, iss, client_id) = (
+        OrgSlug::parse("acme").unwrap(),
+        IssuerUrl::parse(ISS).unwrap(),
+        ClientId::parse(CLIENT_ID).unwrap(),
+    );
     c.bench_function("authorization_request_begin_and_url", |b| {
         b.iter(|| {
-            let tx = begin(&random, &clock, "acme", ISS, "/app?x=1").unwrap();
+            let tx = begin(&random, &clock, &acme, &iss, "/app?x=1").unwrap();
             authorization_url(
                 &meta,
-                CLIENT_ID,
+                &client_id,
                 &redirect,
                 &scopes,
                 &tx,

@@ -406,6 +406,36 @@ fn start_refuses_malformed_emails() {
 }
 
 #[test]
+fn failed_lookup_keeps_the_typed_email_escaped() {
+    let h = Harness::with_orgs();
+    for (email, kept) in [
+        ("eve@unknown-corp.com", "value=\"eve@unknown-corp.com\""),
+        (
+            "\"><script>x</script>",
+            "value=\"&quot;&gt;&lt;script&gt;x&lt;/script&gt;\"",
+        ),
+    ] {
+        let q: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("email", email)
+            .finish();
+        let resp = h.get(&format!("/sso/start?{q}"), None);
+        assert!(resp.status == 404 || resp.status == 400, "{}", resp.status);
+        let text = resp.text();
+        assert!(text.contains(kept), "{email:?}: {text}");
+        assert!(!text.contains("<script>x"), "{text}");
+    }
+    // An over-long address is not echoed back.
+    let long = format!("{}@acme.com", "a".repeat(400));
+    let resp = h.get(&format!("/sso/start?email={long}"), None);
+    assert_eq!(resp.status, 400);
+    assert!(!resp.text().contains(&long));
+    // No email typed: no value attribute.
+    let resp = h.get("/sso/start?org=no-such-org", None);
+    assert_eq!(resp.status, 404);
+    assert!(!resp.text().contains("value=\"\""));
+}
+
+#[test]
 fn start_costs_one_index_read_one_org_read_and_cached_discovery() {
     let h = Harness::with_orgs();
     let disc = h.acme_idp().discovery_url();
@@ -498,6 +528,35 @@ fn logout_without_end_session_endpoint_goes_home() {
     assert_eq!(out.status, 303);
     assert_eq!(out.headers.get("location"), Some("/"));
     assert_eq!(h.me(&id).status, 401);
+}
+
+#[test]
+fn logout_skips_orgs_gone_or_unreadable_when_looking_for_an_idp_logout_url() {
+    use edge_sso::core::store::{block_on, KvStore};
+    // Removed org sessions are visited in slug order; these two sort before ACME's.
+    for broken in ["aaa-deleted", "aab-corrupt"] {
+        let h = Harness::with_orgs();
+        let body = Harness::org_body(h.globex_idp(), &["gone.example"]);
+        assert_eq!(h.put_org(broken, &body).status, 201);
+        let a = h.login("eve@gone.example", None);
+        let b = h.login("ada@acme.com", Some(&a));
+        if broken == "aaa-deleted" {
+            let path = format!("/admin/orgs/{broken}");
+            assert_eq!(h.admin(Method::Delete, &path, b"").status, 204);
+        } else {
+            block_on(h.store.put(&format!("org:{broken}"), "{not json", None)).unwrap();
+        }
+        let out = h.logout(&b, ORIGIN);
+        assert_eq!(out.status, 303);
+        let loc = location(&out);
+        assert!(
+            loc.as_str()
+                .starts_with(&h.acme_idp().end_session_endpoint()),
+            "{broken}: {loc}"
+        );
+        assert_eq!(query_map(&loc)["client_id"], h.acme_idp().client_id);
+        assert_eq!(h.session_records(), 0);
+    }
 }
 
 #[test]

@@ -8,19 +8,16 @@ use crate::core::cookie::{read_cookie, CookiePolicy};
 use crate::core::directory::OrgDirectory;
 use crate::core::email::EmailAddress;
 use crate::core::http::{HttpClient, HttpRequest, HttpResponse};
+use crate::core::login::{complete_login, CallbackRequest, LoginContext, LoginError};
+use crate::core::member::Denial;
 use crate::core::oidc::authorize::{
     authorization_url, begin, sanitize_return_to, TransactionStore, TxError, TRANSACTION_TTL_SECS,
 };
-use crate::core::oidc::callback::{check_iss, Callback};
 use crate::core::oidc::discovery::{DiscoveryError, ProviderMetadata};
-use crate::core::oidc::idtoken::{IdTokenVerifier, UntrustedIdToken};
-use crate::core::oidc::jwks_cache::VerifyError;
 use crate::core::oidc::signature::SignatureVerifier;
-use crate::core::oidc::token::{token_request, token_response, TokenError, MAX_TOKEN_BODY};
 use crate::core::org::{OrgConfig, OrgSlug};
-use crate::core::roles::map_role;
 use crate::core::secret::Secret;
-use crate::core::session::{OrgSession, SessionStore};
+use crate::core::session::{SessionId, SessionRecord, SessionStore};
 use crate::core::store::KvStore;
 
 /// Longest `email` query parameter read.
@@ -64,14 +61,15 @@ async fn provider<S: KvStore, H: HttpClient, V>(
             &app.store,
             &app.http,
             &app.clock,
-            &org.issuer,
+            org.issuer.as_str(),
             &app.config.idp_policy,
         )
         .await
         .map_err(discovery_error)
 }
 
-/// A lookup failure: on the login page for browsers, JSON for API clients.
+/// A lookup failure: on the login page for browsers (the email they typed kept in the field,
+/// when it is not over-long), JSON for API clients.
 fn lookup_failure(
     req: &HttpRequest,
     err: AppError,
@@ -80,9 +78,10 @@ fn lookup_failure(
     if wants_json(req) {
         return Err(err);
     }
+    let typed = req.query("email").filter(|e| e.len() <= MAX_EMAIL_PARAM);
     Ok(html(
         err.status,
-        pages::login_page(Some(&err.message), Some(return_to)),
+        pages::login_page_with_email(Some(&err.message), Some(return_to), typed.as_deref()),
     ))
 }
 
@@ -162,14 +161,8 @@ pub(super) async fn start<S: KvStore, H: HttpClient, V: SignatureVerifier>(
     };
 
     let meta = provider(app, &org).await?;
-    let tx = begin(
-        &app.random,
-        &app.clock,
-        org.slug.as_str(),
-        &org.issuer,
-        &return_to,
-    )
-    .map_err(storage_error)?;
+    let tx = begin(&app.random, &app.clock, &org.slug, &org.issuer, &return_to)
+        .map_err(storage_error)?;
     let url = authorization_url(
         &meta,
         &org.client_id,
@@ -215,6 +208,99 @@ fn denied(code: &'static str, message: impl Into<String>) -> AppError {
     AppError::new(403, code, message)
 }
 
+/// The one place where a failed login becomes a status, a code and a message for the user.
+impl From<LoginError> for AppError {
+    fn from(e: LoginError) -> AppError {
+        match e {
+            LoginError::MalformedCallback(e) => AppError::new(
+                400,
+                "invalid_callback",
+                format!("The sign-in response is malformed: {e}."),
+            ),
+            // OIDC Core 3.1.2.6: the IdP refused; show its reason (escaped by the page renderer).
+            LoginError::IdpRefused { error, description } => {
+                let mut msg = format!("Your identity provider did not sign you in ({error})");
+                if let Some(d) = description {
+                    msg.push_str(": ");
+                    msg.push_str(&d);
+                }
+                msg.push('.');
+                AppError::new(403, "idp_error", msg)
+            }
+            LoginError::NoTransactionCookie => AppError::new(
+                400,
+                "login_expired",
+                "No sign-in is in progress in this browser (cookies may be blocked). Please start again.",
+            ),
+            LoginError::Transaction(e) => tx_error(e),
+            LoginError::Directory(e) => directory_error(e),
+            LoginError::OrgChanged => AppError::new(
+                400,
+                "login_expired",
+                "Your organisation's sign-in settings changed during sign-in. Please start again.",
+            ),
+            LoginError::Discovery(e) => discovery_error(e),
+            LoginError::IssuerMismatch(e) => AppError::new(
+                400,
+                "invalid_callback",
+                "The sign-in response came from an unexpected identity provider.",
+            )
+            .log(e.to_string()),
+            LoginError::NoClientAuth(e) => AppError::new(502, "idp_unsupported", "Your organisation's identity provider supports no client authentication method edge-sso offers.").log(e.to_string()),
+            LoginError::TokenEndpointUnreachable(e) => AppError::new(
+                502,
+                "idp_unavailable",
+                "Your organisation's identity provider could not be reached.",
+            )
+            .log(format!("token endpoint: {e}")),
+            LoginError::GrantRejected(e) => AppError::new(
+                400,
+                "login_expired",
+                "Your identity provider did not accept this sign-in (it may have been used already). Please start again.",
+            )
+            .log(format!("token endpoint: {e}")),
+            LoginError::TokenEndpoint(e) => AppError::new(502, "idp_error", "Your organisation's identity provider answered with an error.")
+                .log(format!("token endpoint: {e}")),
+            LoginError::InvalidIdToken(e) => AppError::new(
+                400,
+                "invalid_id_token",
+                "The identity provider's ID token failed verification.",
+            )
+            .log(format!("id token: {e}")),
+            LoginError::KeysUnavailable(e) => AppError::new(
+                502,
+                "idp_unavailable",
+                "Your organisation's identity provider keys could not be fetched.",
+            )
+            .log(format!("IdP keys unavailable: {e}")),
+            LoginError::Denied(d) => denial(d),
+            LoginError::Session(e) => storage_error(e),
+        }
+    }
+}
+
+fn denial(d: Denial) -> AppError {
+    match d {
+        Denial::EmailMissing => denied("email_missing", "Your identity provider did not share your email address (request the email scope and claim)."),
+        Denial::EmailUnverified => denied(
+            "email_unverified",
+            "Your identity provider says this email address is not verified.",
+        ),
+        Denial::EmailInvalid(e) => denied(
+            "email_invalid",
+            format!("Your identity provider sent an email address edge-sso cannot use: {e}."),
+        ),
+        Denial::DomainMismatch(email) => denied(
+            "email_domain_mismatch",
+            format!(
+                "The email {} is not in a domain of this organisation.",
+                email.as_str()
+            ),
+        ),
+        Denial::NoRole => denied("no_role", "You signed in, but your organisation grants your account no role here. Ask your administrator for access."),
+    }
+}
+
 /// `GET /sso/callback`: the authorization response (OIDC Core 3.1.2.5 / 3.1.2.6).
 pub(super) async fn callback<S: KvStore, H: HttpClient, V: SignatureVerifier>(
     app: &App<'_, S, H, V>,
@@ -224,7 +310,7 @@ pub(super) async fn callback<S: KvStore, H: HttpClient, V: SignatureVerifier>(
     let clear_tx = policy
         .clear_cookie(policy.tx_cookie())
         .map_err(cookie_error)?;
-    let result = complete_login(app, req, &policy).await;
+    let result = login(app, req, &policy).await;
     // Whatever happened, the transaction cookie is spent.
     let mut resp = match result {
         Ok(resp) => resp,
@@ -239,203 +325,59 @@ pub(super) async fn callback<S: KvStore, H: HttpClient, V: SignatureVerifier>(
     Ok(resp)
 }
 
-async fn complete_login<S: KvStore, H: HttpClient, V: SignatureVerifier>(
+/// Reads the callback's inputs from the request, runs [`complete_login`], and answers with the
+/// session cookie and a redirect to `return_to`.
+async fn login<S: KvStore, H: HttpClient, V: SignatureVerifier>(
     app: &App<'_, S, H, V>,
     req: &HttpRequest,
     policy: &CookiePolicy,
 ) -> Result<HttpResponse, AppError> {
-    let now = app.clock.now();
-    let params = Callback::from_query(&req.url).map_err(|e| {
-        AppError::new(
-            400,
-            "invalid_callback",
-            format!("The sign-in response is malformed: {e}."),
-        )
-    })?;
-    let (code, state, iss) = match params {
-        // OIDC Core 3.1.2.6: the IdP refused; show its reason (escaped by the page renderer).
-        Callback::Error { error, description } => {
-            let mut msg = format!("Your identity provider did not sign you in ({error})");
-            if let Some(d) = description {
-                msg.push_str(": ");
-                msg.push_str(&d);
-            }
-            msg.push('.');
-            return Err(AppError::new(403, "idp_error", msg));
-        }
-        Callback::Code { code, state, iss } => (code, state, iss),
-    };
-    let binding = read_cookie(req.headers.get("cookie"), policy.tx_cookie()).ok_or_else(|| {
-        AppError::new(
-            400,
-            "login_expired",
-            "No sign-in is in progress in this browser (cookies may be blocked). Please start again.",
-        )
-    })?;
-    // Single use: the transaction is deleted before any check (RFC 9700 4.7; OIDC Core 3.1.2.7).
-    let tx = TransactionStore::new(&app.store)
-        .take(&Secret::new(binding), &state, now)
-        .await
-        .map_err(tx_error)?;
-    let slug = OrgSlug::parse(&tx.org)
-        .map_err(|e| storage_error(format!("bad org in transaction: {e}")))?;
-    let org = OrgDirectory::new(&app.store)
-        .get(&slug)
-        .await
-        .map_err(directory_error)?
-        .filter(|org| org.issuer == tx.issuer)
-        .ok_or_else(|| {
-            AppError::new(
-                400,
-                "login_expired",
-                "Your organisation's sign-in settings changed during sign-in. Please start again.",
-            )
-        })?;
-    let meta = provider(app, &org).await?;
-    // RFC 9207 2.4: the authorization response's `iss` must be our IdP's (mix-up defence).
-    check_iss(iss.as_deref(), &meta).map_err(|e| {
-        AppError::new(
-            400,
-            "invalid_callback",
-            "The sign-in response came from an unexpected identity provider.",
-        )
-        .log(e.to_string())
-    })?;
-
-    // OIDC Core 3.1.3.1: exchange the code at the token endpoint (never following redirects).
+    let cookies = req.headers.get("cookie");
+    let sessions = SessionStore::with_cache(&app.store, app.state.sessions.clone());
     let redirect_uri = app.config.url("/sso/callback");
-    let request = token_request(&meta, &org.client_id, &org.client_secret, &code, &tx.pkce_verifier, &redirect_uri)
-        .map_err(|e| AppError::new(502, "idp_unsupported", "Your organisation's identity provider supports no client authentication method edge-sso offers.").log(e.to_string()))?;
-    let response = app.http.send(request, MAX_TOKEN_BODY).await.map_err(|e| {
-        AppError::new(
-            502,
-            "idp_unavailable",
-            "Your organisation's identity provider could not be reached.",
-        )
-        .log(format!("token endpoint: {e}"))
-    })?;
-    let tokens = token_response(&response).map_err(|e| match e {
-        TokenError::Rejected { ref error, .. } if error == "invalid_grant" => AppError::new(
-            400,
-            "login_expired",
-            "Your identity provider did not accept this sign-in (it may have been used already). Please start again.",
-        )
-        .log(format!("token endpoint: {e}")),
-        e => AppError::new(502, "idp_error", "Your organisation's identity provider answered with an error.")
-            .log(format!("token endpoint: {e}")),
-    })?;
-
-    // OIDC Core 3.1.3.7: verify the ID token (signature via the IdP's JWKS, then every claim).
-    let untrusted =
-        UntrustedIdToken::parse(tokens.id_token.expose()).map_err(|e| invalid_token(&e))?;
-    let verifier = IdTokenVerifier::new(org.issuer.clone(), org.client_id.clone())
-        .with_leeway_secs(app.config.leeway_secs);
-    let verified = app
-        .state
-        .jwks
-        .verify_id_token(
-            &app.store,
-            &app.http,
-            &app.verifier,
-            &app.clock,
-            &meta.jwks_uri,
-            &verifier,
-            &untrusted,
-            &tx.nonce,
-        )
-        .await
-        .map_err(|e| match e {
-            VerifyError::IdToken(e) => invalid_token(&e),
-            e => AppError::new(
-                502,
-                "idp_unavailable",
-                "Your organisation's identity provider keys could not be fetched.",
-            )
-            .log(e.to_string()),
-        })?;
-
-    // The user must belong to this org: a verified email in one of its domains (same
-    // normalisation as the lookup), or an IdP shared by several orgs could sign anyone in.
-    let email = verified
-        .email()
-        .ok_or_else(|| denied("email_missing", "Your identity provider did not share your email address (request the email scope and claim)."))?;
-    // `email_verified` false, or present but neither a boolean nor "true"/"false": refused.
-    // Absent is accepted: some IdPs (Entra ID) never send it and verify emails themselves.
-    let verified_claim_present = verified.claims().contains_key("email_verified");
-    if verified.email_verified() == Some(false)
-        || (verified_claim_present && verified.email_verified().is_none())
-    {
-        return Err(denied(
-            "email_unverified",
-            "Your identity provider says this email address is not verified.",
-        ));
-    }
-    let email = EmailAddress::parse(email).map_err(|e| {
-        denied(
-            "email_invalid",
-            format!("Your identity provider sent an email address edge-sso cannot use: {e}."),
-        )
-    })?;
-    if !org.lists_domain(email.domain()) {
-        return Err(denied(
-            "email_domain_mismatch",
-            format!(
-                "The email {} is not in a domain of this organisation.",
-                email.as_str()
-            ),
-        ));
-    }
-    let role = map_role(&org.role_mapping, org.default_role, verified.claims()).ok_or_else(|| {
-        denied("no_role", "You signed in, but your organisation grants your account no role here. Ask your administrator for access.")
-    })?;
-
-    let session = OrgSession {
-        sub: verified.sub().to_owned(),
-        email: email.as_str().to_owned(),
-        role: role.as_str().to_owned(),
-        auth_time: verified.auth_time().unwrap_or(now),
-        expires_at: now.plus(org.session_ttl_secs),
-        id_token_hint: Some(tokens.id_token.clone()),
-        sid: verified.sid().map(str::to_owned),
-        issuer: org.issuer.clone(),
+    let ctx = LoginContext {
+        store: &app.store,
+        http: &app.http,
+        verifier: &app.verifier,
+        clock: app.clock,
+        random: app.random,
+        discovery: &app.state.discovery,
+        jwks: &app.state.jwks,
+        sessions: &sessions,
+        idp_policy: &app.config.idp_policy,
+        redirect_uri: &redirect_uri,
+        leeway_secs: app.config.leeway_secs,
     };
-    // A fresh session id every login (no fixation); the old one is retired.
-    let previous = read_cookie(req.headers.get("cookie"), policy.session_cookie());
-    let new = SessionStore::with_cache(&app.store, app.state.sessions.clone())
-        .login(
-            app.random,
-            now,
-            previous.as_deref(),
-            org.slug.as_str(),
-            session,
-        )
-        .await
-        .map_err(storage_error)?;
+    let input = CallbackRequest {
+        url: &req.url,
+        binding: read_cookie(cookies, policy.tx_cookie()).map(Secret::new),
+        previous_session: read_cookie(cookies, policy.session_cookie())
+            .and_then(|c| SessionId::from_cookie(&c)),
+    };
+    let done = complete_login(&ctx, input).await?;
     app.log.line(&format!(
         "login org={} sub_len={} role={}",
-        org.slug.as_str(),
-        verified.sub().len(),
-        role.as_str()
+        done.org.as_str(),
+        done.member.sub().len(),
+        done.member.role().as_str()
     ));
+    let now = app.clock.now();
     let cookie = policy
         .set_cookie(
             policy.session_cookie(),
-            new.id.expose(),
-            Some(new.record.max_age(now)),
+            done.session.id.expose(),
+            Some(done.session.record.max_age(now)),
         )
         .map_err(cookie_error)?;
-    let mut resp = redirect(302, &tx.return_to);
+    let mut resp = redirect(302, &done.return_to);
     resp.headers.push("set-cookie", cookie);
     Ok(resp)
 }
 
-fn invalid_token(e: &dyn std::fmt::Display) -> AppError {
-    AppError::new(
-        400,
-        "invalid_id_token",
-        "The identity provider's ID token failed verification.",
-    )
-    .log(format!("id token: {e}"))
+/// The session the browser's cookie names, if it is well formed.
+fn session_id(req: &HttpRequest, policy: &CookiePolicy) -> Option<SessionId> {
+    read_cookie(req.headers.get("cookie"), policy.session_cookie())
+        .and_then(|c| SessionId::from_cookie(&c))
 }
 
 /// `GET /sso/me`: the org sessions this browser holds.
@@ -446,8 +388,7 @@ pub(super) async fn me<S: KvStore, H, V>(
     let policy = cookie_policy(app);
     let unauthenticated =
         || AppError::new(401, "unauthenticated", "No valid session: sign in first.");
-    let id = read_cookie(req.headers.get("cookie"), policy.session_cookie())
-        .ok_or_else(unauthenticated)?;
+    let id = session_id(req, &policy).ok_or_else(unauthenticated)?;
     let record = SessionStore::with_cache(&app.store, app.state.sessions.clone())
         .load_cached(&id, app.clock.now())
         .await
@@ -456,8 +397,8 @@ pub(super) async fn me<S: KvStore, H, V>(
     let mut orgs = serde_json::Map::new();
     for (slug, s) in &record.orgs {
         orgs.insert(
-            slug.clone(),
-            serde_json::json!({ "sub": s.sub, "email": s.email, "role": s.role, "expires_at": s.expires_at.secs() }),
+            slug.to_string(),
+            serde_json::json!({ "sub": s.sub(), "email": s.email().as_str(), "role": s.role().as_str(), "expires_at": s.expires_at().secs() }),
         );
     }
     Ok(json(200, &serde_json::json!({ "orgs": orgs })))
@@ -496,10 +437,10 @@ pub(super) async fn logout<S: KvStore, H: HttpClient, V>(
     let now = app.clock.now();
     let mut location = "/".to_owned();
     let mut clear = true;
-    if let Some(id) = read_cookie(req.headers.get("cookie"), policy.session_cookie()) {
+    if let Some(id) = session_id(req, &policy) {
         let store = SessionStore::with_cache(&app.store, app.state.sessions.clone());
         let removed = store
-            .logout(&id, org.as_ref().map(OrgSlug::as_str), now)
+            .logout(&id, org.as_ref(), now)
             .await
             .map_err(storage_error)?;
         if org.is_some() {
@@ -524,15 +465,19 @@ pub(super) async fn logout<S: KvStore, H: HttpClient, V>(
     Ok(resp)
 }
 
-/// The first removed org session whose IdP has an end_session_endpoint, as a logout URL.
+/// The first removed org session whose IdP has an end_session_endpoint, as a logout URL. An org
+/// that is gone, unreadable, re-pointed at another issuer or whose IdP is unreachable is skipped,
+/// not the end of the search.
 async fn end_session_url<S: KvStore, H: HttpClient, V>(
     app: &App<'_, S, H, V>,
-    removed: &crate::core::session::SessionRecord,
+    removed: &SessionRecord,
 ) -> Option<String> {
     let dir = OrgDirectory::new(&app.store);
     for (slug, s) in &removed.orgs {
-        let org = dir.get(&OrgSlug::parse(slug).ok()?).await.ok()??;
-        if org.issuer != s.issuer {
+        let Ok(Some(org)) = dir.get(slug).await else {
+            continue;
+        };
+        if org.issuer != *s.issuer() {
             continue;
         }
         let Ok(meta) = provider(app, &org).await else {
@@ -543,10 +488,10 @@ async fn end_session_url<S: KvStore, H: HttpClient, V>(
         };
         {
             let mut q = url.query_pairs_mut();
-            if let Some(hint) = &s.id_token_hint {
+            if let Some(hint) = s.id_token_hint() {
                 q.append_pair("id_token_hint", hint.expose());
             }
-            q.append_pair("client_id", &org.client_id);
+            q.append_pair("client_id", org.client_id.as_str());
             q.append_pair("post_logout_redirect_uri", app.config.url("/").as_str());
         }
         return Some(url.into());

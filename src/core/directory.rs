@@ -285,7 +285,8 @@ enum IndexEntry {
 mod tests {
     use super::*;
     use crate::core::clock::FixedClock;
-    use crate::core::org::Role;
+    use crate::core::oidc::issuer::IssuerUrl;
+    use crate::core::org::{ClientId, Role};
     use crate::core::secret::Secret;
     use crate::core::store::{block_on, MemoryStore};
 
@@ -301,8 +302,8 @@ mod tests {
         OrgConfig {
             slug: slug(s),
             domains: domains.iter().map(|d| dom(d)).collect(),
-            issuer: format!("https://{s}.okta.com"),
-            client_id: format!("{s}-client"),
+            issuer: IssuerUrl::parse(&format!("https://{s}.okta.com")).unwrap(),
+            client_id: ClientId::parse(&format!("{s}-client")).unwrap(),
             client_secret: Secret::new(format!("{s}-secret")),
             scopes: vec!["openid".into()],
             role_mapping: vec![],
@@ -369,7 +370,7 @@ mod tests {
         let d = OrgDirectory::new(&store);
         block_on(d.put(config("acme", &["acme.com", "acme.io"]))).unwrap();
         let mut c = config("acme", &["acme.com", "acme.dev"]);
-        c.client_id = "rotated".into();
+        c.client_id = ClientId::parse("rotated").unwrap();
         assert_eq!(block_on(d.put(c)).unwrap(), PutOutcome::Updated);
         assert_eq!(routes_to(&d, "acme.com").as_deref(), Some("acme"));
         assert_eq!(routes_to(&d, "acme.dev").as_deref(), Some("acme"));
@@ -383,7 +384,7 @@ mod tests {
             ])
         );
         let got = block_on(d.get(&slug("acme"))).unwrap().unwrap();
-        assert_eq!(got.client_id, "rotated");
+        assert_eq!(got.client_id.as_str(), "rotated");
     }
 
     #[test]

@@ -7,6 +7,8 @@ pub mod cookie;
 pub mod directory;
 pub mod email;
 pub mod http;
+pub mod login;
+pub mod member;
 pub mod oidc;
 pub mod org;
 pub mod random;

@@ -3,7 +3,9 @@
 
 use crate::core::clock::{Clock, UnixTime};
 use crate::core::oidc::discovery::ProviderMetadata;
+use crate::core::oidc::issuer::IssuerUrl;
 use crate::core::oidc::pkce::PkceVerifier;
+use crate::core::org::{ClientId, OrgSlug};
 use crate::core::random::{Random, RandomError};
 use crate::core::secret::{sha256_hex, Secret};
 use crate::core::store::{KvStore, StoreError};
@@ -21,8 +23,8 @@ pub const MAX_RETURN_TO: usize = 1024;
 /// Not `Clone`: it is consumed once, by [`TransactionStore::take`].
 #[derive(Debug, Serialize, Deserialize)]
 pub struct AuthTransaction {
-    /// The organisation signing in (its slug).
-    pub org: String,
+    /// The organisation signing in.
+    pub org: OrgSlug,
     /// `state`: binds the callback to this transaction (RFC 6749 10.12, RFC 9700 4.7).
     pub state: Secret,
     /// `nonce`: binds the ID token to this transaction (OIDC Core 3.1.2.1, 3.1.3.7 step 11).
@@ -35,7 +37,7 @@ pub struct AuthTransaction {
     pub created_at: UnixTime,
     /// The issuer the request was sent to, pinned so a configuration change mid-login cannot
     /// make the callback accept tokens from another IdP.
-    pub issuer: String,
+    pub issuer: IssuerUrl,
 }
 
 /// Starts a login for `org` at `issuer`: fresh 32-byte state, nonce and PKCE verifier;
@@ -43,18 +45,18 @@ pub struct AuthTransaction {
 pub fn begin(
     random: &impl Random,
     clock: &impl Clock,
-    org: &str,
-    issuer: &str,
+    org: &OrgSlug,
+    issuer: &IssuerUrl,
     return_to: &str,
 ) -> Result<AuthTransaction, RandomError> {
     Ok(AuthTransaction {
-        org: org.to_owned(),
+        org: org.clone(),
         state: Secret::new(random.token(STATE_BYTES)?),
         nonce: Secret::new(random.token(STATE_BYTES)?),
         pkce_verifier: PkceVerifier::generate(random)?,
         return_to: sanitize_return_to(return_to),
         created_at: clock.now(),
-        issuer: issuer.to_owned(),
+        issuer: issuer.clone(),
     })
 }
 
@@ -77,7 +79,7 @@ const OUR_PARAMS: [&str; 9] = [
 /// with `openid` (3.1.2.1: REQUIRED); duplicates and empty entries of `scopes` are dropped.
 pub fn authorization_url(
     meta: &ProviderMetadata,
-    client_id: &str,
+    client_id: &ClientId,
     redirect_uri: &Url,
     scopes: &[String],
     tx: &AuthTransaction,
@@ -103,7 +105,7 @@ pub fn authorization_url(
         let mut q = url.query_pairs_mut();
         q.extend_pairs(kept.iter());
         q.append_pair("response_type", "code")
-            .append_pair("client_id", client_id)
+            .append_pair("client_id", client_id.as_str())
             .append_pair("redirect_uri", redirect_uri.as_str())
             .append_pair("scope", &scope.join(" "))
             .append_pair("state", tx.state.expose())
@@ -248,12 +250,24 @@ mod tests {
 
     const ISS: &str = "https://idp.example.com/realms/acme";
 
+    fn acme() -> OrgSlug {
+        OrgSlug::parse("acme").unwrap()
+    }
+
+    fn iss() -> IssuerUrl {
+        IssuerUrl::parse(ISS).unwrap()
+    }
+
+    fn client(s: &str) -> ClientId {
+        ClientId::parse(s).unwrap()
+    }
+
     fn tx() -> AuthTransaction {
         begin(
             &CountingRandom::default(),
             &FixedClock::at(1_000),
-            "acme",
-            ISS,
+            &acme(),
+            &iss(),
             "/admin?x=1",
         )
         .unwrap()
@@ -272,8 +286,8 @@ mod tests {
     #[test]
     fn begin_makes_fresh_distinct_values() {
         let t = tx();
-        assert_eq!(t.org, "acme");
-        assert_eq!(t.issuer, ISS);
+        assert_eq!(t.org.as_str(), "acme");
+        assert_eq!(t.issuer.as_str(), ISS);
         assert_eq!(t.created_at, UnixTime(1_000));
         assert_eq!(t.return_to, "/admin?x=1");
         assert_eq!(t.state.expose().len(), 43);
@@ -287,8 +301,8 @@ mod tests {
         let t = begin(
             &CountingRandom::default(),
             &FixedClock::at(0),
-            "acme",
-            ISS,
+            &acme(),
+            &iss(),
             "https://evil.example/",
         )
         .unwrap();
@@ -303,7 +317,7 @@ mod tests {
                 Err(RandomError)
             }
         }
-        assert!(begin(&Broken, &FixedClock::at(0), "acme", ISS, "/").is_err());
+        assert!(begin(&Broken, &FixedClock::at(0), &acme(), &iss(), "/").is_err());
     }
 
     #[test]
@@ -321,7 +335,7 @@ mod tests {
         let redirect = Url::parse("https://sso.example.net/callback").unwrap();
         let u = authorization_url(
             &meta(),
-            "client-1",
+            &client("client-1"),
             &redirect,
             &["email".into(), "openid".into(), "profile".into(), "".into()],
             &t,
@@ -355,7 +369,7 @@ mod tests {
     fn authorization_url_without_hint_adds_openid() {
         let t = tx();
         let redirect = Url::parse("https://sso.example.net/callback").unwrap();
-        let u = authorization_url(&meta(), "c", &redirect, &[], &t, None);
+        let u = authorization_url(&meta(), &client("c"), &redirect, &[], &t, None);
         assert_eq!(count(&u, "login_hint"), 0);
         assert!(params(&u).contains(&("scope".into(), "openid".into())));
     }
@@ -369,7 +383,7 @@ mod tests {
         )
         .unwrap();
         let redirect = Url::parse("https://sso.example.net/callback").unwrap();
-        let u = authorization_url(&m, "client-1", &redirect, &[], &t, None);
+        let u = authorization_url(&m, &client("client-1"), &redirect, &[], &t, None);
         assert!(params(&u).contains(&("p".into(), "B2C_1_signin".into())));
         for name in OUR_PARAMS.iter().filter(|n| **n != "login_hint") {
             assert_eq!(count(&u, name), 1, "{name}");
@@ -433,12 +447,31 @@ mod tests {
         let key = format!("tx:{}", sha256_hex(b"binding-cookie-value"));
         assert!(block_on(ts.store.get(&key)).unwrap().is_some());
         let back = block_on(ts.take(&binding, &state, clock.now())).unwrap();
-        assert_eq!(back.org, "acme");
+        assert_eq!(back.org.as_str(), "acme");
         assert_eq!(back.pkce_verifier, t.pkce_verifier);
         assert_eq!(
             block_on(ts.take(&binding, &state, clock.now())).unwrap_err(),
             TxError::Unknown
         );
+    }
+
+    #[test]
+    fn reads_records_in_the_stored_format() {
+        // A transaction as written before the slug and issuer became newtypes: plain strings.
+        let verifier = "v".repeat(43);
+        let json = format!(
+            r#"{{"org":"acme","state":"s","nonce":"n","pkce_verifier":"{verifier}","return_to":"/x","created_at":1000,"issuer":"{ISS}"}}"#
+        );
+        let t: AuthTransaction = serde_json::from_str(&json).unwrap();
+        assert_eq!(t.org, acme());
+        assert_eq!(t.issuer, iss());
+        // And it is still written that way.
+        let back: serde_json::Value = serde_json::to_value(&t).unwrap();
+        let want: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, want);
+        // A record whose slug or issuer no longer validates is refused as a whole.
+        let bad = json.replace("\"acme\"", "\"Acme\"");
+        assert!(serde_json::from_str::<AuthTransaction>(&bad).is_err());
     }
 
     #[test]

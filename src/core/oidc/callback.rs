@@ -50,9 +50,6 @@ pub enum Callback {
     },
 }
 
-/// The name the callback parser is reached by: `CallbackParams::from_query(&url)`.
-pub type CallbackParams = Callback;
-
 /// Why the authorization response was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -191,7 +188,7 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        match CallbackParams::from_query(&Url::parse("https://x/cb?code=a&state=b").unwrap()) {
+        match Callback::from_query(&Url::parse("https://x/cb?code=a&state=b").unwrap()) {
             Ok(Callback::Code { iss: None, .. }) => {}
             other => panic!("{other:?}"),
         }

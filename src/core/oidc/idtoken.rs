@@ -477,11 +477,6 @@ impl VerifiedIdToken {
     pub fn email(&self) -> Option<&str> {
         self.email.as_deref()
     }
-    /// `email_verified`, from a boolean or the strings "true"/"false"; `None` when absent or of
-    /// another type (treat as unverified).
-    pub fn email_verified(&self) -> Option<bool> {
-        self.email_verified
-    }
     /// Every claim, for role mapping.
     pub fn claims(&self) -> &Map<String, Value> {
         &self.claims
@@ -506,6 +501,27 @@ impl VerifiedIdToken {
     pub fn sid(&self) -> Option<&str> {
         self.sid.as_deref()
     }
+    /// `email_verified`: a boolean or the strings "true"/"false" (any case); present with any
+    /// other value counts as [`EmailVerified::False`].
+    pub fn email_verified(&self) -> EmailVerified {
+        match self.email_verified {
+            Some(true) => EmailVerified::True,
+            Some(false) => EmailVerified::False,
+            None if self.claims.contains_key("email_verified") => EmailVerified::False,
+            None => EmailVerified::Absent,
+        }
+    }
+}
+
+/// What an ID token says about its `email` (OIDC Core 5.1 `email_verified`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmailVerified {
+    /// `true` (or `"true"`).
+    True,
+    /// `false`, `"false"`, or a value of no boolean meaning.
+    False,
+    /// The claim is not in the token (some IdPs, e.g. Entra ID, never send it).
+    Absent,
 }
 
 /// Test keys (from `tests/fixtures/`) and a token builder that signs whatever header and claims
@@ -690,7 +706,7 @@ mod tests {
         assert_eq!(v.sub(), "user-42");
         assert_eq!(v.issuer(), ISS);
         assert_eq!(v.email(), Some("ada@example.org"));
-        assert_eq!(v.email_verified(), Some(true));
+        assert_eq!(v.email_verified(), EmailVerified::True);
         assert_eq!(v.expires_at(), UnixTime(NOW + 300));
         assert_eq!(v.issued_at(), UnixTime(NOW - 10));
         assert_eq!(v.auth_time(), Some(UnixTime(NOW - 20)));
@@ -1110,11 +1126,11 @@ mod tests {
     #[test]
     fn email_verified_accepts_bool_strings() {
         for (v, want) in [
-            (json!("true"), Some(true)),
-            (json!("false"), Some(false)),
-            (json!(false), Some(false)),
-            (json!(1), None),
-            (json!("yes"), None),
+            (json!("true"), EmailVerified::True),
+            (json!("false"), EmailVerified::False),
+            (json!(false), EmailVerified::False),
+            (json!(1), EmailVerified::False),
+            (json!("yes"), EmailVerified::False),
         ] {
             let t = with_claims(|c| {
                 c.insert("email_verified".into(), v.clone());
@@ -1126,7 +1142,10 @@ mod tests {
             c.remove("email");
         });
         let v = check(&t).unwrap();
-        assert_eq!((v.email(), v.email_verified()), (None, None));
+        assert_eq!(
+            (v.email(), v.email_verified()),
+            (None, EmailVerified::Absent)
+        );
     }
 
     #[test]

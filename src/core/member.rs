@@ -1,0 +1,339 @@
+//! Who is this member? The admission rule that turns a verified ID token into a [`Member`] of
+//! one org, or names why not ([`Denial`]). One pure function, [`admit`], so the login, the
+//! gateway, back-channel logout and SCIM all answer the question the same way.
+
+use crate::core::clock::UnixTime;
+use crate::core::email::{EmailAddress, EmailError};
+use crate::core::oidc::idtoken::{EmailVerified, VerifiedIdToken};
+use crate::core::oidc::issuer::IssuerUrl;
+use crate::core::org::{OrgConfig, Role};
+use crate::core::roles::map_role;
+use serde_json::{Map, Value};
+
+/// Most string values kept per role-mapping claim in [`Member::role_claims`].
+pub const MAX_ROLE_CLAIM_VALUES: usize = 256;
+/// Longest string value kept in [`Member::role_claims`] (longer ones can match no rule:
+/// rule values are at most [`crate::core::org::MAX_CLAIM_VALUE_CHARS`] characters).
+pub const MAX_ROLE_CLAIM_VALUE_CHARS: usize = crate::core::org::MAX_CLAIM_VALUE_CHARS;
+
+/// A person admitted to an org: the only input from which an org session
+/// ([`crate::core::session::OrgSession::new`]) is made. Only [`admit`] creates one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    sub: String,
+    issuer: IssuerUrl,
+    email: EmailAddress,
+    role: Role,
+    sid: Option<String>,
+    auth_time: Option<UnixTime>,
+    role_claims: Map<String, Value>,
+}
+
+impl Member {
+    /// The IdP's `sub`: the member's stable id at [`Member::issuer`].
+    pub fn sub(&self) -> &str {
+        &self.sub
+    }
+    /// The org's issuer, which authenticated the member.
+    pub fn issuer(&self) -> &IssuerUrl {
+        &self.issuer
+    }
+    /// The verified email address, in one of the org's domains.
+    pub fn email(&self) -> &EmailAddress {
+        &self.email
+    }
+    /// The role granted by the org's role mapping.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+    /// The IdP session (`sid` claim), for back-channel logout.
+    pub fn sid(&self) -> Option<&str> {
+        self.sid.as_deref()
+    }
+    /// When the member authenticated at the IdP (`auth_time`), if the token said.
+    pub fn auth_time(&self) -> Option<UnixTime> {
+        self.auth_time
+    }
+    /// A bounded copy of the claims the org's role mapping reads: for each claim named by a
+    /// rule, its string value, or the string elements of its array value (at most
+    /// [`MAX_ROLE_CLAIM_VALUES`], each at most [`MAX_ROLE_CLAIM_VALUE_CHARS`] characters; other
+    /// JSON types never match a rule and are dropped). Enough to evaluate role rules again later
+    /// without keeping the whole ID token.
+    pub fn role_claims(&self) -> &Map<String, Value> {
+        &self.role_claims
+    }
+
+    /// A member made up by a test.
+    #[cfg(test)]
+    pub(crate) fn for_tests(sub: &str, email: &str, role: Role) -> Member {
+        Member {
+            sub: sub.to_owned(),
+            issuer: IssuerUrl::parse("https://idp.example.com").unwrap(),
+            email: EmailAddress::parse(email).unwrap(),
+            role,
+            sid: Some(format!("sid-{sub}")),
+            auth_time: None,
+            role_claims: Map::new(),
+        }
+    }
+}
+
+/// Why a verified ID token does not make its subject a member of the org. Named so each has a
+/// test and a stable code in the app.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Denial {
+    /// The token has no `email` claim (the `email` scope or claim was not granted).
+    EmailMissing,
+    /// `email_verified` is false, or present with a value of no boolean meaning.
+    EmailUnverified,
+    /// The `email` claim is not an address edge-sso accepts.
+    EmailInvalid(EmailError),
+    /// The address is not in a domain the org lists.
+    DomainMismatch(EmailAddress),
+    /// No role rule matched and the org has no default role.
+    NoRole,
+}
+
+impl std::fmt::Display for Denial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Denial::EmailMissing => f.write_str("the ID token has no email claim"),
+            Denial::EmailUnverified => f.write_str("the IdP says the email is not verified"),
+            Denial::EmailInvalid(e) => write!(f, "the email claim is not usable: {e}"),
+            Denial::DomainMismatch(_) => f.write_str("the email is not in a domain of the org"),
+            Denial::NoRole => f.write_str("the role mapping grants no role"),
+        }
+    }
+}
+
+impl std::error::Error for Denial {}
+
+/// Admits the subject of `token` to `org`, or says why not. In order:
+///
+/// 1. an `email` claim is required, or an IdP shared by several orgs could sign anyone in;
+/// 2. `email_verified` false (or present but neither a boolean nor "true"/"false") is refused;
+///    absent is accepted: some IdPs (Entra ID) never send it and verify emails themselves;
+/// 3. the email must parse with the same normalisation as home realm discovery;
+/// 4. its domain must be one the org lists;
+/// 5. the org's role mapping ([`map_role`]) must grant a role.
+///
+/// `token` must have been verified for this org's issuer and client id.
+pub fn admit(token: &VerifiedIdToken, org: &OrgConfig) -> Result<Member, Denial> {
+    let email = token.email().ok_or(Denial::EmailMissing)?;
+    match token.email_verified() {
+        EmailVerified::True | EmailVerified::Absent => {}
+        EmailVerified::False => return Err(Denial::EmailUnverified),
+    }
+    let email = EmailAddress::parse(email).map_err(Denial::EmailInvalid)?;
+    if !org.lists_domain(email.domain()) {
+        return Err(Denial::DomainMismatch(email));
+    }
+    let role =
+        map_role(&org.role_mapping, org.default_role, token.claims()).ok_or(Denial::NoRole)?;
+    Ok(Member {
+        sub: token.sub().to_owned(),
+        issuer: org.issuer.clone(),
+        email,
+        role,
+        sid: token.sid().map(str::to_owned),
+        auth_time: token.auth_time(),
+        role_claims: role_claims(org, token.claims()),
+    })
+}
+
+fn role_claims(org: &OrgConfig, claims: &Map<String, Value>) -> Map<String, Value> {
+    let keep = |s: &str| s.chars().count() <= MAX_ROLE_CLAIM_VALUE_CHARS;
+    let mut out = Map::new();
+    for rule in &org.role_mapping {
+        if out.contains_key(&rule.claim) {
+            continue;
+        }
+        let value = match claims.get(&rule.claim) {
+            Some(Value::String(s)) if keep(s) => Value::String(s.clone()),
+            Some(Value::Array(items)) => Value::Array(
+                items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .filter(|s| keep(s))
+                    .take(MAX_ROLE_CLAIM_VALUES)
+                    .map(|s| Value::String(s.to_owned()))
+                    .collect(),
+            ),
+            _ => continue,
+        };
+        out.insert(rule.claim.clone(), value);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::email::EmailDomain;
+    use crate::core::oidc::idtoken::testkit::*;
+    use crate::core::oidc::idtoken::{IdTokenVerifier, UntrustedIdToken};
+    use crate::core::oidc::native_verifier::NativeVerifier;
+    use crate::core::org::{ClientId, OrgSlug, RoleRule};
+    use crate::core::secret::Secret;
+    use crate::core::store::block_on;
+    use serde_json::json;
+
+    fn org() -> OrgConfig {
+        OrgConfig {
+            slug: OrgSlug::parse("acme").unwrap(),
+            domains: vec![EmailDomain::parse("example.org").unwrap()],
+            issuer: IssuerUrl::parse(ISS).unwrap(),
+            client_id: ClientId::parse(CLIENT_ID).unwrap(),
+            client_secret: Secret::new("s"),
+            scopes: vec!["openid".into()],
+            role_mapping: vec![RoleRule {
+                claim: "groups".into(),
+                value: "admins".into(),
+                role: Role::Admin,
+            }],
+            default_role: None,
+            session_ttl_secs: 3600,
+            enforced: true,
+        }
+    }
+
+    /// A verified token with the test kit's claims changed by `f`.
+    fn token(f: impl FnOnce(&mut Map<String, Value>)) -> VerifiedIdToken {
+        let mut c = claims();
+        f(c.as_object_mut().unwrap());
+        let t = UntrustedIdToken::parse(&token_a(&c)).unwrap();
+        block_on(IdTokenVerifier::new(ISS, CLIENT_ID).verify(
+            &t,
+            &jwks(&[(Key::RsaA, "a")]),
+            &NativeVerifier,
+            crate::core::clock::UnixTime(NOW),
+            &Secret::new(NONCE),
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn admits_a_member() {
+        let m = admit(&token(|_| {}), &org()).unwrap();
+        assert_eq!(m.sub(), "user-42");
+        assert_eq!(m.issuer().as_str(), ISS);
+        assert_eq!(m.email().as_str(), "ada@example.org");
+        assert_eq!(m.role(), Role::Admin);
+        assert_eq!(m.sid(), Some("session-7"));
+        assert_eq!(m.auth_time(), Some(UnixTime(NOW - 20)));
+        assert_eq!(
+            Value::Object(m.role_claims().clone()),
+            json!({"groups": ["admins"]})
+        );
+    }
+
+    #[test]
+    fn email_missing() {
+        let t = token(|c| {
+            c.remove("email");
+        });
+        assert_eq!(admit(&t, &org()), Err(Denial::EmailMissing));
+    }
+
+    #[test]
+    fn email_verified_false_or_garbage_refused_absent_accepted() {
+        for v in [
+            json!(false),
+            json!("false"),
+            json!("no"),
+            json!(1),
+            json!(null),
+        ] {
+            let t = token(|c| {
+                c.insert("email_verified".into(), v.clone());
+            });
+            assert_eq!(admit(&t, &org()), Err(Denial::EmailUnverified), "{v}");
+        }
+        let t = token(|c| {
+            c.remove("email_verified");
+        });
+        assert!(admit(&t, &org()).is_ok());
+        let t = token(|c| {
+            c.insert("email_verified".into(), json!("TRUE"));
+        });
+        assert!(admit(&t, &org()).is_ok());
+    }
+
+    #[test]
+    fn email_invalid() {
+        let t = token(|c| {
+            c.insert("email".into(), json!("not an address"));
+        });
+        assert!(matches!(admit(&t, &org()), Err(Denial::EmailInvalid(_))));
+    }
+
+    #[test]
+    fn domain_mismatch_uses_discovery_normalisation() {
+        let t = token(|c| {
+            c.insert("email".into(), json!("ada@evil.example"));
+        });
+        assert!(matches!(
+            admit(&t, &org()),
+            Err(Denial::DomainMismatch(e)) if e.as_str() == "ada@evil.example"
+        ));
+        let t = token(|c| {
+            c.insert("email".into(), json!("Ada@EXAMPLE.org"));
+        });
+        assert_eq!(
+            admit(&t, &org()).unwrap().email().as_str(),
+            "Ada@example.org"
+        );
+    }
+
+    #[test]
+    fn no_role() {
+        let t = token(|c| {
+            c.insert("groups".into(), json!(["everyone"]));
+        });
+        assert_eq!(admit(&t, &org()), Err(Denial::NoRole));
+        let mut o = org();
+        o.default_role = Some(Role::Read);
+        assert_eq!(admit(&t, &o).unwrap().role(), Role::Read);
+    }
+
+    #[test]
+    fn role_claims_are_a_bounded_copy_of_the_named_claims() {
+        let long = "x".repeat(MAX_ROLE_CLAIM_VALUE_CHARS + 1);
+        let many: Vec<String> = (0..MAX_ROLE_CLAIM_VALUES + 10)
+            .map(|i| format!("g{i}"))
+            .collect();
+        let mut o = org();
+        o.default_role = Some(Role::Read);
+        o.role_mapping.push(RoleRule {
+            claim: "dept".into(),
+            value: "eng".into(),
+            role: Role::Write,
+        });
+        o.role_mapping.push(RoleRule {
+            claim: "level".into(),
+            value: "1".into(),
+            role: Role::Write,
+        });
+        let t = token(|c| {
+            let mut groups = vec![json!(1), json!(long.clone()), json!({"a": "b"})];
+            groups.extend(many.iter().map(|g| json!(g)));
+            c.insert("groups".into(), Value::Array(groups));
+            c.insert("dept".into(), json!(long.clone()));
+            c.insert("level".into(), json!(1));
+            c.insert("secret_claim".into(), json!("not copied"));
+        });
+        let m = admit(&t, &o).unwrap();
+        let rc = m.role_claims();
+        assert_eq!(rc.len(), 1, "{rc:?}");
+        let groups = rc["groups"].as_array().unwrap();
+        assert_eq!(groups.len(), MAX_ROLE_CLAIM_VALUES);
+        assert_eq!(groups[0], json!("g0"));
+    }
+
+    #[test]
+    fn denial_display_names_no_address() {
+        let d = Denial::DomainMismatch(EmailAddress::parse("ada@evil.example").unwrap());
+        assert!(!d.to_string().contains("ada@"));
+    }
+}
