@@ -310,6 +310,8 @@ mod tests {
             default_role: Some(Role::Read),
             session_ttl_secs: 28_800,
             enforced: true,
+            access_rules: vec![],
+            resource_groups: vec![],
         }
     }
 

@@ -191,10 +191,13 @@ mod tests {
                 claim: "groups".into(),
                 value: "admins".into(),
                 role: Role::Admin,
+                resource_group: None,
             }],
             default_role: None,
             session_ttl_secs: 3600,
             enforced: true,
+            access_rules: vec![],
+            resource_groups: vec![],
         }
     }
 
@@ -309,11 +312,13 @@ mod tests {
             claim: "dept".into(),
             value: "eng".into(),
             role: Role::Write,
+            resource_group: None,
         });
         o.role_mapping.push(RoleRule {
             claim: "level".into(),
             value: "1".into(),
             role: Role::Write,
+            resource_group: None,
         });
         let t = token(|c| {
             let mut groups = vec![json!(1), json!(long.clone()), json!({"a": "b"})];

@@ -6,6 +6,7 @@ pub mod clock;
 pub mod cookie;
 pub mod directory;
 pub mod email;
+pub mod gateway;
 pub mod http;
 pub mod login;
 pub mod member;

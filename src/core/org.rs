@@ -5,6 +5,7 @@
 //! [`OrgConfig`]; it validates every field and names the first one that is wrong.
 
 use crate::core::email::EmailDomain;
+use crate::core::gateway::config::{self as gateway_config, AccessRule, ResourceGroup};
 use crate::core::oidc::issuer::IssuerUrl;
 use crate::core::oidc::url_policy::IdpUrlPolicy;
 use crate::core::secret::Secret;
@@ -206,7 +207,8 @@ impl<'de> Deserialize<'de> for ClientId {
 }
 
 /// "Members whose ID-token claim `claim` is the string `value`, or an array containing it, get
-/// `role`." Evaluated by [`crate::core::roles::map_role`].
+/// `role`" (org-wide, or within `resource_group`'s paths only). Evaluated by
+/// [`crate::core::roles::member_roles`].
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct RoleRule {
     /// ID-token claim name (`groups`, `roles`, ...).
@@ -215,6 +217,9 @@ pub struct RoleRule {
     pub value: String,
     /// The role granted on a match.
     pub role: Role,
+    /// When set, the role holds only within this resource group's paths.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_group: Option<String>,
 }
 
 /// One org's stored configuration. Serializes fully, client secret included, for storage;
@@ -234,7 +239,7 @@ pub struct OrgConfig {
     pub client_secret: Secret,
     /// Scopes requested; always contains `openid`.
     pub scopes: Vec<String>,
-    /// Role rules, first match wins.
+    /// Role rules; the most privileged match wins.
     pub role_mapping: Vec<RoleRule>,
     /// Role when no rule matches; `None` denies access.
     pub default_role: Option<Role>,
@@ -242,6 +247,12 @@ pub struct OrgConfig {
     pub session_ttl_secs: u64,
     /// Whether members with these domains must sign in through SSO.
     pub enforced: bool,
+    /// Gateway access rules, first match wins (absent in configs stored before them).
+    #[serde(default)]
+    pub access_rules: Vec<AccessRule>,
+    /// Resource groups that `role_mapping` rules may grant a role within.
+    #[serde(default)]
+    pub resource_groups: Vec<ResourceGroup>,
 }
 
 /// An admin body field that failed validation: `field` is a path such as `domains[1]`,
@@ -255,7 +266,7 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
         FieldError {
             field: field.into(),
             message: message.into(),
@@ -295,7 +306,7 @@ impl<'de> Deserialize<'de> for Members {
     }
 }
 
-const FIELDS: [&str; 9] = [
+const FIELDS: [&str; 11] = [
     "domains",
     "issuer",
     "client_id",
@@ -305,6 +316,8 @@ const FIELDS: [&str; 9] = [
     "default_role",
     "session_ttl_secs",
     "enforced",
+    "access_rules",
+    "resource_groups",
 ];
 
 /// A user-supplied key, shortened for echoing back in an error.
@@ -440,7 +453,7 @@ fn parse_role(v: &Value, field: &str) -> Result<Role, FieldError> {
         .ok_or_else(|| FieldError::new(field, "must be one of read, contributor, write, admin"))
 }
 
-fn parse_role_mapping(v: &Value) -> Result<Vec<RoleRule>, FieldError> {
+fn parse_role_mapping(v: &Value, groups: &[ResourceGroup]) -> Result<Vec<RoleRule>, FieldError> {
     let items = array(v, "role_mapping")?;
     if items.len() > MAX_ROLE_RULES {
         return Err(FieldError::new(
@@ -456,7 +469,7 @@ fn parse_role_mapping(v: &Value) -> Result<Vec<RoleRule>, FieldError> {
         })?;
         if let Some(k) = obj
             .keys()
-            .find(|k| !matches!(k.as_str(), "claim" | "value" | "role"))
+            .find(|k| !matches!(k.as_str(), "claim" | "value" | "role" | "resource_group"))
         {
             return Err(FieldError::new(
                 format!("{base}.{}", echo_key(k)),
@@ -478,10 +491,13 @@ fn parse_role_mapping(v: &Value) -> Result<Vec<RoleRule>, FieldError> {
             MAX_CLAIM_VALUE_CHARS,
         )?;
         let role = parse_role(get("role")?, &format!("{base}.role"))?;
+        let resource_group =
+            gateway_config::parse_rule_resource_group(obj.get("resource_group"), &base, groups)?;
         out.push(RoleRule {
             claim: claim.to_owned(),
             value: value.to_owned(),
             role,
+            resource_group,
         });
     }
     Ok(out)
@@ -500,7 +516,10 @@ impl OrgConfig {
     ///   (`existing` is `None`); on update it may be omitted to keep the stored secret.
     /// * `scopes` (default `["openid","email","profile"]`): up to 20 distinct RFC 6749 3.3
     ///   scope tokens of at most 64 characters, including `openid`.
-    /// * `role_mapping` (default `[]`): up to 50 `{claim, value, role}` rules.
+    /// * `role_mapping` (default `[]`): up to 50 `{claim, value, role, resource_group?}` rules;
+    ///   `resource_group` must name one of `resource_groups`.
+    /// * `access_rules` (default `[]`): see [`gateway_config::parse_access_rules`].
+    /// * `resource_groups` (default `[]`): see [`gateway_config::parse_resource_groups`].
     /// * `default_role` (optional, default `null`): the role when no rule matches; `null` or
     ///   omitted means such users are denied. Defaulting to deny keeps a forgotten field from
     ///   granting access.
@@ -559,8 +578,12 @@ impl OrgConfig {
             Some(v) => parse_scopes(v)?,
             None => DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect(),
         };
+        let resource_groups = match fields.get("resource_groups") {
+            Some(v) => gateway_config::parse_resource_groups(v)?,
+            None => Vec::new(),
+        };
         let role_mapping = match fields.get("role_mapping") {
-            Some(v) => parse_role_mapping(v)?,
+            Some(v) => parse_role_mapping(v, &resource_groups)?,
             None => Vec::new(),
         };
         let default_role = match fields.get("default_role") {
@@ -590,6 +613,10 @@ impl OrgConfig {
                 .as_bool()
                 .ok_or_else(|| FieldError::new("enforced", "must be true or false"))?,
         };
+        let access_rules = match fields.get("access_rules") {
+            Some(v) => gateway_config::parse_access_rules(v)?,
+            None => Vec::new(),
+        };
         Ok(OrgConfig {
             slug,
             domains,
@@ -601,6 +628,8 @@ impl OrgConfig {
             default_role,
             session_ttl_secs,
             enforced,
+            access_rules,
+            resource_groups,
         })
     }
 
@@ -724,7 +753,8 @@ mod tests {
             [RoleRule {
                 claim: "groups".into(),
                 value: "hub-admins".into(),
-                role: Role::Admin
+                role: Role::Admin,
+                resource_group: None,
             }]
         );
         assert_eq!(c.default_role, Some(Role::Read));

@@ -1,0 +1,351 @@
+//! Header rules for the forward to the origin, as pure functions over `(name, value)` pairs so
+//! the integrator can apply them to any header type.
+//!
+//! Requests lose hop-by-hop headers (RFC 9110 7.6.1), every `Edge-SSO-*` header (only the
+//! gateway may set those, after this filter) and edge-sso's own cookies (the session token is
+//! ours, not the origin's). Responses lose hop-by-hop headers and any `Set-Cookie` that would
+//! set one of our cookie names (the origin must not be able to plant or overwrite a session).
+
+use crate::core::cookie::{
+    DEV_SESSION_COOKIE, DEV_TX_COOKIE, SECURE_SESSION_COOKIE, SECURE_TX_COOKIE,
+};
+use crate::core::gateway::decision::Identity;
+
+/// Every cookie name edge-sso uses, on https and on plain-http deployments alike (stripping a
+/// dev name on an https deployment costs nothing).
+pub const EDGE_SSO_COOKIES: [&str; 4] = [
+    SECURE_SESSION_COOKIE,
+    SECURE_TX_COOKIE,
+    DEV_SESSION_COOKIE,
+    DEV_TX_COOKIE,
+];
+
+/// Prefix of the headers the gateway sets for the origin (compared case-insensitively).
+pub const EDGE_SSO_HEADER_PREFIX: &str = "Edge-SSO-";
+/// The member's email, for the origin.
+pub const EMAIL_HEADER: &str = "Edge-SSO-Email";
+/// The org slug, for the origin.
+pub const ORG_HEADER: &str = "Edge-SSO-Org";
+/// The member's org-wide role, for the origin.
+pub const ROLE_HEADER: &str = "Edge-SSO-Role";
+
+/// RFC 9110 7.6.1 (and RFC 9112 for `Transfer-Encoding`, `Keep-Alive`): meaningful for one
+/// connection only. `Expect` is listed too: the gateway answers `100-continue` itself or not at
+/// all.
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "expect",
+];
+
+/// The hop-by-hop names: the fixed list plus every name listed in a `Connection` header.
+fn hop_by_hop_names<K: AsRef<str>, V: AsRef<str>>(headers: &[(K, V)]) -> Vec<String> {
+    let mut names: Vec<String> = HOP_BY_HOP.iter().map(|s| s.to_string()).collect();
+    for (k, v) in headers {
+        if k.as_ref().eq_ignore_ascii_case("connection") {
+            names.extend(
+                v.as_ref()
+                    .split(',')
+                    .map(|t| t.trim().to_ascii_lowercase())
+                    .filter(|t| !t.is_empty()),
+            );
+        }
+    }
+    names
+}
+
+fn is_listed(names: &[String], name: &str) -> bool {
+    names.iter().any(|n| n.eq_ignore_ascii_case(name))
+}
+
+fn is_own_cookie(own: &[&str], name: &str) -> bool {
+    let name = name.trim_matches([' ', '\t']);
+    own.iter().any(|o| o.eq_ignore_ascii_case(name))
+}
+
+fn has_edge_sso_prefix(name: &str) -> bool {
+    let p = EDGE_SSO_HEADER_PREFIX;
+    name.len() >= p.len() && name.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes())
+}
+
+/// A `Cookie` header value without the cookies named in `own` (names compared after trimming
+/// spaces and tabs, ignoring ASCII case, so no variant of ours slips through); `None` when no
+/// cookie is left.
+pub fn strip_cookies(cookie: &str, own: &[&str]) -> Option<String> {
+    let kept: Vec<&str> = cookie
+        .split(';')
+        .map(|p| p.trim_matches([' ', '\t']))
+        .filter(|p| !p.is_empty())
+        .filter(|p| !is_own_cookie(own, p.split('=').next().unwrap_or("")))
+        .collect();
+    (!kept.is_empty()).then(|| kept.join("; "))
+}
+
+/// Whether a `Set-Cookie` value would set a cookie named in `own`. A nameless cookie
+/// (`=name=value`, or no `=` at all) counts by its value: browsers send it as the bare value,
+/// which the server reads as `name=value` (RFC 6265bis 5.7 step 21 forbids this only for
+/// prefixed names).
+pub fn sets_own_cookie(set_cookie: &str, own: &[&str]) -> bool {
+    let pair = set_cookie.split(';').next().unwrap_or("");
+    let (name, value) = pair.split_once('=').unwrap_or(("", pair));
+    if is_own_cookie(own, name) {
+        return true;
+    }
+    name.trim_matches([' ', '\t']).is_empty()
+        && is_own_cookie(own, value.split('=').next().unwrap_or(""))
+}
+
+fn collect<I, K, V>(headers: I) -> Vec<(K, V)>
+where
+    I: IntoIterator<Item = (K, V)>,
+{
+    headers.into_iter().collect()
+}
+
+/// The request headers to forward: without hop-by-hop headers, without any `Edge-SSO-*`
+/// header, and with edge-sso's cookies (`own`, normally [`EDGE_SSO_COOKIES`]) removed from
+/// `Cookie` (dropped when nothing is left). Order is kept. Add the gateway's own `Edge-SSO-*`
+/// headers after this.
+pub fn forward_request_headers<I, K, V>(headers: I, own: &[&str]) -> Vec<(String, String)>
+where
+    I: IntoIterator<Item = (K, V)>,
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
+    let headers = collect(headers);
+    let hop = hop_by_hop_names(&headers);
+    headers
+        .iter()
+        .filter_map(|(k, v)| {
+            let (k, v) = (k.as_ref(), v.as_ref());
+            if is_listed(&hop, k) || has_edge_sso_prefix(k) {
+                return None;
+            }
+            if k.eq_ignore_ascii_case("cookie") {
+                return strip_cookies(v, own).map(|c| (k.to_owned(), c));
+            }
+            Some((k.to_owned(), v.to_owned()))
+        })
+        .collect()
+}
+
+/// The response headers to pass back to the client: without hop-by-hop headers and without any
+/// `Set-Cookie` that sets one of `own`.
+pub fn forward_response_headers<I, K, V>(headers: I, own: &[&str]) -> Vec<(String, String)>
+where
+    I: IntoIterator<Item = (K, V)>,
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
+    let headers = collect(headers);
+    let hop = hop_by_hop_names(&headers);
+    headers
+        .iter()
+        .filter(|(k, v)| {
+            let (k, v) = (k.as_ref(), v.as_ref());
+            let own_set_cookie = k.eq_ignore_ascii_case("set-cookie") && sets_own_cookie(v, own);
+            !is_listed(&hop, k) && !own_set_cookie
+        })
+        .map(|(k, v)| (k.as_ref().to_owned(), v.as_ref().to_owned()))
+        .collect()
+}
+
+/// The plain identity headers for the origin: `Edge-SSO-Email`, `Edge-SSO-Org` and, when the
+/// member has an org-wide role, `Edge-SSO-Role`. A value that is not visible ASCII and spaces is
+/// left out rather than sent (an HTTP field value cannot carry it faithfully, RFC 9110 5.5).
+pub fn identity_headers(identity: &Identity) -> Vec<(String, String)> {
+    let mut out = vec![
+        (EMAIL_HEADER, identity.email.clone()),
+        (ORG_HEADER, identity.org.to_string()),
+    ];
+    if let Some(role) = identity.roles.org {
+        out.push((ROLE_HEADER, role.as_str().to_owned()));
+    }
+    out.into_iter()
+        .filter(|(_, v)| !v.is_empty() && v.bytes().all(|b| (0x20..=0x7e).contains(&b)))
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::org::{OrgSlug, Role};
+    use crate::core::roles::MemberRoles;
+
+    fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn request_drops_hop_by_hop_and_listed() {
+        let out = forward_request_headers(
+            h(&[
+                ("Host", "hub.example"),
+                ("Connection", "keep-alive, X-Secret-Hop"),
+                ("connection", "Other"),
+                ("Keep-Alive", "timeout=5"),
+                ("Proxy-Authorization", "Basic x"),
+                ("Proxy-Authenticate", "Basic"),
+                ("TE", "trailers"),
+                ("Trailer", "X"),
+                ("Transfer-Encoding", "chunked"),
+                ("Upgrade", "websocket"),
+                ("Expect", "100-continue"),
+                ("x-secret-hop", "1"),
+                ("Other", "2"),
+                ("Accept", "text/html"),
+                ("Authorization", "Bearer t"),
+            ]),
+            &EDGE_SSO_COOKIES,
+        );
+        assert_eq!(
+            out,
+            h(&[
+                ("Host", "hub.example"),
+                ("Accept", "text/html"),
+                ("Authorization", "Bearer t")
+            ])
+        );
+    }
+
+    #[test]
+    fn request_drops_edge_sso_headers_any_case() {
+        let out = forward_request_headers(
+            h(&[
+                ("Edge-SSO-Email", "admin@acme.com"),
+                ("edge-sso-role", "admin"),
+                ("EDGE-SSO-ASSERTION", "x"),
+                ("Edge-SSO", "kept: no dash"),
+                ("Edge-SSOx", "kept"),
+                ("X-Edge-SSO-Role", "kept"),
+            ]),
+            &EDGE_SSO_COOKIES,
+        );
+        assert_eq!(
+            out,
+            h(&[
+                ("Edge-SSO", "kept: no dash"),
+                ("Edge-SSOx", "kept"),
+                ("X-Edge-SSO-Role", "kept")
+            ])
+        );
+    }
+
+    #[test]
+    fn request_strips_own_cookies() {
+        let own = EDGE_SSO_COOKIES;
+        assert_eq!(
+            strip_cookies("a=1; __Host-sso_session=tok; b=2; sso_tx=t", &own),
+            Some("a=1; b=2".into())
+        );
+        assert_eq!(strip_cookies("__Host-sso_session=tok", &own), None);
+        assert_eq!(
+            strip_cookies(" __host-SSO_session=tok ;\t__Host-sso_tx=x;", &own),
+            None
+        );
+        assert_eq!(strip_cookies("sso_session", &own), None);
+        assert_eq!(strip_cookies("", &own), None);
+        assert_eq!(strip_cookies(";;", &own), None);
+        assert_eq!(
+            strip_cookies("sso_sessionx=1;flag; x=__Host-sso_session=1", &own),
+            Some("sso_sessionx=1; flag; x=__Host-sso_session=1".into())
+        );
+        let out = forward_request_headers(
+            h(&[
+                ("Cookie", "__Host-sso_session=tok"),
+                ("cookie", "theme=dark; __Host-sso_tx=1"),
+                ("Accept", "*/*"),
+            ]),
+            &own,
+        );
+        assert_eq!(out, h(&[("cookie", "theme=dark"), ("Accept", "*/*")]));
+        // Other names can be passed in.
+        assert_eq!(strip_cookies("a=1; b=2", &["b"]), Some("a=1".into()));
+    }
+
+    #[test]
+    fn response_drops_own_set_cookie_and_hop_by_hop() {
+        let out = forward_response_headers(
+            h(&[
+                ("Content-Type", "text/html"),
+                ("Set-Cookie", "__Host-sso_session=evil; Path=/; Secure"),
+                ("set-cookie", "sso_session=evil"),
+                ("Set-Cookie", "=__Host-sso_session=evil; Path=/"),
+                ("Set-Cookie", "__Host-sso_tx"),
+                ("Set-Cookie", " __HOST-SSO_TX =x"),
+                ("Set-Cookie", "theme=dark; Path=/"),
+                ("Set-Cookie", "x=__Host-sso_session"),
+                ("Connection", "close, X-Hop"),
+                ("X-Hop", "1"),
+                ("Transfer-Encoding", "chunked"),
+                ("Edge-SSO-Role", "kept on responses"),
+            ]),
+            &EDGE_SSO_COOKIES,
+        );
+        assert_eq!(
+            out,
+            h(&[
+                ("Content-Type", "text/html"),
+                ("Set-Cookie", "theme=dark; Path=/"),
+                ("Set-Cookie", "x=__Host-sso_session"),
+                ("Edge-SSO-Role", "kept on responses"),
+            ])
+        );
+    }
+
+    #[test]
+    fn works_over_borrowed_pairs() {
+        let pairs = [("Upgrade", "h2c"), ("Accept", "*/*")];
+        let out = forward_request_headers(pairs.iter().copied(), &EDGE_SSO_COOKIES);
+        assert_eq!(out, h(&[("Accept", "*/*")]));
+    }
+
+    fn identity(email: &str, role: Option<Role>) -> Identity {
+        Identity {
+            org: OrgSlug::parse("acme").unwrap(),
+            sub: "u1".into(),
+            email: email.into(),
+            idp: "https://acme.okta.com".into(),
+            roles: MemberRoles {
+                org: role,
+                groups: vec![("research".into(), Role::Write)],
+            },
+        }
+    }
+
+    #[test]
+    fn identity_headers_plain() {
+        assert_eq!(
+            identity_headers(&identity("bob@acme.com", Some(Role::Admin))),
+            h(&[
+                ("Edge-SSO-Email", "bob@acme.com"),
+                ("Edge-SSO-Org", "acme"),
+                ("Edge-SSO-Role", "admin")
+            ])
+        );
+        assert_eq!(
+            identity_headers(&identity("bob@acme.com", None)),
+            h(&[("Edge-SSO-Email", "bob@acme.com"), ("Edge-SSO-Org", "acme")])
+        );
+        assert_eq!(
+            identity_headers(&identity("bob@acme.com\r\nX-Admin: 1", None)),
+            h(&[("Edge-SSO-Org", "acme")])
+        );
+        // The gateway's own headers survive only if added after the filter.
+        let forwarded = forward_request_headers(
+            identity_headers(&identity("bob@acme.com", Some(Role::Read))),
+            &EDGE_SSO_COOKIES,
+        );
+        assert!(forwarded.is_empty());
+    }
+}
