@@ -8,15 +8,15 @@ use crate::core::cookie::{read_cookie, CookiePolicy};
 use crate::core::directory::OrgDirectory;
 use crate::core::email::EmailAddress;
 use crate::core::http::{HttpClient, HttpRequest, HttpResponse};
+use crate::core::jose::verify::SignatureVerifier;
 use crate::core::oidc::authorize::{
     authorization_url, begin, sanitize_return_to, TransactionStore, TxError, TRANSACTION_TTL_SECS,
 };
 use crate::core::oidc::callback::{check_iss, Callback};
 use crate::core::oidc::discovery::{DiscoveryError, ProviderMetadata};
-use crate::core::oidc::idtoken::{IdTokenVerifier, UntrustedIdToken};
-use crate::core::oidc::jwks_cache::VerifyError;
-use crate::core::oidc::signature::SignatureVerifier;
+use crate::core::oidc::idtoken::{EmailVerified, IdTokenVerifier, UntrustedIdToken};
 use crate::core::oidc::token::{token_request, token_response, TokenError, MAX_TOKEN_BODY};
+use crate::core::oidc::verify_id_token::{verify_id_token, IdTokenPorts, VerifyError};
 use crate::core::org::{OrgConfig, OrgSlug};
 use crate::core::roles::map_role;
 use crate::core::secret::Secret;
@@ -329,20 +329,16 @@ async fn complete_login<S: KvStore, H: HttpClient, V: SignatureVerifier>(
     let untrusted =
         UntrustedIdToken::parse(tokens.id_token.expose()).map_err(|e| invalid_token(&e))?;
     let verifier = IdTokenVerifier::new(org.issuer.clone(), org.client_id.clone())
-        .with_leeway_secs(app.config.leeway_secs);
-    let verified = app
-        .state
-        .jwks
-        .verify_id_token(
-            &app.store,
-            &app.http,
-            &app.verifier,
-            &app.clock,
-            &meta.jwks_uri,
-            &verifier,
-            &untrusted,
-            &tx.nonce,
-        )
+        .with_leeway_secs(app.config.leeway_secs)
+        .with_provider_algs(&meta);
+    let ports = IdTokenPorts {
+        store: &app.store,
+        http: &app.http,
+        verifier: &app.verifier,
+        clock: app.clock,
+        jwks: &app.state.jwks,
+    };
+    let verified = verify_id_token(&ports, &verifier, &meta.jwks_uri, &untrusted, &tx.nonce)
         .await
         .map_err(|e| match e {
             VerifyError::IdToken(e) => invalid_token(&e),
@@ -361,10 +357,7 @@ async fn complete_login<S: KvStore, H: HttpClient, V: SignatureVerifier>(
         .ok_or_else(|| denied("email_missing", "Your identity provider did not share your email address (request the email scope and claim)."))?;
     // `email_verified` false, or present but neither a boolean nor "true"/"false": refused.
     // Absent is accepted: some IdPs (Entra ID) never send it and verify emails themselves.
-    let verified_claim_present = verified.claims().contains_key("email_verified");
-    if verified.email_verified() == Some(false)
-        || (verified_claim_present && verified.email_verified().is_none())
-    {
+    if verified.email_verified() == EmailVerified::False {
         return Err(denied(
             "email_unverified",
             "Your identity provider says this email address is not verified.",
