@@ -7,6 +7,9 @@
 //! fails, the last good keys keep serving (up to [`MAX_STALE_SECS`] past their expiry).
 //! KV failures are not fatal: the cache then behaves as if KV were empty / the write never
 //! happened.
+//!
+//! The cache only hands out keys ([`JwksCache::keys`], [`JwksCache::refetch_for_unknown_kid`]);
+//! [`verify_id_token`](super::verify_id_token::verify_id_token) runs the verification with them.
 
 use crate::core::clock::UnixTime;
 use crate::core::http::{HttpClient, HttpError, HttpRequest};
