@@ -7,13 +7,13 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use edge_sso::core::clock::{FixedClock, UnixTime};
 use edge_sso::core::cookie::read_cookie;
 use edge_sso::core::email::EmailAddress;
+use edge_sso::core::jose::alg::JwsAlg;
+use edge_sso::core::jose::jwk::Jwks;
+use edge_sso::core::jose::native_verifier::NativeVerifier;
 use edge_sso::core::oidc::authorize::{authorization_url, begin};
 use edge_sso::core::oidc::discovery::parse_metadata;
 use edge_sso::core::oidc::idtoken::{IdTokenVerifier, UntrustedIdToken};
 use edge_sso::core::oidc::issuer::IssuerUrl;
-use edge_sso::core::oidc::jwks::Jwks;
-use edge_sso::core::oidc::native_verifier::NativeVerifier;
-use edge_sso::core::oidc::signature::JwsAlg;
 use edge_sso::core::oidc::url_policy::IdpUrlPolicy;
 use edge_sso::core::org::{ClientId, OrgSlug};
 use edge_sso::core::random::CountingRandom;
@@ -131,7 +131,7 @@ fn jwks(c: &mut Criterion) {
         b.iter(|| {
             jwks.select(black_box(JwsAlg::ES256), black_box(Some("ec")))
                 .unwrap()
-                .kid
+                .kid()
                 .is_some()
         })
     });

@@ -4,7 +4,7 @@ use super::respond::{json, AppError};
 use super::App;
 use crate::core::directory::{DirectoryError, OrgDirectory, PutOutcome};
 use crate::core::http::{HttpClient, HttpRequest, HttpResponse, Method};
-use crate::core::oidc::signature::SignatureVerifier;
+use crate::core::jose::verify::SignatureVerifier;
 use crate::core::org::{OrgConfig, OrgSlug};
 use crate::core::store::KvStore;
 

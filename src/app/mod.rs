@@ -11,9 +11,9 @@ mod sso;
 
 use crate::core::clock::Clock;
 use crate::core::http::{HttpClient, HttpRequest, HttpResponse};
+use crate::core::jose::verify::SignatureVerifier;
 use crate::core::oidc::discovery::DiscoveryCache;
 use crate::core::oidc::jwks_cache::JwksCache;
-use crate::core::oidc::signature::SignatureVerifier;
 use crate::core::random::Random;
 use crate::core::session::SessionCache;
 use crate::core::store::KvStore;

@@ -3,7 +3,7 @@
 use super::respond::{html, AppError};
 use super::{admin, pages, sso, App};
 use crate::core::http::{HttpClient, HttpRequest, HttpResponse, Method};
-use crate::core::oidc::signature::SignatureVerifier;
+use crate::core::jose::verify::SignatureVerifier;
 use crate::core::store::KvStore;
 
 fn asset(content_type: &str, body: &str) -> HttpResponse {

@@ -8,13 +8,13 @@ use crate::core::cookie::{read_cookie, CookiePolicy};
 use crate::core::directory::OrgDirectory;
 use crate::core::email::EmailAddress;
 use crate::core::http::{HttpClient, HttpRequest, HttpResponse};
+use crate::core::jose::verify::SignatureVerifier;
 use crate::core::login::{complete_login, CallbackRequest, LoginContext, LoginError};
 use crate::core::member::Denial;
 use crate::core::oidc::authorize::{
     authorization_url, begin, sanitize_return_to, TransactionStore, TxError, TRANSACTION_TTL_SECS,
 };
 use crate::core::oidc::discovery::{DiscoveryError, ProviderMetadata};
-use crate::core::oidc::signature::SignatureVerifier;
 use crate::core::org::{OrgConfig, OrgSlug};
 use crate::core::secret::Secret;
 use crate::core::session::{SessionId, SessionRecord, SessionStore};

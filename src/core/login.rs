@@ -9,15 +9,16 @@
 use crate::core::clock::Clock;
 use crate::core::directory::{DirectoryError, OrgDirectory};
 use crate::core::http::{HttpClient, HttpError};
+use crate::core::jose::verify::SignatureVerifier;
 use crate::core::member::{admit, Denial, Member};
 use crate::core::oidc::authorize::{TransactionStore, TxError};
 use crate::core::oidc::callback::{check_iss, Callback, CallbackError};
 use crate::core::oidc::discovery::{DiscoveryCache, DiscoveryError};
 use crate::core::oidc::idtoken::{IdTokenError, IdTokenVerifier, UntrustedIdToken};
-use crate::core::oidc::jwks_cache::{JwksCache, JwksFetchError, VerifyError};
-use crate::core::oidc::signature::SignatureVerifier;
+use crate::core::oidc::jwks_cache::{JwksCache, JwksFetchError};
 use crate::core::oidc::token::{token_request, token_response, TokenError, MAX_TOKEN_BODY};
 use crate::core::oidc::url_policy::IdpUrlPolicy;
+use crate::core::oidc::verify_id_token::{verify_id_token, IdTokenPorts, VerifyError};
 use crate::core::org::OrgSlug;
 use crate::core::random::Random;
 use crate::core::secret::Secret;
@@ -221,19 +222,16 @@ where
     let untrusted =
         UntrustedIdToken::parse(tokens.id_token.expose()).map_err(LoginError::InvalidIdToken)?;
     let verifier = IdTokenVerifier::new(org.issuer.as_str(), org.client_id.as_str())
-        .with_leeway_secs(ctx.leeway_secs);
-    let verified = ctx
-        .jwks
-        .verify_id_token(
-            ctx.store,
-            ctx.http,
-            ctx.verifier,
-            &ctx.clock,
-            &meta.jwks_uri,
-            &verifier,
-            &untrusted,
-            &tx.nonce,
-        )
+        .with_leeway_secs(ctx.leeway_secs)
+        .with_provider_algs(&meta);
+    let ports = IdTokenPorts {
+        store: ctx.store,
+        http: ctx.http,
+        verifier: ctx.verifier,
+        clock: ctx.clock,
+        jwks: ctx.jwks,
+    };
+    let verified = verify_id_token(&ports, &verifier, &meta.jwks_uri, &untrusted, &tx.nonce)
         .await
         .map_err(|e| match e {
             VerifyError::IdToken(e) => LoginError::InvalidIdToken(e),

@@ -171,9 +171,9 @@ fn role_claims(org: &OrgConfig, claims: &Map<String, Value>) -> Map<String, Valu
 mod tests {
     use super::*;
     use crate::core::email::EmailDomain;
+    use crate::core::jose::native_verifier::NativeVerifier;
     use crate::core::oidc::idtoken::testkit::*;
     use crate::core::oidc::idtoken::{IdTokenVerifier, UntrustedIdToken};
-    use crate::core::oidc::native_verifier::NativeVerifier;
     use crate::core::org::{ClientId, OrgSlug, RoleRule};
     use crate::core::secret::Secret;
     use crate::core::store::block_on;

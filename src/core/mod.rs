@@ -1,6 +1,10 @@
 //! The platform-free protocol core. Nothing here knows about Cloudflare Workers: time, randomness,
-//! key-value storage, outbound HTTP and signature verification come in through the small traits in
-//! [`clock`], [`random`], [`store`], [`http`] and [`oidc::signature`].
+//! key-value storage, outbound HTTP, signature verification and signing come in through the small
+//! traits in [`clock`], [`random`], [`store`], [`http`], [`jose::verify`] and [`jose::sign`].
+//!
+//! [`jose`] is generic JWS/JWK handling; [`oidc`] is the relying party built on it (ID-token
+//! claim rules in [`oidc::idtoken`], the verification sequence with key refetch in
+//! [`oidc::verify_id_token`]).
 
 pub mod clock;
 pub mod cookie;
@@ -8,6 +12,7 @@ pub mod directory;
 pub mod email;
 pub mod gateway;
 pub mod http;
+pub mod jose;
 pub mod login;
 pub mod member;
 pub mod oidc;

@@ -14,8 +14,8 @@
 use super::webcrypto::WebCryptoVerifier;
 use super::WorkerClock;
 use crate::core::clock::Clock;
+use crate::core::jose::jwk::Jwks;
 use crate::core::oidc::idtoken::{IdTokenVerifier, UntrustedIdToken};
-use crate::core::oidc::jwks::Jwks;
 use crate::core::secret::Secret;
 use serde::Deserialize;
 use worker::{Request, Response};

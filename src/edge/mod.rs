@@ -5,6 +5,7 @@
 mod bench;
 mod fetch;
 mod kv;
+mod signer;
 mod webcrypto;
 
 use crate::app::config::AppConfig;

@@ -1,25 +1,30 @@
 //! The JWS signature step through the runtime's WebCrypto (`crypto.subtle`): about 15x faster
 //! than Rust RSA/ECDSA compiled to Wasm, and it keeps those crates out of the bundle.
 //!
-//! Imported keys are kept in a small isolate cache keyed by the algorithm and the JWK's public
-//! members (never its `kid`, which an IdP may reuse for a new key): `importKey` of an RSA JWK
-//! costs about as much as the verification itself (see bench/RESULTS.md).
+//! Imported keys are kept in a small isolate cache keyed by the algorithm and the key's RFC 7638
+//! thumbprint (computed once when the JWKS was parsed; never the `kid`, which an IdP may reuse
+//! for a new key): `importKey` of an RSA JWK costs about as much as the verification itself (see
+//! bench/RESULTS.md).
 
-use crate::core::oidc::jwks::PublicJwk;
-use crate::core::oidc::signature::{check_key_fits, JwsAlg, SignatureError, SignatureVerifier};
+use crate::core::jose::alg::JwsAlg;
+use crate::core::jose::jwk::FittedKey;
+use crate::core::jose::verify::{SignatureError, SignatureVerifier};
 use js_sys::{Array, Object, Reflect};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
-/// Most imported keys kept per isolate (IdPs publish a handful each; the cache is cleared when
-/// full, so a flood of distinct keys costs imports, never memory).
+/// Most keys (thumbprints) kept per isolate (IdPs publish a handful each; the cache is cleared
+/// when full, so a flood of distinct keys costs imports, never memory).
 const MAX_CACHED_KEYS: usize = 32;
+
+/// One key's imports, by algorithm (an RSA key may be imported for RS256 and for PS256).
+type Imports = [Option<web_sys::CryptoKey>; JwsAlg::ALL.len()];
 
 thread_local! {
     // Workers isolates are single-threaded.
-    static KEYS: RefCell<HashMap<String, web_sys::CryptoKey>> = RefCell::new(HashMap::new());
+    static KEYS: RefCell<HashMap<String, Imports>> = RefCell::new(HashMap::new());
 }
 
 /// `crypto.subtle.verify` behind the core's [`SignatureVerifier`].
@@ -31,23 +36,6 @@ pub struct WebCryptoVerifier {
 impl WebCryptoVerifier {
     /// The verifier the worker uses: imported keys are cached in the isolate.
     pub const CACHED: WebCryptoVerifier = WebCryptoVerifier { cache_keys: true };
-}
-
-/// The cache key: the algorithm (it fixes the import parameters) and every member that
-/// [`check_key_fits`] and the import read.
-fn cache_key(alg: JwsAlg, key: &PublicJwk) -> String {
-    let m = |v: &Option<String>| v.as_deref().unwrap_or("").to_owned();
-    format!(
-        "{alg:?}|{}|{}|{}|{}|{}|{}|{}|{}",
-        key.kty,
-        m(&key.use_),
-        m(&key.alg),
-        m(&key.crv),
-        m(&key.n),
-        m(&key.e),
-        m(&key.x),
-        m(&key.y)
-    )
 }
 
 fn obj(pairs: &[(&str, &str)]) -> Object {
@@ -72,22 +60,28 @@ fn backend(e: JsValue) -> SignatureError {
 impl SignatureVerifier for WebCryptoVerifier {
     async fn verify(
         &self,
-        alg: JwsAlg,
-        key: &PublicJwk,
+        key: FittedKey<'_>,
         signing_input: &[u8],
         signature: &[u8],
     ) -> Result<(), SignatureError> {
         let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
         let subtle = global.crypto().map_err(backend)?.subtle();
-        // A hit skips the key checks and the import: the cache key holds every member they read.
-        let cache_key = self.cache_keys.then(|| cache_key(alg, key));
-        let cached = cache_key
-            .as_ref()
-            .and_then(|k| KEYS.with(|keys| keys.borrow().get(k).cloned()));
-        if cached.is_none() {
-            check_key_fits(alg, key)?;
-        }
-        let member = |v: &Option<String>| v.clone().unwrap_or_default();
+        // The key's fit was checked when the JWKS was parsed. The algorithm fixes the import
+        // parameters and the thumbprint the key material (RFC 7638), so together they name
+        // exactly one CryptoKey; `use`/`alg` members were part of the fit check.
+        let (alg, key) = (key.alg(), key.jwk());
+        let slot = alg as usize;
+        let cached = self
+            .cache_keys
+            .then(|| {
+                KEYS.with(|keys| {
+                    keys.borrow()
+                        .get(key.thumbprint())
+                        .and_then(|imports| imports[slot].clone())
+                })
+            })
+            .flatten();
+        let member = |v: Option<&str>| v.unwrap_or_default().to_owned();
         let import_params = cached.is_none();
         // Only the public members go to importKey: nothing else of the published JWK is trusted.
         let (jwk_import, verify) = match alg {
@@ -101,8 +95,8 @@ impl SignatureVerifier for WebCryptoVerifier {
                     (
                         obj(&[
                             ("kty", "RSA"),
-                            ("n", &member(&key.n)),
-                            ("e", &member(&key.e)),
+                            ("n", &member(key.n())),
+                            ("e", &member(key.e())),
                         ]),
                         obj(&[("name", name), ("hash", "SHA-256")]),
                     )
@@ -120,8 +114,8 @@ impl SignatureVerifier for WebCryptoVerifier {
                         obj(&[
                             ("kty", "EC"),
                             ("crv", "P-256"),
-                            ("x", &member(&key.x)),
-                            ("y", &member(&key.y)),
+                            ("x", &member(key.x())),
+                            ("y", &member(key.y())),
                         ]),
                         obj(&[("name", "ECDSA"), ("namedCurve", "P-256")]),
                     )
@@ -131,7 +125,7 @@ impl SignatureVerifier for WebCryptoVerifier {
             JwsAlg::EdDSA => (
                 import_params.then(|| {
                     (
-                        obj(&[("kty", "OKP"), ("crv", "Ed25519"), ("x", &member(&key.x))]),
+                        obj(&[("kty", "OKP"), ("crv", "Ed25519"), ("x", &member(key.x()))]),
                         obj(&[("name", "Ed25519")]),
                     )
                 }),
@@ -151,13 +145,14 @@ impl SignatureVerifier for WebCryptoVerifier {
                     .map_err(|e| SignatureError::UnusableKey(backend(e).to_string()))?
                     .unchecked_into();
                 // Only keys that imported are cached; a failed import is retried next time.
-                if let Some(k) = cache_key {
+                if self.cache_keys {
                     KEYS.with(|keys| {
                         let mut keys = keys.borrow_mut();
-                        if keys.len() >= MAX_CACHED_KEYS {
+                        if keys.len() >= MAX_CACHED_KEYS && !keys.contains_key(key.thumbprint()) {
                             keys.clear();
                         }
-                        keys.insert(k, crypto_key.clone());
+                        keys.entry(key.thumbprint().to_owned()).or_default()[slot] =
+                            Some(crypto_key.clone());
                     });
                 }
                 crypto_key

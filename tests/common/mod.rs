@@ -14,7 +14,7 @@ use edge_sso::app::config::AppConfig;
 use edge_sso::app::{App, IsolateState, MemoryLog};
 use edge_sso::core::clock::{Clock, FixedClock};
 use edge_sso::core::http::{HttpClient, HttpError, HttpRequest, HttpResponse, Method};
-use edge_sso::core::oidc::native_verifier::NativeVerifier;
+use edge_sso::core::jose::native_verifier::NativeVerifier;
 use edge_sso::core::random::CountingRandom;
 use edge_sso::core::store::{block_on, MemoryStore, OpCounts};
 use jwt_compact::alg::{Es256, Rsa, RsaPrivateKey};

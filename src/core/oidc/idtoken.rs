@@ -1,14 +1,17 @@
 //! ID token verification (OIDC Core 3.1.3.7), with trust in the types: an [`UntrustedIdToken`]
 //! is only parsed; a [`VerifiedIdToken`] exists only after the signature and every claim check
-//! passed. The signature step goes through a [`SignatureVerifier`] (WebCrypto on the edge, Rust
-//! crypto natively); everything else is plain Rust on both targets.
+//! passed. The compact JWS handling (header policy, key fit, signature step through a
+//! [`SignatureVerifier`]) is generic and lives in [`crate::core::jose`]; this module holds the
+//! ID token's own rules. [`super::verify_id_token`] runs it with keys from the JWKS cache.
 
 use crate::core::clock::UnixTime;
+use crate::core::jose::alg::JwsAlg;
+use crate::core::jose::jwk::{Jwks, KeySelectError};
+use crate::core::jose::jws::{JwsError, JwsPolicy, UntrustedJws};
+use crate::core::jose::verify::{SignatureError, SignatureVerifier};
+use crate::core::oidc::discovery::ProviderMetadata;
 use crate::core::oidc::issuer::issuer_matches;
-use crate::core::oidc::jwks::{Jwks, KeySelectError};
-use crate::core::oidc::signature::{JwsAlg, SignatureError, SignatureVerifier};
 use crate::core::secret::Secret;
-use base64ct::{Base64UrlUnpadded, Encoding};
 use serde_json::{Map, Value};
 
 /// Largest ID token accepted (compact serialization), in bytes.
@@ -136,109 +139,70 @@ impl From<KeySelectError> for IdTokenError {
     }
 }
 
-/// A parsed but unverified ID token. Nothing in it is trusted: only the algorithm and key id are
-/// exposed (to choose a key); the claims are read only after the signature has been checked.
-#[derive(Clone)]
-pub struct UntrustedIdToken {
-    alg: JwsAlg,
-    kid: Option<String>,
-    /// `BASE64URL(header) '.' BASE64URL(payload)`: the JWS signing input (RFC 7515 5.2 step 8).
-    signing_input: Vec<u8>,
-    signature: Vec<u8>,
-    /// Decoded payload bytes, parsed only after the signature verified.
-    payload: Vec<u8>,
-}
-
-impl std::fmt::Debug for UntrustedIdToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UntrustedIdToken")
-            .field("alg", &self.alg)
-            .field("kid", &self.kid)
-            .finish_non_exhaustive()
+impl From<JwsError> for IdTokenError {
+    fn from(e: JwsError) -> Self {
+        match e {
+            JwsError::Malformed(part) => IdTokenError::Malformed(part),
+            JwsError::TooLarge => IdTokenError::TooLarge,
+            JwsError::Encrypted => IdTokenError::EncryptedTokenUnsupported,
+            JwsError::UnsupportedAlgorithm(alg) => IdTokenError::UnsupportedAlgorithm(alg),
+            JwsError::UnsupportedCritHeader => IdTokenError::UnsupportedCritHeader,
+            JwsError::UnsupportedType => IdTokenError::UnsupportedType,
+        }
     }
 }
 
-fn b64(part: &str, what: &'static str) -> Result<Vec<u8>, IdTokenError> {
-    Base64UrlUnpadded::decode_vec(part).map_err(|_| IdTokenError::Malformed(what))
+/// The header policy for ID tokens. RFC 7519 5.1 / RFC 7515 4.1.9: `typ`, when present, is
+/// "JWT" (case-insensitive, "application/" may be omitted). Anything else (e.g. "logout+jwt",
+/// "at+jwt") is another kind of token that must not pass as an ID token.
+pub const ID_TOKEN_POLICY: JwsPolicy<'static> = JwsPolicy {
+    max_bytes: MAX_ID_TOKEN_BYTES,
+    max_payload_bytes: MAX_CLAIMS_BYTES,
+    typ: &["JWT"],
+    typ_optional: true,
+};
+
+/// A parsed but unverified ID token. Nothing in it is trusted: only the algorithm and key id are
+/// exposed (to choose a key); the claims are read only after the signature has been checked.
+#[derive(Debug, Clone)]
+pub struct UntrustedIdToken {
+    jws: UntrustedJws,
 }
 
 impl UntrustedIdToken {
-    /// Parses a compact JWS (RFC 7515 7.1) and checks its header. `jku`, `x5u`, `jwk` and `x5c`
-    /// are ignored: keys come only from the IdP's JWKS, never from the token itself.
+    /// Parses a compact JWS (RFC 7515 7.1) under [`ID_TOKEN_POLICY`]. OIDC Core 3.1.3.7 step 1:
+    /// decrypting a JWE ID token needs keys agreed at registration; we register none, so an
+    /// encrypted token is refused. Keys never come from the token (`jku`, `x5u`, `jwk`, `x5c`
+    /// are ignored).
     pub fn parse(token: &str) -> Result<UntrustedIdToken, IdTokenError> {
-        if token.len() > MAX_ID_TOKEN_BYTES {
-            return Err(IdTokenError::TooLarge);
-        }
-        let parts: Vec<&str> = token.split('.').collect();
-        match parts.len() {
-            3 => {}
-            // OIDC Core 3.1.3.7 step 1: decrypting a JWE ID token needs keys agreed at
-            // registration; we register none, so an encrypted token is refused.
-            5 => return Err(IdTokenError::EncryptedTokenUnsupported),
-            _ => return Err(IdTokenError::Malformed("not three parts")),
-        }
-        let header: Map<String, Value> = serde_json::from_slice(&b64(parts[0], "header")?)
-            .map_err(|_| IdTokenError::Malformed("header"))?;
-
-        let alg_name = header
-            .get("alg")
-            .and_then(Value::as_str)
-            .ok_or(IdTokenError::Malformed("alg"))?;
-        let alg = JwsAlg::from_name(alg_name).ok_or_else(|| {
-            IdTokenError::UnsupportedAlgorithm(
-                alg_name
-                    .chars()
-                    .filter(char::is_ascii_alphanumeric)
-                    .take(16)
-                    .collect(),
-            )
-        })?;
-        // RFC 7515 4.1.11: a recipient that does not understand a listed extension MUST reject
-        // the JWS; we implement none.
-        if header.contains_key("crit") {
-            return Err(IdTokenError::UnsupportedCritHeader);
-        }
-        // RFC 7519 5.1 / RFC 7515 4.1.9: `typ` is "JWT" ("application/" may be omitted, and
-        // media types are case-insensitive). Anything else (e.g. "logout+jwt", "at+jwt") is
-        // another kind of token that must not pass as an ID token.
-        if let Some(typ) = header.get("typ") {
-            let typ = typ.as_str().ok_or(IdTokenError::UnsupportedType)?;
-            if !typ.eq_ignore_ascii_case("JWT") && !typ.eq_ignore_ascii_case("application/jwt") {
-                return Err(IdTokenError::UnsupportedType);
-            }
-        }
-        let kid = match header.get("kid") {
-            None => None,
-            Some(Value::String(k)) => Some(k.clone()),
-            Some(_) => return Err(IdTokenError::Malformed("kid")),
-        };
-        let payload = b64(parts[1], "payload")?;
-        if payload.len() > MAX_CLAIMS_BYTES {
-            return Err(IdTokenError::TooLarge);
-        }
-        let signature = b64(parts[2], "signature")?;
-        if signature.is_empty() {
-            return Err(IdTokenError::Malformed("signature"));
-        }
-        let signing_input = token.as_bytes()[..parts[0].len() + 1 + parts[1].len()].to_vec();
         Ok(UntrustedIdToken {
-            alg,
-            kid,
-            signing_input,
-            signature,
-            payload,
+            jws: UntrustedJws::parse(token, &ID_TOKEN_POLICY)?,
         })
     }
 
     /// The header's algorithm (already checked against the allow-list).
     pub fn alg(&self) -> JwsAlg {
-        self.alg
+        self.jws.alg()
     }
 
     /// The header's key id, if any.
     pub fn kid(&self) -> Option<&str> {
-        self.kid.as_deref()
+        self.jws.kid()
     }
+}
+
+/// The algorithms to accept from an IdP whose discovery document lists `advertised` in
+/// `id_token_signing_alg_values_supported` (OIDC Discovery 3): those of them edge-sso supports.
+/// When the IdP lists none, every supported algorithm. When it lists only algorithms edge-sso
+/// does not support, none: the IdP says it never signs in a way we can check (fail closed).
+pub fn allowed_algs_for(advertised: &[String]) -> Vec<JwsAlg> {
+    if advertised.is_empty() {
+        return JwsAlg::ALL.to_vec();
+    }
+    JwsAlg::ALL
+        .into_iter()
+        .filter(|alg| advertised.iter().any(|a| a == alg.name()))
+        .collect()
 }
 
 /// Checks ID tokens for one client at one issuer. Secure by default: exact issuer, our client id
@@ -259,7 +223,7 @@ impl IdTokenVerifier {
             issuer: issuer.into(),
             client_id: client_id.into(),
             leeway_secs: DEFAULT_LEEWAY_SECS,
-            allowed_algs: vec![JwsAlg::RS256, JwsAlg::PS256, JwsAlg::ES256, JwsAlg::EdDSA],
+            allowed_algs: JwsAlg::ALL.to_vec(),
         }
     }
 
@@ -273,6 +237,18 @@ impl IdTokenVerifier {
     pub fn with_allowed_algs(mut self, algs: &[JwsAlg]) -> Self {
         self.allowed_algs = algs.to_vec();
         self
+    }
+
+    /// Restricts the accepted algorithms to those the IdP's discovery document advertises for
+    /// ID tokens (see [`allowed_algs_for`]).
+    pub fn with_provider_algs(self, meta: &ProviderMetadata) -> Self {
+        let algs = allowed_algs_for(&meta.id_token_signing_alg_values_supported);
+        self.with_allowed_algs(&algs)
+    }
+
+    /// The algorithms accepted.
+    pub fn allowed_algs(&self) -> &[JwsAlg] {
+        &self.allowed_algs
     }
 
     /// The issuer tokens must come from.
@@ -300,25 +276,37 @@ impl IdTokenVerifier {
         // Step 7: "The alg value SHOULD be the default of RS256 or the algorithm sent by the
         // Client in the id_token_signed_response_alg parameter during Registration." `none` and
         // HMAC never got this far (step 8 does not apply: no MAC-based algorithms).
-        if !self.allowed_algs.contains(&token.alg) {
-            return Err(IdTokenError::DisallowedAlgorithm(token.alg));
+        let alg = token.alg();
+        if !self.allowed_algs.contains(&alg) {
+            return Err(IdTokenError::DisallowedAlgorithm(alg));
         }
         // Step 6: "The Client MUST validate the signature of all other ID Tokens according to JWS
         // using the algorithm specified in the JWT alg Header Parameter. The Client MUST use the
         // keys provided by the Issuer." The key comes from the JWKS only, selected by kid
         // (OIDC Core 10.1.1). The signature is checked before any claim is read.
-        let key = jwks.select(token.alg, token.kid.as_deref())?;
-        verifier
-            .verify(token.alg, key, &token.signing_input, &token.signature)
+        let key = jwks.select(alg, token.kid())?;
+        let payload = token
+            .jws
+            .verify_signature(key, verifier)
             .await
             .map_err(|e| match e {
                 SignatureError::Invalid => IdTokenError::InvalidSignature,
                 SignatureError::UnusableKey(m) => IdTokenError::UnusableKey(m),
                 SignatureError::Backend(m) => IdTokenError::SignatureBackend(m),
             })?;
+        self.check_claims(payload, now, expected_nonce)
+    }
 
-        let claims: Map<String, Value> = serde_json::from_slice(&token.payload)
-            .map_err(|_| IdTokenError::Malformed("claims"))?;
+    /// Steps 2-5 and 9-11 of OIDC Core 3.1.3.7, on the claims of a token whose signature
+    /// verified.
+    fn check_claims(
+        &self,
+        payload: &[u8],
+        now: UnixTime,
+        expected_nonce: &Secret,
+    ) -> Result<VerifiedIdToken, IdTokenError> {
+        let claims: Map<String, Value> =
+            serde_json::from_slice(payload).map_err(|_| IdTokenError::Malformed("claims"))?;
 
         // Step 2: "The Issuer Identifier for the OpenID Provider ... MUST exactly match the value
         // of the iss (issuer) Claim."
@@ -415,7 +403,9 @@ impl IdTokenVerifier {
             .get("email")
             .and_then(Value::as_str)
             .map(str::to_owned);
-        let email_verified = claims.get("email_verified").and_then(lenient_bool);
+        let email_verified = claims
+            .get("email_verified")
+            .map_or(EmailVerified::Absent, EmailVerified::from_claim);
 
         Ok(VerifiedIdToken {
             issuer: self.issuer.clone(),
@@ -441,15 +431,27 @@ fn numeric_date(v: &Value) -> Option<UnixTime> {
     (f.is_finite() && (0.0..9_007_199_254_740_992.0).contains(&f)).then_some(UnixTime(f as u64))
 }
 
-/// `email_verified` as a boolean. OIDC Core 5.1 defines a JSON boolean, but some IdPs (older
-/// Amazon Cognito, some Azure AD B2C policies) send the strings "true"/"false"; both are
-/// accepted. Anything else counts as unknown (`None`), which callers must treat as unverified.
-fn lenient_bool(v: &Value) -> Option<bool> {
-    match v {
-        Value::Bool(b) => Some(*b),
-        Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
-        Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
-        _ => None,
+/// What the ID token says of its `email` (OIDC Core 5.1 `email_verified`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailVerified {
+    /// `true`, or the string "true".
+    True,
+    /// `false`, the string "false", or any other value that is not a boolean: a garbled claim
+    /// is never read as verification.
+    False,
+    /// No `email_verified` claim (some IdPs, e.g. Entra ID, never send it).
+    Absent,
+}
+
+impl EmailVerified {
+    /// OIDC Core 5.1 defines a JSON boolean, but some IdPs (older Amazon Cognito, some Azure AD
+    /// B2C policies) send the strings "true"/"false"; both are accepted (case-insensitively).
+    fn from_claim(v: &Value) -> EmailVerified {
+        match v {
+            Value::Bool(true) => EmailVerified::True,
+            Value::String(s) if s.eq_ignore_ascii_case("true") => EmailVerified::True,
+            _ => EmailVerified::False,
+        }
     }
 }
 
@@ -460,7 +462,7 @@ pub struct VerifiedIdToken {
     issuer: String,
     sub: String,
     email: Option<String>,
-    email_verified: Option<bool>,
+    email_verified: EmailVerified,
     expires_at: UnixTime,
     issued_at: UnixTime,
     auth_time: Option<UnixTime>,
@@ -476,6 +478,11 @@ impl VerifiedIdToken {
     /// The `email` claim, if a string. Not checked here: the caller checks the domain.
     pub fn email(&self) -> Option<&str> {
         self.email.as_deref()
+    }
+    /// `email_verified`: from a boolean or the strings "true"/"false"; any other value is
+    /// [`EmailVerified::False`].
+    pub fn email_verified(&self) -> EmailVerified {
+        self.email_verified
     }
     /// Every claim, for role mapping.
     pub fn claims(&self) -> &Map<String, Value> {
@@ -501,101 +508,18 @@ impl VerifiedIdToken {
     pub fn sid(&self) -> Option<&str> {
         self.sid.as_deref()
     }
-    /// `email_verified`: a boolean or the strings "true"/"false" (any case); present with any
-    /// other value counts as [`EmailVerified::False`].
-    pub fn email_verified(&self) -> EmailVerified {
-        match self.email_verified {
-            Some(true) => EmailVerified::True,
-            Some(false) => EmailVerified::False,
-            None if self.claims.contains_key("email_verified") => EmailVerified::False,
-            None => EmailVerified::Absent,
-        }
-    }
 }
 
-/// What an ID token says about its `email` (OIDC Core 5.1 `email_verified`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EmailVerified {
-    /// `true` (or `"true"`).
-    True,
-    /// `false`, `"false"`, or a value of no boolean meaning.
-    False,
-    /// The claim is not in the token (some IdPs, e.g. Entra ID, never send it).
-    Absent,
-}
-
-/// Test keys (from `tests/fixtures/`) and a token builder that signs whatever header and claims
-/// a test asks for.
+/// ID-token test values on top of the JOSE test keys and signer.
 #[cfg(test)]
 pub(crate) mod testkit {
-    use crate::core::oidc::jwks::{Jwks, PublicJwk};
-    use base64ct::{Base64UrlUnpadded, Encoding};
-    use jwt_compact::alg::{Ed25519, Es256, Rsa, RsaPrivateKey};
-    use jwt_compact::jwk::JsonWebKey;
-    use jwt_compact::{Algorithm, AlgorithmSignature};
+    pub use crate::core::jose::testkit::*;
     use serde_json::Value;
-    use std::sync::OnceLock;
 
     pub const ISS: &str = "https://idp.example.com";
     pub const CLIENT_ID: &str = "client-123";
     pub const NOW: u64 = 1_700_000_000;
     pub const NONCE: &str = "nonce-Zk3x9";
-
-    /// A fixture key pair.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub enum Key {
-        RsaA,
-        RsaB,
-        RsaWeak,
-        P256,
-        Ed25519,
-    }
-
-    fn fixture(key: Key) -> &'static str {
-        match key {
-            Key::RsaA => include_str!("../../../tests/fixtures/rsa2048-a.private.jwk.json"),
-            Key::RsaB => include_str!("../../../tests/fixtures/rsa2048-b.private.jwk.json"),
-            Key::RsaWeak => include_str!("../../../tests/fixtures/rsa1024-weak.private.jwk.json"),
-            Key::P256 => include_str!("../../../tests/fixtures/p256.private.jwk.json"),
-            Key::Ed25519 => include_str!("../../../tests/fixtures/ed25519.private.jwk.json"),
-        }
-    }
-
-    fn rsa_private(key: Key) -> &'static RsaPrivateKey {
-        static A: OnceLock<RsaPrivateKey> = OnceLock::new();
-        static B: OnceLock<RsaPrivateKey> = OnceLock::new();
-        static W: OnceLock<RsaPrivateKey> = OnceLock::new();
-        let cell = match key {
-            Key::RsaA => &A,
-            Key::RsaB => &B,
-            _ => &W,
-        };
-        cell.get_or_init(|| {
-            let jwk: JsonWebKey<'_> = serde_json::from_str(fixture(key)).unwrap();
-            RsaPrivateKey::try_from(&jwk).unwrap()
-        })
-    }
-
-    /// The public JWK of `key`, with key id `kid`.
-    pub fn public(key: Key, kid: &str) -> PublicJwk {
-        let mut v: serde_json::Map<String, Value> = serde_json::from_str(fixture(key)).unwrap();
-        for private in ["d", "p", "q", "dp", "dq", "qi"] {
-            v.remove(private);
-        }
-        v.insert("kid".into(), kid.into());
-        serde_json::from_value(Value::Object(v)).unwrap()
-    }
-
-    /// A JWKS holding `keys`.
-    pub fn jwks(keys: &[(Key, &str)]) -> Jwks {
-        Jwks::from_keys(keys.iter().map(|(k, kid)| public(*k, kid)).collect()).unwrap()
-    }
-
-    /// The JWKS document (JSON bytes) holding `keys`.
-    pub fn jwks_json(keys: &[(Key, &str)]) -> Vec<u8> {
-        let keys: Vec<PublicJwk> = keys.iter().map(|(k, kid)| public(*k, kid)).collect();
-        serde_json::to_vec(&serde_json::json!({ "keys": keys })).unwrap()
-    }
 
     /// Claims that pass every check at [`NOW`].
     pub fn claims() -> Value {
@@ -614,39 +538,6 @@ pub(crate) mod testkit {
         })
     }
 
-    fn b64json(v: &Value) -> String {
-        Base64UrlUnpadded::encode_string(&serde_json::to_vec(v).unwrap())
-    }
-
-    /// Signs `header` (`alg` as given there) and `claims` with `key`.
-    pub fn sign(key: Key, header: &Value, claims: &Value) -> String {
-        let input = format!("{}.{}", b64json(header), b64json(claims));
-        let alg = header["alg"].as_str().unwrap();
-        let sig: Vec<u8> = match key {
-            Key::RsaA | Key::RsaB | Key::RsaWeak => {
-                let rsa = if alg == "PS256" {
-                    Rsa::ps256()
-                } else {
-                    Rsa::rs256()
-                };
-                rsa.sign(rsa_private(key), input.as_bytes())
-                    .as_bytes()
-                    .into_owned()
-            }
-            Key::P256 => {
-                let jwk: JsonWebKey<'_> = serde_json::from_str(fixture(key)).unwrap();
-                let sk = <Es256 as Algorithm>::SigningKey::try_from(&jwk).unwrap();
-                Es256.sign(&sk, input.as_bytes()).as_bytes().into_owned()
-            }
-            Key::Ed25519 => {
-                let jwk: JsonWebKey<'_> = serde_json::from_str(fixture(key)).unwrap();
-                let sk = <Ed25519 as Algorithm>::SigningKey::try_from(&jwk).unwrap();
-                Ed25519.sign(&sk, input.as_bytes()).as_bytes().into_owned()
-            }
-        };
-        format!("{input}.{}", Base64UrlUnpadded::encode_string(&sig))
-    }
-
     /// An RS256 token from [`Key::RsaA`] with key id "a" and `claims`.
     pub fn token_a(claims: &Value) -> String {
         sign(
@@ -661,8 +552,9 @@ pub(crate) mod testkit {
 mod tests {
     use super::testkit::*;
     use super::*;
-    use crate::core::oidc::native_verifier::NativeVerifier;
+    use crate::core::jose::native_verifier::NativeVerifier;
     use crate::core::store::block_on;
+    use base64ct::{Base64UrlUnpadded, Encoding};
     use serde_json::json;
 
     fn verifier() -> IdTokenVerifier {
@@ -1124,13 +1016,18 @@ mod tests {
     }
 
     #[test]
-    fn email_verified_accepts_bool_strings() {
+    fn email_verified_is_tri_state() {
         for (v, want) in [
+            (json!(true), EmailVerified::True),
             (json!("true"), EmailVerified::True),
+            (json!("TRUE"), EmailVerified::True),
             (json!("false"), EmailVerified::False),
             (json!(false), EmailVerified::False),
+            // Garbage is never verification.
             (json!(1), EmailVerified::False),
             (json!("yes"), EmailVerified::False),
+            (json!(null), EmailVerified::False),
+            (json!([true]), EmailVerified::False),
         ] {
             let t = with_claims(|c| {
                 c.insert("email_verified".into(), v.clone());
@@ -1145,6 +1042,71 @@ mod tests {
         assert_eq!(
             (v.email(), v.email_verified()),
             (None, EmailVerified::Absent)
+        );
+    }
+
+    fn meta_with_algs(algs: &[&str]) -> ProviderMetadata {
+        let doc = json!({
+            "issuer": ISS,
+            "authorization_endpoint": "https://idp.example.com/auth",
+            "token_endpoint": "https://idp.example.com/token",
+            "jwks_uri": "https://idp.example.com/jwks",
+            "response_types_supported": ["code"],
+            "id_token_signing_alg_values_supported": algs,
+        });
+        let mut doc = doc;
+        if algs.is_empty() {
+            doc.as_object_mut()
+                .unwrap()
+                .remove("id_token_signing_alg_values_supported");
+        }
+        crate::core::oidc::discovery::parse_metadata(
+            ISS,
+            &crate::core::oidc::url_policy::IdpUrlPolicy::default(),
+            &serde_json::to_vec(&doc).unwrap(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn provider_algs_are_intersected_with_ours() {
+        let of = |algs: &[&str]| {
+            allowed_algs_for(&algs.iter().map(|a| a.to_string()).collect::<Vec<_>>())
+        };
+        assert_eq!(of(&[]), JwsAlg::ALL.to_vec());
+        assert_eq!(of(&["RS256"]), vec![JwsAlg::RS256]);
+        assert_eq!(
+            of(&["HS256", "ES256", "none", "RS256", "RS512"]),
+            vec![JwsAlg::RS256, JwsAlg::ES256]
+        );
+        assert_eq!(of(&["HS256", "ES384"]), Vec::<JwsAlg>::new());
+        assert_eq!(
+            of(&["rs256"]),
+            Vec::<JwsAlg>::new(),
+            "alg names are case-sensitive"
+        );
+    }
+
+    #[test]
+    fn provider_algs_restrict_the_verifier() {
+        let rs_only = verifier().with_provider_algs(&meta_with_algs(&["RS256"]));
+        assert_eq!(rs_only.allowed_algs(), [JwsAlg::RS256]);
+        let es = sign(Key::P256, &json!({"alg": "ES256", "kid": "ec"}), &claims());
+        let keys = jwks(&[(Key::RsaA, "a"), (Key::P256, "ec")]);
+        assert_eq!(
+            check_with(&rs_only, &es, &keys).unwrap_err(),
+            IdTokenError::DisallowedAlgorithm(JwsAlg::ES256)
+        );
+        assert!(check_with(&rs_only, &token_a(&claims()), &keys).is_ok());
+        // No list in discovery: today's default set.
+        let any = verifier().with_provider_algs(&meta_with_algs(&[]));
+        assert_eq!(any.allowed_algs(), JwsAlg::ALL);
+        assert!(check_with(&any, &es, &keys).is_ok());
+        // Only algorithms we cannot check: nothing is accepted.
+        let none = verifier().with_provider_algs(&meta_with_algs(&["ES384"]));
+        assert_eq!(
+            check_with(&none, &token_a(&claims()), &keys).unwrap_err(),
+            IdTokenError::DisallowedAlgorithm(JwsAlg::RS256)
         );
     }
 

@@ -7,15 +7,14 @@
 //! fails, the last good keys keep serving (up to [`MAX_STALE_SECS`] past their expiry).
 //! KV failures are not fatal: the cache then behaves as if KV were empty / the write never
 //! happened.
+//!
+//! The cache only hands out keys ([`JwksCache::keys`], [`JwksCache::refetch_for_unknown_kid`]);
+//! [`verify_id_token`](super::verify_id_token::verify_id_token) runs the verification with them.
 
-use crate::core::clock::{Clock, UnixTime};
+use crate::core::clock::UnixTime;
 use crate::core::http::{HttpClient, HttpError, HttpRequest};
-use crate::core::oidc::idtoken::{
-    IdTokenError, IdTokenVerifier, UntrustedIdToken, VerifiedIdToken,
-};
-use crate::core::oidc::jwks::{Jwks, JwksError, PublicJwk, MAX_JWKS_BYTES};
-use crate::core::oidc::signature::SignatureVerifier;
-use crate::core::secret::{sha256_hex, Secret};
+use crate::core::jose::jwk::{Jwks, JwksError, MAX_JWKS_BYTES};
+use crate::core::secret::sha256_hex;
 use crate::core::store::KvStore;
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
@@ -64,27 +63,6 @@ impl std::fmt::Display for JwksFetchError {
 
 impl std::error::Error for JwksFetchError {}
 
-/// Why [`JwksCache::verify_id_token`] failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum VerifyError {
-    /// The token was refused (the client's fault or an attack: 400/401).
-    IdToken(IdTokenError),
-    /// No keys are available because the JWKS endpoint failed (the IdP's fault: 502).
-    JwksUnavailable(JwksFetchError),
-}
-
-impl std::fmt::Display for VerifyError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            VerifyError::IdToken(e) => write!(f, "ID token refused: {e}"),
-            VerifyError::JwksUnavailable(e) => write!(f, "IdP keys unavailable: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for VerifyError {}
-
 /// One issuer's keys as cached in the isolate.
 #[derive(Debug, Clone)]
 struct Entry {
@@ -116,7 +94,8 @@ impl Entry {
 #[derive(Serialize, Deserialize)]
 struct StoredEntry {
     jwks_uri: String,
-    keys: Vec<PublicJwk>,
+    /// The public JWKs as published (re-checked when read back).
+    keys: Vec<serde_json::Value>,
     fetched_at: u64,
     expires_at: u64,
     last_attempt: u64,
@@ -138,6 +117,34 @@ fn ttl_from_cache_control(value: Option<&str>) -> u64 {
         })
     });
     max_age.map_or(DEFAULT_TTL_SECS, |s| s.clamp(MIN_TTL_SECS, MAX_TTL_SECS))
+}
+
+/// The KV store and HTTP client the cache reads through.
+#[derive(Debug)]
+pub struct KeyPorts<'a, S, H> {
+    /// Where the keys are shared between isolates.
+    pub store: &'a S,
+    /// Fetches the `jwks_uri` (never following redirects).
+    pub http: &'a H,
+}
+
+/// One issuer's keys as handed out by [`JwksCache::keys`], with what
+/// [`JwksCache::refetch_for_unknown_kid`] needs to know about how they were obtained.
+#[derive(Debug, Clone)]
+pub struct IssuerKeys {
+    jwks: Rc<Jwks>,
+    issuer: String,
+    jwks_uri: Url,
+    entry: Entry,
+    /// Fetched (or found newer in KV) during this [`JwksCache::keys`] call.
+    refreshed: bool,
+}
+
+impl IssuerKeys {
+    /// The key set.
+    pub fn jwks(&self) -> &Jwks {
+        &self.jwks
+    }
 }
 
 enum Refresh {
@@ -162,36 +169,23 @@ impl JwksCache {
         Self::default()
     }
 
-    /// Verifies `token` (see [`IdTokenVerifier::verify`]) with `idv.issuer()`'s keys from
-    /// `jwks_uri`: cached keys when fresh (isolate, then KV), else fetched; on an unknown `kid`
-    /// the set is refetched once (rate-limited by [`REFETCH_COOLDOWN_SECS`]). Fails with
-    /// [`VerifyError::JwksUnavailable`] only when no keys at all are available.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn verify_id_token<S, H, V, C>(
+    /// `issuer`'s keys from `jwks_uri`: cached keys when fresh (isolate, then KV), else fetched
+    /// (a scheduled fetch, which does not start the cooldown). When the fetch fails, the last
+    /// good keys keep serving up to [`MAX_STALE_SECS`] past their expiry; with none, the
+    /// failure (or [`JwksFetchError::CoolingDown`]) is returned.
+    pub async fn keys<S: KvStore, H: HttpClient>(
         &self,
-        store: &S,
-        http: &H,
-        verifier: &V,
-        clock: &C,
+        ports: &KeyPorts<'_, S, H>,
+        issuer: &str,
         jwks_uri: &Url,
-        idv: &IdTokenVerifier,
-        token: &UntrustedIdToken,
-        expected_nonce: &Secret,
-    ) -> Result<VerifiedIdToken, VerifyError>
-    where
-        S: KvStore,
-        H: HttpClient,
-        V: SignatureVerifier,
-        C: Clock,
-    {
-        let now = clock.now();
-        let issuer = idv.issuer();
-        let mut entry = self.load(store, issuer, jwks_uri).await;
+        now: UnixTime,
+    ) -> Result<IssuerKeys, JwksFetchError> {
+        let mut entry = self.load(ports.store, issuer, jwks_uri).await;
         let mut refreshed = false;
         let mut failure = None;
         if !entry.as_ref().is_some_and(|e| e.is_fresh(now)) {
             match self
-                .refresh(store, http, issuer, jwks_uri, now, entry.as_ref(), false)
+                .refresh(ports, issuer, jwks_uri, now, entry.as_ref(), false)
                 .await
             {
                 Refresh::Updated(e) => {
@@ -206,31 +200,49 @@ impl JwksCache {
                 entry = self.entries.borrow().get(issuer).cloned().or(entry);
             }
         }
-        let Some(jwks) = entry.as_ref().and_then(|e| e.usable(now)) else {
-            return Err(VerifyError::JwksUnavailable(
-                failure.unwrap_or(JwksFetchError::CoolingDown),
-            ));
-        };
-        match idv
-            .verify(token, &jwks, verifier, now, expected_nonce)
+        match entry {
+            Some(entry) => match entry.usable(now) {
+                Some(jwks) => Ok(IssuerKeys {
+                    jwks,
+                    issuer: issuer.to_owned(),
+                    jwks_uri: jwks_uri.clone(),
+                    entry,
+                    refreshed,
+                }),
+                None => Err(failure.unwrap_or(JwksFetchError::CoolingDown)),
+            },
+            None => Err(failure.unwrap_or(JwksFetchError::CoolingDown)),
+        }
+    }
+
+    /// New keys after a token named a key `keys` does not have (OIDC Core 10.1.1: the IdP may
+    /// have rotated its keys). `None` when nothing new can be had: `keys` were fetched by this
+    /// very call sequence already, the cooldown forbids a fetch ([`REFETCH_COOLDOWN_SECS`],
+    /// which this refetch starts), or the fetch failed.
+    pub async fn refetch_for_unknown_kid<S: KvStore, H: HttpClient>(
+        &self,
+        ports: &KeyPorts<'_, S, H>,
+        keys: &IssuerKeys,
+        now: UnixTime,
+    ) -> Option<Rc<Jwks>> {
+        if keys.refreshed {
+            return None;
+        }
+        match self
+            .refresh(
+                ports,
+                &keys.issuer,
+                &keys.jwks_uri,
+                now,
+                Some(&keys.entry),
+                true,
+            )
             .await
         {
-            // OIDC Core 10.1.1: the IdP may have rotated its keys; refetch once.
-            Err(e) if e.is_unknown_kid() && !refreshed => {
-                match self
-                    .refresh(store, http, issuer, jwks_uri, now, entry.as_ref(), true)
-                    .await
-                {
-                    Refresh::Updated(Entry {
-                        jwks: Some(jwks), ..
-                    }) => idv
-                        .verify(token, &jwks, verifier, now, expected_nonce)
-                        .await
-                        .map_err(VerifyError::IdToken),
-                    _ => Err(VerifyError::IdToken(e)),
-                }
-            }
-            r => r.map_err(VerifyError::IdToken),
+            Refresh::Updated(Entry {
+                jwks: Some(jwks), ..
+            }) => Some(jwks),
+            _ => None,
         }
     }
 
@@ -252,11 +264,9 @@ impl JwksCache {
     /// `forced` marks a refetch for an unknown `kid`: only those and failed fetches start the
     /// cooldown, so a rotation right after a scheduled fetch is still picked up at once, while
     /// a flood of random kids gets at most one fetch per [`REFETCH_COOLDOWN_SECS`].
-    #[allow(clippy::too_many_arguments)] // the ports plus the issuer's identity and state
     async fn refresh<S: KvStore, H: HttpClient>(
         &self,
-        store: &S,
-        http: &H,
+        ports: &KeyPorts<'_, S, H>,
         issuer: &str,
         jwks_uri: &Url,
         now: UnixTime,
@@ -268,7 +278,7 @@ impl JwksCache {
             return Refresh::CoolingDown;
         }
         let mut base = current.cloned();
-        if let Some(kv) = load_kv(store, issuer, jwks_uri).await {
+        if let Some(kv) = load_kv(ports.store, issuer, jwks_uri).await {
             let newer = current.is_none_or(|c| kv.fetched_at > c.fetched_at);
             if newer && kv.is_fresh(now) {
                 self.entries
@@ -290,7 +300,7 @@ impl JwksCache {
                 return Refresh::CoolingDown;
             }
         }
-        let result = fetch_jwks(http, jwks_uri).await;
+        let result = fetch_jwks(ports.http, jwks_uri).await;
         let (entry, outcome) = match result {
             Ok((jwks, ttl)) => {
                 let e = Entry {
@@ -322,7 +332,7 @@ impl JwksCache {
         self.entries
             .borrow_mut()
             .insert(issuer.to_owned(), entry.clone());
-        save_kv(store, issuer, &entry, now).await;
+        save_kv(ports.store, issuer, &entry, now).await;
         outcome
     }
 }
@@ -335,7 +345,7 @@ async fn load_kv<S: KvStore>(store: &S, issuer: &str, jwks_uri: &Url) -> Option<
     }
     Some(Entry {
         jwks_uri: s.jwks_uri,
-        jwks: Jwks::from_keys(s.keys).ok().map(Rc::new),
+        jwks: Jwks::from_values(&s.keys).ok().map(Rc::new),
         fetched_at: UnixTime(s.fetched_at),
         expires_at: UnixTime(s.expires_at),
         last_attempt: UnixTime(s.last_attempt),
@@ -349,7 +359,12 @@ async fn save_kv<S: KvStore>(store: &S, issuer: &str, e: &Entry, now: UnixTime) 
         keys: e
             .jwks
             .as_ref()
-            .map(|j| j.keys().to_vec())
+            .map(|j| {
+                j.keys()
+                    .iter()
+                    .filter_map(|k| serde_json::to_value(k).ok())
+                    .collect()
+            })
             .unwrap_or_default(),
         fetched_at: e.fetched_at.secs(),
         expires_at: e.expires_at.secs(),
@@ -398,10 +413,16 @@ async fn fetch_jwks<H: HttpClient>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::clock::Clock;
     use crate::core::clock::FixedClock;
     use crate::core::http::HttpResponse;
+    use crate::core::jose::native_verifier::NativeVerifier;
     use crate::core::oidc::idtoken::testkit::*;
-    use crate::core::oidc::native_verifier::NativeVerifier;
+    use crate::core::oidc::idtoken::{
+        IdTokenError, IdTokenVerifier, UntrustedIdToken, VerifiedIdToken,
+    };
+    use crate::core::oidc::verify_id_token::{verify_id_token, IdTokenPorts, VerifyError};
+    use crate::core::secret::Secret;
     use crate::core::store::{block_on, MemoryStore};
     use serde_json::json;
     use std::cell::Cell;
@@ -493,13 +514,17 @@ mod tests {
             cache: &JwksCache,
             token: &UntrustedIdToken,
         ) -> Result<VerifiedIdToken, VerifyError> {
-            block_on(cache.verify_id_token(
-                &self.store,
-                &self.http,
-                &NativeVerifier,
-                self.clock,
-                &Url::parse(JWKS_URI).unwrap(),
+            let ports = IdTokenPorts {
+                store: &self.store,
+                http: &self.http,
+                verifier: &NativeVerifier,
+                clock: self.clock,
+                jwks: cache,
+            };
+            block_on(verify_id_token(
+                &ports,
                 &IdTokenVerifier::new(ISS, CLIENT_ID),
+                &Url::parse(JWKS_URI).unwrap(),
                 token,
                 &Secret::new(NONCE),
             ))

@@ -1,0 +1,288 @@
+//! Compact JWS (RFC 7515 7.1) parsed into an untrusted value: only the algorithm and key id are
+//! readable (to choose a key); the payload is handed out only once the signature verified.
+//! What a header may hold is the caller's [`JwsPolicy`]: each kind of token has its own `typ`.
+
+use crate::core::jose::alg::JwsAlg;
+use crate::core::jose::jwk::PublicJwk;
+use crate::core::jose::verify::{SignatureError, SignatureVerifier};
+use base64ct::{Base64UrlUnpadded, Encoding};
+use serde_json::{Map, Value};
+
+/// What a compact JWS may look like for one kind of token.
+#[derive(Debug, Clone, Copy)]
+pub struct JwsPolicy<'a> {
+    /// Largest compact serialization accepted, in bytes.
+    pub max_bytes: usize,
+    /// Largest decoded payload accepted, in bytes.
+    pub max_payload_bytes: usize,
+    /// The `typ` values accepted, compared case-insensitively with any `application/` prefix
+    /// removed (RFC 7515 4.1.9: the prefix "SHOULD be omitted"; media types are
+    /// case-insensitive, RFC 2045 5.1). Empty: any `typ` is refused.
+    pub typ: &'a [&'a str],
+    /// Whether a token without `typ` is accepted.
+    pub typ_optional: bool,
+}
+
+/// Why a compact JWS was refused before any key was involved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JwsError {
+    /// Not a well-formed compact JWS (bad base64url, header not a JSON object...). The string
+    /// names the part.
+    Malformed(&'static str),
+    /// Longer than the policy's `max_bytes`, or a payload longer than `max_payload_bytes`.
+    TooLarge,
+    /// A JWE (five parts): encrypted tokens are not supported.
+    Encrypted,
+    /// `alg` is not one of [`JwsAlg`] (`none` and HMAC included). Holds the name, reduced to at
+    /// most 16 ASCII alphanumerics for safe logging.
+    UnsupportedAlgorithm(String),
+    /// The header has `crit`: we understand no JWS extensions (RFC 7515 4.1.11).
+    UnsupportedCritHeader,
+    /// `typ` is not one the policy accepts (or missing where it is required).
+    UnsupportedType,
+}
+
+impl std::fmt::Display for JwsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JwsError::Malformed(part) => write!(f, "malformed JWS ({part})"),
+            JwsError::TooLarge => f.write_str("JWS too large"),
+            JwsError::Encrypted => f.write_str("encrypted tokens are not supported"),
+            JwsError::UnsupportedAlgorithm(alg) => write!(f, "unsupported algorithm {alg:?}"),
+            JwsError::UnsupportedCritHeader => f.write_str("unsupported crit header"),
+            JwsError::UnsupportedType => f.write_str("unexpected typ"),
+        }
+    }
+}
+
+impl std::error::Error for JwsError {}
+
+/// A parsed, unverified compact JWS. Nothing in it is trusted: only the algorithm and key id
+/// are exposed; [`UntrustedJws::verify_signature`] is the only way to the payload.
+#[derive(Clone)]
+pub struct UntrustedJws {
+    alg: JwsAlg,
+    kid: Option<String>,
+    /// `BASE64URL(header) '.' BASE64URL(payload)`: the JWS signing input (RFC 7515 5.2 step 8).
+    signing_input: Vec<u8>,
+    signature: Vec<u8>,
+    /// Decoded payload bytes, handed out only after the signature verified.
+    payload: Vec<u8>,
+}
+
+impl std::fmt::Debug for UntrustedJws {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UntrustedJws")
+            .field("alg", &self.alg)
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+fn b64(part: &str, what: &'static str) -> Result<Vec<u8>, JwsError> {
+    Base64UrlUnpadded::decode_vec(part).map_err(|_| JwsError::Malformed(what))
+}
+
+/// Whether `typ` is one of `accepted` (see [`JwsPolicy::typ`]).
+fn typ_accepted(typ: &str, accepted: &[&str]) -> bool {
+    let bare = match typ.get(..12) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("application/") => &typ[12..],
+        _ => typ,
+    };
+    accepted.iter().any(|a| a.eq_ignore_ascii_case(bare))
+}
+
+impl UntrustedJws {
+    /// Parses a compact JWS (RFC 7515 7.1) and checks its header against `policy`. `jku`,
+    /// `x5u`, `jwk` and `x5c` are ignored: keys never come from the token itself.
+    pub fn parse(token: &str, policy: &JwsPolicy<'_>) -> Result<UntrustedJws, JwsError> {
+        if token.len() > policy.max_bytes {
+            return Err(JwsError::TooLarge);
+        }
+        let parts: Vec<&str> = token.split('.').collect();
+        match parts.len() {
+            3 => {}
+            // RFC 7516 7.1: five parts is a JWE.
+            5 => return Err(JwsError::Encrypted),
+            _ => return Err(JwsError::Malformed("not three parts")),
+        }
+        let header: Map<String, Value> = serde_json::from_slice(&b64(parts[0], "header")?)
+            .map_err(|_| JwsError::Malformed("header"))?;
+
+        let alg_name = header
+            .get("alg")
+            .and_then(Value::as_str)
+            .ok_or(JwsError::Malformed("alg"))?;
+        let alg = JwsAlg::from_name(alg_name).ok_or_else(|| {
+            JwsError::UnsupportedAlgorithm(
+                alg_name
+                    .chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .take(16)
+                    .collect(),
+            )
+        })?;
+        // RFC 7515 4.1.11: a recipient that does not understand a listed extension MUST reject
+        // the JWS; we implement none.
+        if header.contains_key("crit") {
+            return Err(JwsError::UnsupportedCritHeader);
+        }
+        // RFC 8725 3.11: explicit typing keeps one kind of JWT from passing as another.
+        match header.get("typ") {
+            None if policy.typ_optional => {}
+            None => return Err(JwsError::UnsupportedType),
+            Some(typ) => {
+                let typ = typ.as_str().ok_or(JwsError::UnsupportedType)?;
+                if !typ_accepted(typ, policy.typ) {
+                    return Err(JwsError::UnsupportedType);
+                }
+            }
+        }
+        let kid = match header.get("kid") {
+            None => None,
+            Some(Value::String(k)) => Some(k.clone()),
+            Some(_) => return Err(JwsError::Malformed("kid")),
+        };
+        let payload = b64(parts[1], "payload")?;
+        if payload.len() > policy.max_payload_bytes {
+            return Err(JwsError::TooLarge);
+        }
+        let signature = b64(parts[2], "signature")?;
+        if signature.is_empty() {
+            return Err(JwsError::Malformed("signature"));
+        }
+        let signing_input = token.as_bytes()[..parts[0].len() + 1 + parts[1].len()].to_vec();
+        Ok(UntrustedJws {
+            alg,
+            kid,
+            signing_input,
+            signature,
+            payload,
+        })
+    }
+
+    /// The header's algorithm (already checked against the allow-list).
+    pub fn alg(&self) -> JwsAlg {
+        self.alg
+    }
+
+    /// The header's key id, if any.
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    /// Checks the signature with `key` (which must fit the token's `alg`, RFC 7515 5.2 step 8)
+    /// and only then hands out the payload bytes.
+    pub async fn verify_signature<V: SignatureVerifier>(
+        &self,
+        key: &PublicJwk,
+        verifier: &V,
+    ) -> Result<&[u8], SignatureError> {
+        let key = key.for_alg(self.alg)?;
+        verifier
+            .verify(key, &self.signing_input, &self.signature)
+            .await?;
+        Ok(&self.payload)
+    }
+}
+
+/// The JWS signing input `BASE64URL(UTF8(header)) '.' BASE64URL(payload)` (RFC 7515 5.1 steps
+/// 2-6), for a header given as JSON.
+pub fn signing_input(header: &Map<String, Value>, payload: &[u8]) -> String {
+    // Serializing a map of JSON values cannot fail.
+    let header = serde_json::to_vec(header).unwrap_or_default();
+    format!(
+        "{}.{}",
+        Base64UrlUnpadded::encode_string(&header),
+        Base64UrlUnpadded::encode_string(payload)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ANY: JwsPolicy<'static> = JwsPolicy {
+        max_bytes: 1024,
+        max_payload_bytes: 512,
+        typ: &["JWT"],
+        typ_optional: true,
+    };
+
+    fn token(header: Value, payload: &[u8]) -> String {
+        format!(
+            "{}.{}",
+            signing_input(header.as_object().unwrap(), payload),
+            "c2ln"
+        )
+    }
+
+    #[test]
+    fn typ_is_the_callers_choice() {
+        let logout = JwsPolicy {
+            typ: &["logout+jwt"],
+            typ_optional: false,
+            ..ANY
+        };
+        let t = token(
+            serde_json::json!({"alg": "ES256", "typ": "logout+jwt"}),
+            b"{}",
+        );
+        assert!(UntrustedJws::parse(&t, &logout).is_ok());
+        assert_eq!(
+            UntrustedJws::parse(&t, &ANY).unwrap_err(),
+            JwsError::UnsupportedType
+        );
+        let t = token(
+            serde_json::json!({"alg": "ES256", "typ": "Application/Logout+JWT"}),
+            b"{}",
+        );
+        assert!(UntrustedJws::parse(&t, &logout).is_ok());
+        let untyped = token(serde_json::json!({"alg": "ES256"}), b"{}");
+        assert!(UntrustedJws::parse(&untyped, &ANY).is_ok());
+        assert_eq!(
+            UntrustedJws::parse(&untyped, &logout).unwrap_err(),
+            JwsError::UnsupportedType
+        );
+        // A prefix alone or a near miss is not a match.
+        for typ in ["application/", "JWTX", "application/jwt+x", "application"] {
+            let t = token(serde_json::json!({"alg": "ES256", "typ": typ}), b"{}");
+            assert_eq!(
+                UntrustedJws::parse(&t, &ANY).unwrap_err(),
+                JwsError::UnsupportedType,
+                "{typ}"
+            );
+        }
+    }
+
+    #[test]
+    fn signing_input_is_header_dot_payload() {
+        let t = token(serde_json::json!({"alg": "RS256", "kid": "k"}), b"hi");
+        let jws = UntrustedJws::parse(&t, &ANY).unwrap();
+        assert_eq!(jws.signing_input, t.rsplit_once('.').unwrap().0.as_bytes());
+        assert_eq!(jws.signature, b"sig");
+        assert_eq!((jws.alg(), jws.kid()), (JwsAlg::RS256, Some("k")));
+    }
+
+    #[test]
+    fn payload_cap_is_the_policys() {
+        let t = token(serde_json::json!({"alg": "RS256"}), &[b'x'; 513]);
+        assert_eq!(
+            UntrustedJws::parse(&t, &ANY).unwrap_err(),
+            JwsError::TooLarge
+        );
+    }
+
+    #[test]
+    fn non_ascii_typ_does_not_panic() {
+        let t = token(
+            serde_json::json!({"alg": "RS256", "typ": "applicatioé/jwt"}),
+            b"{}",
+        );
+        assert_eq!(
+            UntrustedJws::parse(&t, &ANY).unwrap_err(),
+            JwsError::UnsupportedType
+        );
+    }
+}
