@@ -6,8 +6,8 @@ use crate::core::clock::UnixTime;
 use crate::core::email::{EmailAddress, EmailError};
 use crate::core::oidc::idtoken::{EmailVerified, VerifiedIdToken};
 use crate::core::oidc::issuer::IssuerUrl;
-use crate::core::org::{OrgConfig, Role};
-use crate::core::roles::map_role;
+use crate::core::org::{ClientId, OrgConfig, Role};
+use crate::core::roles::{claim_value, map_role};
 use serde_json::{Map, Value};
 
 /// Most string values kept per role-mapping claim in [`Member::role_claims`].
@@ -22,6 +22,7 @@ pub const MAX_ROLE_CLAIM_VALUE_CHARS: usize = crate::core::org::MAX_CLAIM_VALUE_
 pub struct Member {
     sub: String,
     issuer: IssuerUrl,
+    client_id: ClientId,
     email: EmailAddress,
     role: Role,
     sid: Option<String>,
@@ -37,6 +38,10 @@ impl Member {
     /// The org's issuer, which authenticated the member.
     pub fn issuer(&self) -> &IssuerUrl {
         &self.issuer
+    }
+    /// The client id the member's ID token was issued to (the org's, at sign-in).
+    pub fn client_id(&self) -> &ClientId {
+        &self.client_id
     }
     /// The verified email address, in one of the org's domains.
     pub fn email(&self) -> &EmailAddress {
@@ -63,12 +68,20 @@ impl Member {
         &self.role_claims
     }
 
+    /// The same member with `claims` as the kept role claims (tests).
+    #[cfg(test)]
+    pub(crate) fn with_role_claims(mut self, claims: Map<String, Value>) -> Member {
+        self.role_claims = claims;
+        self
+    }
+
     /// A member made up by a test.
     #[cfg(test)]
     pub(crate) fn for_tests(sub: &str, email: &str, role: Role) -> Member {
         Member {
             sub: sub.to_owned(),
             issuer: IssuerUrl::parse("https://idp.example.com").unwrap(),
+            client_id: ClientId::parse("client-123").unwrap(),
             email: EmailAddress::parse(email).unwrap(),
             role,
             sid: Some(format!("sid-{sub}")),
@@ -134,6 +147,7 @@ pub fn admit(token: &VerifiedIdToken, org: &OrgConfig) -> Result<Member, Denial>
     Ok(Member {
         sub: token.sub().to_owned(),
         issuer: org.issuer.clone(),
+        client_id: org.client_id.clone(),
         email,
         role,
         sid: token.sid().map(str::to_owned),
@@ -149,7 +163,9 @@ fn role_claims(org: &OrgConfig, claims: &Map<String, Value>) -> Map<String, Valu
         if out.contains_key(&rule.claim) {
             continue;
         }
-        let value = match claims.get(&rule.claim) {
+        // Kept under the rule's claim name, so a dot path (`realm_access.roles`) is resolved
+        // once here and read back as a top-level name by the same role mapping later.
+        let value = match claim_value(claims, &rule.claim) {
             Some(Value::String(s)) if keep(s) => Value::String(s.clone()),
             Some(Value::Array(items)) => Value::Array(
                 items

@@ -27,7 +27,7 @@ impl MemberRoles {
 /// The claim a rule names: the top-level claim of exactly that name if there is one (names such
 /// as `https://hub.example/roles` contain dots), otherwise the dot path through nested objects
 /// (`realm_access.roles`, Keycloak's shape).
-fn claim_value<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+pub(crate) fn claim_value<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
     if let Some(v) = claims.get(name) {
         return Some(v);
     }

@@ -13,6 +13,7 @@ pub mod assertion;
 pub mod config;
 pub mod decision;
 pub mod headers;
+pub mod live;
 pub mod path;
 pub mod pattern;
 

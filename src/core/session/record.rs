@@ -4,7 +4,7 @@ use crate::core::clock::UnixTime;
 use crate::core::email::EmailAddress;
 use crate::core::member::Member;
 use crate::core::oidc::issuer::IssuerUrl;
-use crate::core::org::{OrgSlug, Role};
+use crate::core::org::{ClientId, OrgSlug, Role};
 use crate::core::secret::Secret;
 use crate::core::store::StoreError;
 use serde::{Deserialize, Serialize};
@@ -26,6 +26,14 @@ pub struct OrgSession {
     /// When this org session was made. Absent in records written before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) logged_in_at: Option<UnixTime>,
+    /// The client id the session's ID token was issued to. Absent in older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) client_id: Option<ClientId>,
+    /// The bounded copy of the claims the role mapping reads ([`Member::role_claims`]), so a
+    /// changed role mapping applies to live sessions. Absent in older records, whose stored
+    /// `role` then stands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) role_claims: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl OrgSession {
@@ -42,6 +50,8 @@ impl OrgSession {
             sid: member.sid().map(str::to_owned),
             issuer: member.issuer().clone(),
             logged_in_at: Some(now),
+            client_id: Some(member.client_id().clone()),
+            role_claims: Some(member.role_claims().clone()),
         }
     }
 
@@ -81,6 +91,14 @@ impl OrgSession {
     /// The issuer that authenticated the user.
     pub fn issuer(&self) -> &IssuerUrl {
         &self.issuer
+    }
+    /// The client id the ID token was issued to (`None` for records older than the field).
+    pub fn client_id(&self) -> Option<&ClientId> {
+        self.client_id.as_ref()
+    }
+    /// The claims the role mapping reads, kept at sign-in (`None` for older records).
+    pub fn role_claims(&self) -> Option<&serde_json::Map<String, serde_json::Value>> {
+        self.role_claims.as_ref()
     }
 }
 

@@ -27,6 +27,8 @@ pub(super) fn org_session(sub: &str, now: UnixTime, lifetime: u64) -> OrgSession
         sid: Some(format!("sid-{sub}")),
         issuer: IssuerUrl::parse("https://idp.example.com").unwrap(),
         logged_in_at: Some(now),
+        client_id: None,
+        role_claims: None,
     }
 }
 
