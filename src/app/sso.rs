@@ -1,27 +1,28 @@
 //! The SSO routes: `/sso/start` (home realm discovery + authorization redirect),
 //! `/sso/callback` (code exchange + ID-token verification + session), `/sso/me`, `/sso/logout`.
 
-use super::admin::directory_error;
-use super::respond::{html, json, redirect, wants_json, AppError};
-use super::{pages, App};
+use super::error::{self, AppError, ErrorCode};
+use super::respond::{html, json, redirect, wants_json};
+use super::{pages, App, HeaderExt, Request, RequestExt, Response, ResponseExt};
 use crate::core::cookie::{read_cookie, CookiePolicy};
 use crate::core::directory::OrgDirectory;
 use crate::core::email::EmailAddress;
-use crate::core::http::{HttpClient, HttpRequest, HttpResponse};
+use crate::core::http::HttpClient;
 use crate::core::oidc::authorize::{
-    authorization_url, begin, sanitize_return_to, TransactionStore, TxError, TRANSACTION_TTL_SECS,
+    authorization_url, begin, sanitize_return_to, TransactionStore, TRANSACTION_TTL_SECS,
 };
 use crate::core::oidc::callback::{check_iss, Callback};
-use crate::core::oidc::discovery::{DiscoveryError, ProviderMetadata};
+use crate::core::oidc::discovery::ProviderMetadata;
 use crate::core::oidc::idtoken::{IdTokenVerifier, UntrustedIdToken};
-use crate::core::oidc::jwks_cache::VerifyError;
 use crate::core::oidc::signature::SignatureVerifier;
-use crate::core::oidc::token::{token_request, token_response, TokenError, MAX_TOKEN_BODY};
+use crate::core::oidc::token::{token_request, token_response, MAX_TOKEN_BODY};
 use crate::core::org::{OrgConfig, OrgSlug};
 use crate::core::roles::map_role;
 use crate::core::secret::Secret;
 use crate::core::session::{OrgSession, SessionStore};
 use crate::core::store::KvStore;
+use http::header::{CACHE_CONTROL, SET_COOKIE};
+use http::StatusCode;
 
 /// Longest `email` query parameter read.
 const MAX_EMAIL_PARAM: usize = 320;
@@ -32,26 +33,12 @@ fn cookie_policy<S, H, V>(app: &App<'_, S, H, V>) -> CookiePolicy {
     }
 }
 
-fn cookie_error(e: impl std::fmt::Display) -> AppError {
-    AppError::new(500, "internal_error", "The sign-in could not be completed.").log(e.to_string())
+fn cookie_error(e: crate::core::cookie::CookieError) -> AppError {
+    e.into()
 }
 
 fn storage_error(e: impl std::fmt::Display) -> AppError {
-    AppError::new(
-        503,
-        "storage_unavailable",
-        "Storage is unavailable; try again.",
-    )
-    .log(e.to_string())
-}
-
-fn discovery_error(e: DiscoveryError) -> AppError {
-    AppError::new(
-        502,
-        "idp_unavailable",
-        "Your organisation's identity provider could not be reached or is misconfigured.",
-    )
-    .log(format!("discovery: {e}"))
+    error::storage(e)
 }
 
 async fn provider<S: KvStore, H: HttpClient, V>(
@@ -68,20 +55,16 @@ async fn provider<S: KvStore, H: HttpClient, V>(
             &app.config.idp_policy,
         )
         .await
-        .map_err(discovery_error)
+        .map_err(AppError::from)
 }
 
 /// A lookup failure: on the login page for browsers, JSON for API clients.
-fn lookup_failure(
-    req: &HttpRequest,
-    err: AppError,
-    return_to: &str,
-) -> Result<HttpResponse, AppError> {
+fn lookup_failure(req: &Request, err: AppError, return_to: &str) -> Result<Response, AppError> {
     if wants_json(req) {
         return Err(err);
     }
     Ok(html(
-        err.status,
+        err.status(),
         pages::login_page(Some(&err.message), Some(return_to)),
     ))
 }
@@ -90,40 +73,32 @@ fn lookup_failure(
 /// domain index, one on the org), then redirects to its IdP with state, nonce and PKCE.
 pub(super) async fn start<S: KvStore, H: HttpClient, V: SignatureVerifier>(
     app: &App<'_, S, H, V>,
-    req: &HttpRequest,
-) -> Result<HttpResponse, AppError> {
+    req: &Request,
+) -> Result<Response, AppError> {
     let return_to = sanitize_return_to(&req.query("return_to").unwrap_or_default());
     let dir = OrgDirectory::new(&app.store);
     let (org, login_hint) = match (req.query("email"), req.query("org")) {
         (Some(email), None) => {
             if email.len() > MAX_EMAIL_PARAM {
-                let e = AppError::new(400, "invalid_email", "This email address is too long.")
+                let e = AppError::new(ErrorCode::InvalidEmail)
+                    .message("This email address is too long.")
                     .field("email");
                 return lookup_failure(req, e, &return_to);
             }
             let email = match EmailAddress::parse(&email) {
                 Ok(e) => e,
                 Err(e) => {
-                    let e = AppError::new(
-                        400,
-                        "invalid_email",
-                        format!("This is not a valid work email: {e}."),
-                    )
-                    .field("email");
+                    let e = AppError::new(ErrorCode::InvalidEmail)
+                        .message(format!("This is not a valid work email: {e}."))
+                        .field("email");
                     return lookup_failure(req, e, &return_to);
                 }
             };
-            match dir
-                .lookup_domain(email.domain())
-                .await
-                .map_err(directory_error)?
-            {
+            match dir.lookup_domain(email.domain()).await? {
                 Some(org) => (org, Some(email.as_str().to_owned())),
                 None => {
                     // Reveal nothing about other orgs: the same answer for every unknown domain.
-                    let e = AppError::new(
-                        404,
-                        "unknown_domain",
+                    let e = AppError::new(ErrorCode::UnknownDomain).message(
                         format!("No organisation uses single sign-on for {}. Check the address, or sign in another way.", email.domain()),
                     );
                     return lookup_failure(req, e, &return_to);
@@ -132,31 +107,24 @@ pub(super) async fn start<S: KvStore, H: HttpClient, V: SignatureVerifier>(
         }
         (None, Some(slug)) => {
             let unknown = || {
-                AppError::new(
-                    404,
-                    "unknown_org",
-                    "No organisation with single sign-on has this name.",
-                )
+                AppError::new(ErrorCode::UnknownOrg)
+                    .message("No organisation with single sign-on has this name.")
             };
             let Ok(slug) = OrgSlug::parse(&slug) else {
                 return lookup_failure(req, unknown(), &return_to);
             };
-            match dir.get(&slug).await.map_err(directory_error)? {
+            match dir.get(&slug).await? {
                 Some(org) => (org, None),
                 None => return lookup_failure(req, unknown(), &return_to),
             }
         }
         (Some(_), Some(_)) => {
-            return Err(AppError::new(
-                400,
-                "invalid_request",
-                "Give either email or org, not both.",
-            )
-            .field("email"))
+            return Err(AppError::new(ErrorCode::InvalidRequest)
+                .message("Give either email or org, not both.")
+                .field("email"))
         }
         (None, None) => {
-            let e = AppError::new(400, "invalid_email", "Enter your work email address.")
-                .field("email");
+            let e = AppError::new(ErrorCode::InvalidEmail).field("email");
             return lookup_failure(req, e, &return_to);
         }
     };
@@ -191,67 +159,42 @@ pub(super) async fn start<S: KvStore, H: HttpClient, V: SignatureVerifier>(
             Some(TRANSACTION_TTL_SECS),
         )
         .map_err(cookie_error)?;
-    let mut resp = redirect(302, url.as_str());
-    resp.headers.push("set-cookie", cookie);
-    resp.headers.set("cache-control", "no-store");
+    let mut resp = redirect(StatusCode::FOUND, url.as_str())?;
+    resp.append_header(SET_COOKIE, &cookie)?;
+    resp.set_header(CACHE_CONTROL, "no-store")?;
     Ok(resp)
 }
 
-fn tx_error(e: TxError) -> AppError {
-    match e {
-        TxError::Store(e) => storage_error(e),
-        TxError::Unknown | TxError::Expired => AppError::new(
-            400,
-            "login_expired",
-            "This sign-in has expired, was already used, or was started in another browser or tab. Please start again.",
-        )
-        .log(format!("transaction: {e}")),
-        other => AppError::new(400, "invalid_callback", "This sign-in response is not valid for this browser. Please start again.")
-            .log(format!("transaction: {other}")),
-    }
-}
-
-fn denied(code: &'static str, message: impl Into<String>) -> AppError {
-    AppError::new(403, code, message)
+fn denied(code: ErrorCode, message: impl Into<String>) -> AppError {
+    AppError::new(code).message(message)
 }
 
 /// `GET /sso/callback`: the authorization response (OIDC Core 3.1.2.5 / 3.1.2.6).
 pub(super) async fn callback<S: KvStore, H: HttpClient, V: SignatureVerifier>(
     app: &App<'_, S, H, V>,
-    req: &HttpRequest,
-) -> Result<HttpResponse, AppError> {
+    req: &Request,
+) -> Result<Response, AppError> {
     let policy = cookie_policy(app);
     let clear_tx = policy
         .clear_cookie(policy.tx_cookie())
         .map_err(cookie_error)?;
-    let result = complete_login(app, req, &policy).await;
-    // Whatever happened, the transaction cookie is spent.
-    let mut resp = match result {
-        Ok(resp) => resp,
-        Err(err) => {
-            let mut resp = app.render_error(req, err);
-            resp.headers.push("set-cookie", clear_tx);
-            return Ok(resp);
-        }
-    };
-    resp.headers.push("set-cookie", clear_tx);
-    resp.headers.set("cache-control", "no-store");
+    let clear_tx = super::respond::header_value(&clear_tx)?;
+    // Whatever happened, the transaction cookie is spent: errors carry the clearing cookie too.
+    let mut resp = complete_login(app, req, &policy)
+        .await
+        .map_err(|err| err.header(SET_COOKIE, clear_tx.clone()))?;
+    resp.headers_mut().append(SET_COOKIE, clear_tx);
+    resp.set_header(CACHE_CONTROL, "no-store")?;
     Ok(resp)
 }
 
 async fn complete_login<S: KvStore, H: HttpClient, V: SignatureVerifier>(
     app: &App<'_, S, H, V>,
-    req: &HttpRequest,
+    req: &Request,
     policy: &CookiePolicy,
-) -> Result<HttpResponse, AppError> {
+) -> Result<Response, AppError> {
     let now = app.clock.now();
-    let params = Callback::from_query(&req.url).map_err(|e| {
-        AppError::new(
-            400,
-            "invalid_callback",
-            format!("The sign-in response is malformed: {e}."),
-        )
-    })?;
+    let params = Callback::from_query(&req.public_url(&app.config.public_origin))?;
     let (code, state, iss) = match params {
         // OIDC Core 3.1.2.6: the IdP refused; show its reason (escaped by the page renderer).
         Callback::Error { error, description } => {
@@ -261,14 +204,12 @@ async fn complete_login<S: KvStore, H: HttpClient, V: SignatureVerifier>(
                 msg.push_str(&d);
             }
             msg.push('.');
-            return Err(AppError::new(403, "idp_error", msg));
+            return Err(AppError::new(ErrorCode::IdpError).message(msg));
         }
         Callback::Code { code, state, iss } => (code, state, iss),
     };
-    let binding = read_cookie(req.headers.get("cookie"), policy.tx_cookie()).ok_or_else(|| {
-        AppError::new(
-            400,
-            "login_expired",
+    let binding = read_cookie(req.header("cookie"), policy.tx_cookie()).ok_or_else(|| {
+        AppError::new(ErrorCode::LoginExpired).message(
             "No sign-in is in progress in this browser (cookies may be blocked). Please start again.",
         )
     })?;
@@ -276,58 +217,43 @@ async fn complete_login<S: KvStore, H: HttpClient, V: SignatureVerifier>(
     let tx = TransactionStore::new(&app.store)
         .take(&Secret::new(binding), &state, now)
         .await
-        .map_err(tx_error)?;
+        .map_err(AppError::from)?;
     let slug = OrgSlug::parse(&tx.org)
         .map_err(|e| storage_error(format!("bad org in transaction: {e}")))?;
     let org = OrgDirectory::new(&app.store)
         .get(&slug)
         .await
-        .map_err(directory_error)?
+        .map_err(AppError::from)?
         .filter(|org| org.issuer == tx.issuer)
         .ok_or_else(|| {
-            AppError::new(
-                400,
-                "login_expired",
+            AppError::new(ErrorCode::LoginExpired).message(
                 "Your organisation's sign-in settings changed during sign-in. Please start again.",
             )
         })?;
     let meta = provider(app, &org).await?;
     // RFC 9207 2.4: the authorization response's `iss` must be our IdP's (mix-up defence).
-    check_iss(iss.as_deref(), &meta).map_err(|e| {
-        AppError::new(
-            400,
-            "invalid_callback",
-            "The sign-in response came from an unexpected identity provider.",
-        )
-        .log(e.to_string())
-    })?;
+    check_iss(iss.as_deref(), &meta).map_err(AppError::from)?;
 
     // OIDC Core 3.1.3.1: exchange the code at the token endpoint (never following redirects).
     let redirect_uri = app.config.url("/sso/callback");
-    let request = token_request(&meta, &org.client_id, &org.client_secret, &code, &tx.pkce_verifier, &redirect_uri)
-        .map_err(|e| AppError::new(502, "idp_unsupported", "Your organisation's identity provider supports no client authentication method edge-sso offers.").log(e.to_string()))?;
+    let request = token_request(
+        &meta,
+        &org.client_id,
+        &org.client_secret,
+        &code,
+        &tx.pkce_verifier,
+        &redirect_uri,
+    )
+    .map_err(AppError::from)?;
     let response = app.http.send(request, MAX_TOKEN_BODY).await.map_err(|e| {
-        AppError::new(
-            502,
-            "idp_unavailable",
-            "Your organisation's identity provider could not be reached.",
-        )
-        .log(format!("token endpoint: {e}"))
+        AppError::new(ErrorCode::IdpUnavailable)
+            .message("Your organisation's identity provider could not be reached.")
+            .log(format!("token endpoint: {e}"))
     })?;
-    let tokens = token_response(&response).map_err(|e| match e {
-        TokenError::Rejected { ref error, .. } if error == "invalid_grant" => AppError::new(
-            400,
-            "login_expired",
-            "Your identity provider did not accept this sign-in (it may have been used already). Please start again.",
-        )
-        .log(format!("token endpoint: {e}")),
-        e => AppError::new(502, "idp_error", "Your organisation's identity provider answered with an error.")
-            .log(format!("token endpoint: {e}")),
-    })?;
+    let tokens = token_response(&response).map_err(AppError::from)?;
 
     // OIDC Core 3.1.3.7: verify the ID token (signature via the IdP's JWKS, then every claim).
-    let untrusted =
-        UntrustedIdToken::parse(tokens.id_token.expose()).map_err(|e| invalid_token(&e))?;
+    let untrusted = UntrustedIdToken::parse(tokens.id_token.expose()).map_err(AppError::from)?;
     let verifier = IdTokenVerifier::new(org.issuer.clone(), org.client_id.clone())
         .with_leeway_secs(app.config.leeway_secs);
     let verified = app
@@ -344,21 +270,13 @@ async fn complete_login<S: KvStore, H: HttpClient, V: SignatureVerifier>(
             &tx.nonce,
         )
         .await
-        .map_err(|e| match e {
-            VerifyError::IdToken(e) => invalid_token(&e),
-            e => AppError::new(
-                502,
-                "idp_unavailable",
-                "Your organisation's identity provider keys could not be fetched.",
-            )
-            .log(e.to_string()),
-        })?;
+        .map_err(AppError::from)?;
 
     // The user must belong to this org: a verified email in one of its domains (same
     // normalisation as the lookup), or an IdP shared by several orgs could sign anyone in.
     let email = verified
         .email()
-        .ok_or_else(|| denied("email_missing", "Your identity provider did not share your email address (request the email scope and claim)."))?;
+        .ok_or_else(|| denied(ErrorCode::EmailMissing, "Your identity provider did not share your email address (request the email scope and claim)."))?;
     // `email_verified` false, or present but neither a boolean nor "true"/"false": refused.
     // Absent is accepted: some IdPs (Entra ID) never send it and verify emails themselves.
     let verified_claim_present = verified.claims().contains_key("email_verified");
@@ -366,19 +284,19 @@ async fn complete_login<S: KvStore, H: HttpClient, V: SignatureVerifier>(
         || (verified_claim_present && verified.email_verified().is_none())
     {
         return Err(denied(
-            "email_unverified",
+            ErrorCode::EmailUnverified,
             "Your identity provider says this email address is not verified.",
         ));
     }
     let email = EmailAddress::parse(email).map_err(|e| {
         denied(
-            "email_invalid",
+            ErrorCode::EmailInvalid,
             format!("Your identity provider sent an email address edge-sso cannot use: {e}."),
         )
     })?;
     if !org.lists_domain(email.domain()) {
         return Err(denied(
-            "email_domain_mismatch",
+            ErrorCode::EmailDomainMismatch,
             format!(
                 "The email {} is not in a domain of this organisation.",
                 email.as_str()
@@ -386,7 +304,7 @@ async fn complete_login<S: KvStore, H: HttpClient, V: SignatureVerifier>(
         ));
     }
     let role = map_role(&org.role_mapping, org.default_role, verified.claims()).ok_or_else(|| {
-        denied("no_role", "You signed in, but your organisation grants your account no role here. Ask your administrator for access.")
+        denied(ErrorCode::NoRole, "You signed in, but your organisation grants your account no role here. Ask your administrator for access.")
     })?;
 
     let session = OrgSession {
@@ -400,7 +318,7 @@ async fn complete_login<S: KvStore, H: HttpClient, V: SignatureVerifier>(
         issuer: org.issuer.clone(),
     };
     // A fresh session id every login (no fixation); the old one is retired.
-    let previous = read_cookie(req.headers.get("cookie"), policy.session_cookie());
+    let previous = read_cookie(req.header("cookie"), policy.session_cookie());
     let new = SessionStore::with_cache(&app.store, app.state.sessions.clone())
         .login(
             app.random,
@@ -424,30 +342,20 @@ async fn complete_login<S: KvStore, H: HttpClient, V: SignatureVerifier>(
             Some(new.record.max_age(now)),
         )
         .map_err(cookie_error)?;
-    let mut resp = redirect(302, &tx.return_to);
-    resp.headers.push("set-cookie", cookie);
+    let mut resp = redirect(StatusCode::FOUND, &tx.return_to)?;
+    resp.append_header(SET_COOKIE, &cookie)?;
     Ok(resp)
-}
-
-fn invalid_token(e: &dyn std::fmt::Display) -> AppError {
-    AppError::new(
-        400,
-        "invalid_id_token",
-        "The identity provider's ID token failed verification.",
-    )
-    .log(format!("id token: {e}"))
 }
 
 /// `GET /sso/me`: the org sessions this browser holds.
 pub(super) async fn me<S: KvStore, H, V>(
     app: &App<'_, S, H, V>,
-    req: &HttpRequest,
-) -> Result<HttpResponse, AppError> {
+    req: &Request,
+) -> Result<Response, AppError> {
     let policy = cookie_policy(app);
-    let unauthenticated =
-        || AppError::new(401, "unauthenticated", "No valid session: sign in first.");
-    let id = read_cookie(req.headers.get("cookie"), policy.session_cookie())
-        .ok_or_else(unauthenticated)?;
+    let unauthenticated = || AppError::new(ErrorCode::Unauthenticated);
+    let id =
+        read_cookie(req.header("cookie"), policy.session_cookie()).ok_or_else(unauthenticated)?;
     let record = SessionStore::with_cache(&app.store, app.state.sessions.clone())
         .load_cached(&id, app.clock.now())
         .await
@@ -460,7 +368,7 @@ pub(super) async fn me<S: KvStore, H, V>(
             serde_json::json!({ "sub": s.sub, "email": s.email, "role": s.role, "expires_at": s.expires_at.secs() }),
         );
     }
-    Ok(json(200, &serde_json::json!({ "orgs": orgs })))
+    Ok(json(StatusCode::OK, &serde_json::json!({ "orgs": orgs })))
 }
 
 /// `POST /sso/logout[?org=SLUG]`: ends the session (all orgs, or one), clears the cookie when
@@ -468,27 +376,25 @@ pub(super) async fn me<S: KvStore, H, V>(
 /// (OIDC RP-Initiated Logout 1.0 section 2).
 pub(super) async fn logout<S: KvStore, H: HttpClient, V>(
     app: &App<'_, S, H, V>,
-    req: &HttpRequest,
-) -> Result<HttpResponse, AppError> {
+    req: &Request,
+) -> Result<Response, AppError> {
     // CSRF: a cross-site page must not be able to log users out. Browsers send Sec-Fetch-Site
     // and Origin on POST; our pages use `Referrer-Policy: no-referrer`, under which a
     // same-origin form POST carries `Origin: null`, so Sec-Fetch-Site decides then.
     // Non-browser clients send neither.
-    let origin = req.headers.get("origin");
-    let site = req.headers.get("sec-fetch-site");
+    let origin = req.header("origin");
+    let site = req.header("sec-fetch-site");
     let foreign_origin = origin.is_some_and(|o| o != "null" && o != app.config.origin_str());
     let cross_site = site.is_some_and(|s| s != "same-origin" && s != "none");
     let opaque_unvouched = origin == Some("null") && site.is_none();
     if foreign_origin || cross_site || opaque_unvouched {
-        return Err(AppError::new(
-            403,
-            "cross_site",
-            "Sign-out must come from this site.",
-        ));
+        return Err(AppError::new(ErrorCode::CrossSite));
     }
     let org = match req.query("org") {
         Some(s) => Some(OrgSlug::parse(&s).map_err(|_| {
-            AppError::new(400, "invalid_field", "org: not a valid organisation slug").field("org")
+            AppError::new(ErrorCode::InvalidField)
+                .message("org: not a valid organisation slug")
+                .field("org")
         })?),
         None => None,
     };
@@ -496,7 +402,7 @@ pub(super) async fn logout<S: KvStore, H: HttpClient, V>(
     let now = app.clock.now();
     let mut location = "/".to_owned();
     let mut clear = true;
-    if let Some(id) = read_cookie(req.headers.get("cookie"), policy.session_cookie()) {
+    if let Some(id) = read_cookie(req.header("cookie"), policy.session_cookie()) {
         let store = SessionStore::with_cache(&app.store, app.state.sessions.clone());
         let removed = store
             .logout(&id, org.as_ref().map(OrgSlug::as_str), now)
@@ -511,16 +417,14 @@ pub(super) async fn logout<S: KvStore, H: HttpClient, V>(
             }
         }
     }
-    let mut resp = redirect(303, &location);
+    let mut resp = redirect(StatusCode::SEE_OTHER, &location)?;
     if clear {
-        resp.headers.push(
-            "set-cookie",
-            policy
-                .clear_cookie(policy.session_cookie())
-                .map_err(cookie_error)?,
-        );
+        let cleared = policy
+            .clear_cookie(policy.session_cookie())
+            .map_err(cookie_error)?;
+        resp.append_header(SET_COOKIE, &cleared)?;
     }
-    resp.headers.set("cache-control", "no-store");
+    resp.set_header(CACHE_CONTROL, "no-store")?;
     Ok(resp)
 }
 
