@@ -415,5 +415,13 @@ mod tests {
         assert_eq!(other.status(), StatusCode::BAD_GATEWAY);
         let slug: AppError = SlugError::Hyphen.into();
         assert_eq!(slug.field.as_deref(), Some("slug"));
+        let config: AppError = (&ConfigError {
+            variable: "PUBLIC_ORIGIN",
+            message: "is not set".into(),
+        })
+            .into();
+        assert_eq!(config.status(), 500);
+        assert_eq!(config.code.wire(), "configuration_error");
+        assert!(config.message.contains("PUBLIC_ORIGIN"));
     }
 }
