@@ -59,7 +59,7 @@ fn unreadable() -> AppError {
 /// `PUBLIC_ORIGIN`, never from Host), every header, and the body read under the cap.
 async fn to_app(req: &mut worker::Request) -> Result<Request, AppError> {
     let url = req.url().map_err(|_| bad_request("Malformed URL."))?;
-    let uri = http::Uri::try_from(&url[url::Position::BeforePath..])
+    let uri = http::Uri::try_from(&url[url::Position::BeforePath..url::Position::AfterQuery])
         .map_err(|_| bad_request("Malformed URL."))?;
     // The raw method: `worker::Method` maps every method it does not know to GET.
     let method = http::Method::from_bytes(req.inner().method().as_bytes())

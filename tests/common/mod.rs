@@ -554,7 +554,7 @@ impl Harness {
         let url = Url::parse(ORIGIN).unwrap().join(path).unwrap();
         let mut req = http::Request::builder()
             .method(method)
-            .uri(&url[url::Position::BeforePath..]);
+            .uri(&url[url::Position::BeforePath..url::Position::AfterQuery]);
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
