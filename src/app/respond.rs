@@ -1,49 +1,24 @@
 //! Building responses: errors as HTML or JSON with a correlation id, security headers, escaping.
 
-use crate::core::http::{HttpRequest, HttpResponse};
+pub use super::error::AppError;
+use super::{Body, HeaderExt, RequestExt, Response};
+use http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION, REFERRER_POLICY,
+    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+};
+use http::{HeaderValue, StatusCode};
 
 /// Content-Security-Policy for every HTML page: no inline script or style, no third parties.
 /// `form-action` allows the IdP hand-off (a redirect after a form submit) to any https origin
 /// and to loopback IdPs in development.
 pub const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self' https: http://127.0.0.1:* http://localhost:*; frame-ancestors 'none'; base-uri 'none'";
 
-/// An error the application answers with: status, a stable code, a short user-facing message,
-/// the offending field (admin API) and a detail that goes only to the log.
-#[derive(Debug, Clone)]
-pub struct AppError {
-    /// HTTP status.
-    pub status: u16,
-    /// Stable machine-readable code (`unknown_domain`, `invalid_field`, ...).
-    pub code: &'static str,
-    /// Short message safe to show to the client.
-    pub message: String,
-    /// The request field at fault, when there is one.
-    pub field: Option<String>,
-    /// Detail for the log only (never sent to the client; never a secret).
-    pub log_detail: Option<String>,
-}
-
-impl AppError {
-    /// An error with `status`, `code` and `message`.
-    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        AppError {
-            status,
-            code,
-            message: message.into(),
-            field: None,
-            log_detail: None,
-        }
-    }
-    /// Names the offending field.
-    pub fn field(mut self, field: impl Into<String>) -> Self {
-        self.field = Some(field.into());
-        self
-    }
-    /// Adds a detail for the log.
-    pub fn log(mut self, detail: impl Into<String>) -> Self {
-        self.log_detail = Some(detail.into());
-        self
-    }
+/// A header value from our own text; a value that is not one (a control character) is our
+/// bug, answered with a 500 rather than a panic.
+pub fn header_value(value: &str) -> Result<HeaderValue, AppError> {
+    HeaderValue::from_str(value).map_err(|_| {
+        AppError::new(super::error::ErrorCode::InternalError).log("invalid response header value")
+    })
 }
 
 /// Escapes text for HTML element content and quoted attribute values.
@@ -63,73 +38,94 @@ pub fn html_escape(s: &str) -> String {
 }
 
 /// Whether the client asked for JSON (API clients) rather than a page.
-pub fn wants_json(req: &HttpRequest) -> bool {
-    let path = req.url.path();
-    path.starts_with("/admin/")
-        || path == "/sso/me"
-        || req
-            .headers
-            .get("accept")
-            .is_some_and(|a| a.contains("application/json"))
+pub fn wants_json<B>(req: &http::Request<B>) -> bool {
+    wants_json_at(req.path(), req.header("accept"))
 }
 
-/// Adds the headers every response carries.
-pub fn harden(mut resp: HttpResponse) -> HttpResponse {
-    let h = &mut resp.headers;
-    h.set("x-content-type-options", "nosniff");
-    h.set("referrer-policy", "no-referrer");
-    h.set("x-frame-options", "DENY");
-    if h.get("cache-control").is_none() {
-        h.set("cache-control", "no-store");
+/// [`wants_json`] from the path and `Accept` header (for the edge, before a request exists).
+pub fn wants_json_at(path: &str, accept: Option<&str>) -> bool {
+    path.starts_with("/admin/")
+        || path == "/sso/me"
+        || accept.is_some_and(|a| a.contains("application/json"))
+}
+
+/// Adds the headers of the app's own pages and API (the response policy of
+/// [`super::router::RouteGroup::App`]): no sniffing, no referrer, no framing, `no-store` unless
+/// the handler chose a cache policy, and the CSP on HTML.
+pub fn harden(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if !h.contains_key(CACHE_CONTROL) {
+        h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-    if h.get("content-type")
-        .is_some_and(|c| c.starts_with("text/html"))
+    if h.get(CONTENT_TYPE)
+        .is_some_and(|c| c.as_bytes().starts_with(b"text/html"))
     {
-        h.set("content-security-policy", CSP);
+        h.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
     }
     resp
 }
 
-/// A JSON response.
-pub fn json(status: u16, value: &serde_json::Value) -> HttpResponse {
-    HttpResponse::new(status, "application/json; charset=utf-8", value.to_string())
-}
-
-/// An HTML response.
-pub fn html(status: u16, body: String) -> HttpResponse {
-    HttpResponse::new(status, "text/html; charset=utf-8", body)
-}
-
-/// A redirect (302 or 303) to `location`.
-pub fn redirect(status: u16, location: &str) -> HttpResponse {
-    let mut r = HttpResponse::new(status, "text/plain; charset=utf-8", Vec::new());
-    r.headers.set("location", location);
+/// A response with `status`, a static `content_type` and `body`.
+pub fn with_body(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Body>,
+) -> Response {
+    let mut r = Response::new(body.into());
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     r
 }
 
+/// A JSON response.
+pub fn json(status: StatusCode, value: &serde_json::Value) -> Response {
+    with_body(status, "application/json; charset=utf-8", value.to_string())
+}
+
+/// An HTML response.
+pub fn html(status: StatusCode, body: String) -> Response {
+    with_body(status, "text/html; charset=utf-8", body)
+}
+
+/// A redirect (302 or 303) to `location`.
+pub fn redirect(status: StatusCode, location: &str) -> Result<Response, AppError> {
+    let mut r = with_body(status, "text/plain; charset=utf-8", Body::Empty);
+    r.headers_mut().insert(LOCATION, header_value(location)?);
+    Ok(r)
+}
+
 /// The error response: JSON `{"error", "message", "field"?, "correlation_id"}` for API clients,
-/// otherwise the error page.
-pub fn error_response(err: &AppError, as_json: bool, correlation_id: &str) -> HttpResponse {
-    if as_json {
+/// otherwise the error page; with the error's own headers.
+pub fn error_response(err: AppError, as_json: bool, correlation_id: &str) -> Response {
+    let status = err.status();
+    let mut resp = if as_json {
         let mut v = serde_json::json!({
-            "error": err.code,
+            "error": err.code.wire(),
             "message": err.message,
             "correlation_id": correlation_id,
         });
         if let Some(f) = &err.field {
             v["field"] = serde_json::Value::String(f.clone());
         }
-        json(err.status, &v)
+        json(status, &v)
     } else {
         html(
-            err.status,
-            crate::app::pages::error_page(&title_for(err.status), &err.message, correlation_id),
+            status,
+            crate::app::pages::error_page(title_for(status), &err.message, correlation_id),
         )
+    };
+    for (name, value) in err.headers {
+        resp.headers_mut().append(name, value);
     }
+    resp
 }
 
-fn title_for(status: u16) -> String {
-    match status {
+fn title_for(status: StatusCode) -> &'static str {
+    match status.as_u16() {
         400 => "Bad request",
         401 => "Sign-in required",
         403 => "Access denied",
@@ -140,11 +136,11 @@ fn title_for(status: u16) -> String {
         502 => "Identity provider unavailable",
         _ => "Something went wrong",
     }
-    .to_owned()
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::error::ErrorCode;
     use super::*;
 
     #[test]
@@ -157,11 +153,45 @@ mod tests {
 
     #[test]
     fn json_error_names_field() {
-        let e = AppError::new(400, "invalid_field", "bad").field("issuer");
-        let r = error_response(&e, true, "cid");
-        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        let e = AppError::new(ErrorCode::InvalidField)
+            .message("bad")
+            .field("issuer");
+        let r = error_response(e, true, "cid");
+        let v: serde_json::Value = serde_json::from_slice(r.body().as_bytes().unwrap()).unwrap();
+        assert_eq!(v["error"], "invalid_field");
         assert_eq!(v["field"], "issuer");
         assert_eq!(v["correlation_id"], "cid");
-        assert_eq!(r.status, 400);
+        assert_eq!(r.status(), 400);
+    }
+
+    #[test]
+    fn error_headers_are_kept_and_html_is_hardened() {
+        let e = AppError::new(ErrorCode::LoginExpired)
+            .header(
+                http::header::SET_COOKIE,
+                HeaderValue::from_static("a=; Max-Age=0"),
+            )
+            .header(
+                http::header::SET_COOKIE,
+                HeaderValue::from_static("b=; Max-Age=0"),
+            );
+        let r = harden(error_response(e, false, "cid"));
+        assert_eq!(r.status(), 400);
+        assert_eq!(r.headers().get_all("set-cookie").iter().count(), 2);
+        assert_eq!(r.header("content-security-policy"), Some(CSP));
+        assert_eq!(r.header("cache-control"), Some("no-store"));
+        assert_eq!(r.header("x-frame-options"), Some("DENY"));
+    }
+
+    #[test]
+    fn harden_keeps_a_chosen_cache_policy() {
+        let mut r = with_body(StatusCode::OK, "text/css", "x");
+        r.headers_mut().insert(
+            CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=300"),
+        );
+        let r = harden(r);
+        assert_eq!(r.header("cache-control"), Some("public, max-age=300"));
+        assert_eq!(r.header("content-security-policy"), None);
     }
 }

@@ -1,53 +1,241 @@
-//! Maps method and path to a handler.
+//! Maps method and path to a handler: a `matchit` table of paths (with parameters), each with
+//! the methods it takes and the [`RouteGroup`] whose response policy applies.
+//!
+//! A known path with a method it does not take is a 405 naming the allowed methods in `Allow`
+//! (RFC 9110 15.5.6); an unknown path is a 404. Adding the access gateway means adding a
+//! [`RouteGroup`] variant with its own policy and inserting its paths into [`table`]; dispatch
+//! stays a `match` on [`Endpoint`], so handlers are plain `async fn`s with no boxing.
 
-use super::respond::{html, AppError};
-use super::{admin, pages, sso, App};
-use crate::core::http::{HttpClient, HttpRequest, HttpResponse, Method};
+use super::error::{AppError, ErrorCode};
+use super::respond::{harden, html, with_body};
+use super::{admin, pages, sso, App, Request, RequestExt, Response};
+use crate::core::http::HttpClient;
 use crate::core::jose::verify::SignatureVerifier;
 use crate::core::store::KvStore;
+use http::header::{ALLOW, CACHE_CONTROL};
+use http::{HeaderValue, Method, StatusCode};
+use std::sync::OnceLock;
 
-fn asset(content_type: &str, body: &str) -> HttpResponse {
-    let mut r = HttpResponse::new(200, content_type, body.as_bytes().to_vec());
-    r.headers.set("cache-control", "public, max-age=300");
+/// A group of routes sharing a response policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RouteGroup {
+    /// The app's own pages and API: every response (errors included) is hardened by
+    /// [`harden`]: CSP on HTML, `no-store` unless the handler chose otherwise, `X-Frame-Options:
+    /// DENY`, `nosniff`, `Referrer-Policy: no-referrer`. Unmatched paths answer in this group.
+    App,
+    // A later `Gateway` group passes proxied upstream responses through untouched.
+}
+
+impl RouteGroup {
+    /// Applies the group's response policy.
+    pub fn finish(self, resp: Response) -> Response {
+        match self {
+            RouteGroup::App => harden(resp),
+        }
+    }
+}
+
+/// What a route runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    LoginPage,
+    SsoStart,
+    SsoCallback,
+    SsoMe,
+    SsoLogout,
+    AdminList,
+    AdminGet,
+    AdminPut,
+    AdminDelete,
+    AdminPage,
+    Healthz,
+    StyleCss,
+    AdminJs,
+}
+
+/// One path: its group and, per method, its endpoint.
+#[derive(Debug)]
+struct Route {
+    group: RouteGroup,
+    methods: Vec<(Method, Endpoint)>,
+    /// The `Allow` header value for a 405.
+    allow: HeaderValue,
+}
+
+impl Route {
+    fn new(group: RouteGroup, methods: Vec<(Method, Endpoint)>) -> Self {
+        let names: Vec<&str> = methods.iter().map(|(m, _)| m.as_str()).collect();
+        let allow = HeaderValue::from_str(&names.join(", "))
+            .unwrap_or_else(|_| HeaderValue::from_static(""));
+        Route {
+            group,
+            methods,
+            allow,
+        }
+    }
+    fn endpoint(&self, method: &Method) -> Option<Endpoint> {
+        self.methods
+            .iter()
+            .find(|(m, _)| m == method)
+            .map(|(_, e)| *e)
+    }
+}
+
+/// `GET` and `HEAD` (which answers as GET; the platform drops the body).
+fn get(e: Endpoint) -> Vec<(Method, Endpoint)> {
+    vec![(Method::GET, e), (Method::HEAD, e)]
+}
+
+/// The route table, built once per isolate.
+fn table() -> &'static matchit::Router<Route> {
+    static TABLE: OnceLock<matchit::Router<Route>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        use Endpoint::*;
+        let app = RouteGroup::App;
+        let routes: Vec<(&str, Route)> = vec![
+            ("/", Route::new(app, get(LoginPage))),
+            ("/sso/start", Route::new(app, get(SsoStart))),
+            ("/sso/callback", Route::new(app, get(SsoCallback))),
+            ("/sso/me", Route::new(app, get(SsoMe))),
+            (
+                "/sso/logout",
+                Route::new(app, vec![(Method::POST, SsoLogout)]),
+            ),
+            (
+                "/admin/orgs",
+                Route::new(app, vec![(Method::GET, AdminList)]),
+            ),
+            // A catch-all, so that `a/b` reaches the slug validator (a 400 naming the field),
+            // as a slug with `%2F` does.
+            (
+                "/admin/orgs/*slug",
+                Route::new(
+                    app,
+                    vec![
+                        (Method::GET, AdminGet),
+                        (Method::PUT, AdminPut),
+                        (Method::DELETE, AdminDelete),
+                    ],
+                ),
+            ),
+            ("/admin", Route::new(app, get(AdminPage))),
+            ("/healthz", Route::new(app, get(Healthz))),
+            ("/www/style.css", Route::new(app, get(StyleCss))),
+            ("/www/admin.js", Route::new(app, get(AdminJs))),
+        ];
+        let mut table = matchit::Router::new();
+        for (path, route) in routes {
+            // The table is static: a conflict is caught by the router tests.
+            let inserted = table.insert(path, route);
+            debug_assert!(inserted.is_ok(), "route {path}: {inserted:?}");
+        }
+        table
+    })
+}
+
+fn asset(content_type: &'static str, body: &str) -> Response {
+    let mut r = with_body(StatusCode::OK, content_type, body);
+    r.headers_mut().insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
     r
 }
 
+/// Routes `req`: the matched route's group (whose policy the caller applies) and the handler's
+/// answer.
 pub(super) async fn route<S: KvStore, H: HttpClient, V: SignatureVerifier>(
     app: &App<'_, S, H, V>,
-    req: &HttpRequest,
-) -> Result<HttpResponse, AppError> {
-    let path = req.url.path();
-    let method = req.method;
-    let get = matches!(method, Method::Get | Method::Head);
-    match path {
-        "/" if get => {
+    req: &Request,
+) -> (RouteGroup, Result<Response, AppError>) {
+    let Ok(matched) = table().at(req.path()) else {
+        return (RouteGroup::App, Err(ErrorCode::NotFound.into()));
+    };
+    let route = matched.value;
+    let Some(endpoint) = route.endpoint(req.method()) else {
+        let err = AppError::new(ErrorCode::MethodNotAllowed).header(ALLOW, route.allow.clone());
+        return (route.group, Err(err));
+    };
+    let slug = matched.params.get("slug").unwrap_or_default();
+    (route.group, call(app, req, endpoint, slug).await)
+}
+
+async fn call<S: KvStore, H: HttpClient, V: SignatureVerifier>(
+    app: &App<'_, S, H, V>,
+    req: &Request,
+    endpoint: Endpoint,
+    slug: &str,
+) -> Result<Response, AppError> {
+    match endpoint {
+        Endpoint::LoginPage => {
             let rt = req
                 .query("return_to")
                 .map(|r| crate::core::oidc::authorize::sanitize_return_to(&r));
-            Ok(html(200, pages::login_page(None, rt.as_deref())))
+            Ok(html(StatusCode::OK, pages::login_page(None, rt.as_deref())))
         }
-        "/sso/start" if get => sso::start(app, req).await,
-        "/sso/callback" if get => sso::callback(app, req).await,
-        "/sso/me" if get => sso::me(app, req).await,
-        "/sso/logout" if method == Method::Post => sso::logout(app, req).await,
-        "/admin/orgs" => admin::handle(app, req, None).await,
-        p if p.starts_with("/admin/orgs/") => {
-            admin::handle(app, req, Some(&p["/admin/orgs/".len()..])).await
+        Endpoint::SsoStart => sso::start(app, req).await,
+        Endpoint::SsoCallback => sso::callback(app, req).await,
+        Endpoint::SsoMe => sso::me(app, req).await,
+        Endpoint::SsoLogout => sso::logout(app, req).await,
+        Endpoint::AdminList => admin::list(app, req).await,
+        Endpoint::AdminGet => admin::get(app, req, slug).await,
+        Endpoint::AdminPut => admin::put(app, req, slug).await,
+        Endpoint::AdminDelete => admin::delete(app, req, slug).await,
+        Endpoint::AdminPage => Ok(html(StatusCode::OK, pages::ADMIN_HTML.to_owned())),
+        Endpoint::Healthz => Ok(with_body(StatusCode::OK, "text/plain; charset=utf-8", "ok")),
+        Endpoint::StyleCss => Ok(asset("text/css; charset=utf-8", pages::STYLE_CSS)),
+        Endpoint::AdminJs => Ok(asset("text/javascript; charset=utf-8", pages::ADMIN_JS)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(path: &str) -> Option<(&'static Route, Option<String>)> {
+        let m = table().at(path).ok()?;
+        Some((m.value, m.params.get("slug").map(str::to_owned)))
+    }
+
+    #[test]
+    fn table_builds_and_matches() {
+        assert_eq!(
+            at("/").unwrap().0.endpoint(&Method::GET),
+            Some(Endpoint::LoginPage)
+        );
+        assert_eq!(
+            at("/sso/logout").unwrap().0.endpoint(&Method::POST),
+            Some(Endpoint::SsoLogout)
+        );
+        let (r, slug) = at("/admin/orgs/acme").unwrap();
+        assert_eq!(r.endpoint(&Method::PUT), Some(Endpoint::AdminPut));
+        assert_eq!(slug.as_deref(), Some("acme"));
+        assert_eq!(at("/admin/orgs/a/b").unwrap().1.as_deref(), Some("a/b"));
+        assert_eq!(
+            at("/admin/orgs").unwrap().0.endpoint(&Method::GET),
+            Some(Endpoint::AdminList)
+        );
+        for unknown in [
+            "/nope",
+            "/sso",
+            "/sso/start/",
+            "/healthz/",
+            "/admin/orgs/",
+            "//",
+        ] {
+            assert!(at(unknown).is_none(), "{unknown}");
         }
-        "/healthz" if get => Ok(HttpResponse::new(200, "text/plain; charset=utf-8", "ok")),
-        "/admin" if get => Ok(html(200, pages::ADMIN_HTML.to_owned())),
-        "/www/style.css" if get => Ok(asset("text/css; charset=utf-8", pages::STYLE_CSS)),
-        "/www/admin.js" if get => Ok(asset("text/javascript; charset=utf-8", pages::ADMIN_JS)),
-        "/" | "/healthz" | "/admin" | "/www/style.css" | "/www/admin.js" | "/sso/start"
-        | "/sso/callback" | "/sso/me" | "/sso/logout" => Err(AppError::new(
-            405,
-            "method_not_allowed",
-            "This method is not allowed here.",
-        )),
-        _ => Err(AppError::new(
-            404,
-            "not_found",
-            "There is nothing at this address.",
-        )),
+    }
+
+    #[test]
+    fn allow_lists_the_methods() {
+        let (r, _) = at("/admin/orgs/x").unwrap();
+        assert_eq!(r.allow, "GET, PUT, DELETE");
+        assert_eq!(r.endpoint(&Method::PATCH), None);
+        let (r, _) = at("/sso/start").unwrap();
+        assert_eq!(r.allow, "GET, HEAD");
+        assert_eq!(r.endpoint(&Method::OPTIONS), None);
+        assert_eq!(r.endpoint(&Method::HEAD), Some(Endpoint::SsoStart));
     }
 }

@@ -1,24 +1,26 @@
 //! The SSO routes: `/sso/start` (home realm discovery + authorization redirect),
-//! `/sso/callback` (code exchange + ID-token verification + session), `/sso/me`, `/sso/logout`.
+//! `/sso/callback` (the login use case of [`crate::core::login`]), `/sso/me`, `/sso/logout`.
+//! Only translation lives here: request in, core call, response out.
 
-use super::admin::directory_error;
-use super::respond::{html, json, redirect, wants_json, AppError};
-use super::{pages, App};
+use super::error::{self, AppError, ErrorCode};
+use super::respond::{html, json, redirect, wants_json};
+use super::{pages, App, HeaderExt, Request, RequestExt, Response, ResponseExt};
 use crate::core::cookie::{read_cookie, CookiePolicy};
 use crate::core::directory::OrgDirectory;
 use crate::core::email::EmailAddress;
-use crate::core::http::{HttpClient, HttpRequest, HttpResponse};
+use crate::core::http::HttpClient;
 use crate::core::jose::verify::SignatureVerifier;
-use crate::core::login::{complete_login, CallbackRequest, LoginContext, LoginError};
-use crate::core::member::Denial;
+use crate::core::login::{complete_login, CallbackRequest, LoginContext};
 use crate::core::oidc::authorize::{
-    authorization_url, begin, sanitize_return_to, TransactionStore, TxError, TRANSACTION_TTL_SECS,
+    authorization_url, begin, sanitize_return_to, TransactionStore, TRANSACTION_TTL_SECS,
 };
-use crate::core::oidc::discovery::{DiscoveryError, ProviderMetadata};
+use crate::core::oidc::discovery::ProviderMetadata;
 use crate::core::org::{OrgConfig, OrgSlug};
 use crate::core::secret::Secret;
 use crate::core::session::{SessionId, SessionRecord, SessionStore};
 use crate::core::store::KvStore;
+use http::header::{CACHE_CONTROL, SET_COOKIE};
+use http::StatusCode;
 
 /// Longest `email` query parameter read.
 const MAX_EMAIL_PARAM: usize = 320;
@@ -29,26 +31,12 @@ fn cookie_policy<S, H, V>(app: &App<'_, S, H, V>) -> CookiePolicy {
     }
 }
 
-fn cookie_error(e: impl std::fmt::Display) -> AppError {
-    AppError::new(500, "internal_error", "The sign-in could not be completed.").log(e.to_string())
+fn cookie_error(e: crate::core::cookie::CookieError) -> AppError {
+    e.into()
 }
 
 fn storage_error(e: impl std::fmt::Display) -> AppError {
-    AppError::new(
-        503,
-        "storage_unavailable",
-        "Storage is unavailable; try again.",
-    )
-    .log(e.to_string())
-}
-
-fn discovery_error(e: DiscoveryError) -> AppError {
-    AppError::new(
-        502,
-        "idp_unavailable",
-        "Your organisation's identity provider could not be reached or is misconfigured.",
-    )
-    .log(format!("discovery: {e}"))
+    error::storage(e)
 }
 
 async fn provider<S: KvStore, H: HttpClient, V>(
@@ -65,22 +53,18 @@ async fn provider<S: KvStore, H: HttpClient, V>(
             &app.config.idp_policy,
         )
         .await
-        .map_err(discovery_error)
+        .map_err(AppError::from)
 }
 
 /// A lookup failure: on the login page for browsers (the email they typed kept in the field,
 /// when it is not over-long), JSON for API clients.
-fn lookup_failure(
-    req: &HttpRequest,
-    err: AppError,
-    return_to: &str,
-) -> Result<HttpResponse, AppError> {
+fn lookup_failure(req: &Request, err: AppError, return_to: &str) -> Result<Response, AppError> {
     if wants_json(req) {
         return Err(err);
     }
     let typed = req.query("email").filter(|e| e.len() <= MAX_EMAIL_PARAM);
     Ok(html(
-        err.status,
+        err.status(),
         pages::login_page_with_email(Some(&err.message), Some(return_to), typed.as_deref()),
     ))
 }
@@ -89,40 +73,32 @@ fn lookup_failure(
 /// domain index, one on the org), then redirects to its IdP with state, nonce and PKCE.
 pub(super) async fn start<S: KvStore, H: HttpClient, V: SignatureVerifier>(
     app: &App<'_, S, H, V>,
-    req: &HttpRequest,
-) -> Result<HttpResponse, AppError> {
+    req: &Request,
+) -> Result<Response, AppError> {
     let return_to = sanitize_return_to(&req.query("return_to").unwrap_or_default());
     let dir = OrgDirectory::new(&app.store);
     let (org, login_hint) = match (req.query("email"), req.query("org")) {
         (Some(email), None) => {
             if email.len() > MAX_EMAIL_PARAM {
-                let e = AppError::new(400, "invalid_email", "This email address is too long.")
+                let e = AppError::new(ErrorCode::InvalidEmail)
+                    .message("This email address is too long.")
                     .field("email");
                 return lookup_failure(req, e, &return_to);
             }
             let email = match EmailAddress::parse(&email) {
                 Ok(e) => e,
                 Err(e) => {
-                    let e = AppError::new(
-                        400,
-                        "invalid_email",
-                        format!("This is not a valid work email: {e}."),
-                    )
-                    .field("email");
+                    let e = AppError::new(ErrorCode::InvalidEmail)
+                        .message(format!("This is not a valid work email: {e}."))
+                        .field("email");
                     return lookup_failure(req, e, &return_to);
                 }
             };
-            match dir
-                .lookup_domain(email.domain())
-                .await
-                .map_err(directory_error)?
-            {
+            match dir.lookup_domain(email.domain()).await? {
                 Some(org) => (org, Some(email.as_str().to_owned())),
                 None => {
                     // Reveal nothing about other orgs: the same answer for every unknown domain.
-                    let e = AppError::new(
-                        404,
-                        "unknown_domain",
+                    let e = AppError::new(ErrorCode::UnknownDomain).message(
                         format!("No organisation uses single sign-on for {}. Check the address, or sign in another way.", email.domain()),
                     );
                     return lookup_failure(req, e, &return_to);
@@ -131,31 +107,24 @@ pub(super) async fn start<S: KvStore, H: HttpClient, V: SignatureVerifier>(
         }
         (None, Some(slug)) => {
             let unknown = || {
-                AppError::new(
-                    404,
-                    "unknown_org",
-                    "No organisation with single sign-on has this name.",
-                )
+                AppError::new(ErrorCode::UnknownOrg)
+                    .message("No organisation with single sign-on has this name.")
             };
             let Ok(slug) = OrgSlug::parse(&slug) else {
                 return lookup_failure(req, unknown(), &return_to);
             };
-            match dir.get(&slug).await.map_err(directory_error)? {
+            match dir.get(&slug).await? {
                 Some(org) => (org, None),
                 None => return lookup_failure(req, unknown(), &return_to),
             }
         }
         (Some(_), Some(_)) => {
-            return Err(AppError::new(
-                400,
-                "invalid_request",
-                "Give either email or org, not both.",
-            )
-            .field("email"))
+            return Err(AppError::new(ErrorCode::InvalidRequest)
+                .message("Give either email or org, not both.")
+                .field("email"))
         }
         (None, None) => {
-            let e = AppError::new(400, "invalid_email", "Enter your work email address.")
-                .field("email");
+            let e = AppError::new(ErrorCode::InvalidEmail).field("email");
             return lookup_failure(req, e, &return_to);
         }
     };
@@ -184,144 +153,28 @@ pub(super) async fn start<S: KvStore, H: HttpClient, V: SignatureVerifier>(
             Some(TRANSACTION_TTL_SECS),
         )
         .map_err(cookie_error)?;
-    let mut resp = redirect(302, url.as_str());
-    resp.headers.push("set-cookie", cookie);
-    resp.headers.set("cache-control", "no-store");
+    let mut resp = redirect(StatusCode::FOUND, url.as_str())?;
+    resp.append_header(SET_COOKIE, &cookie)?;
+    resp.set_header(CACHE_CONTROL, "no-store")?;
     Ok(resp)
-}
-
-fn tx_error(e: TxError) -> AppError {
-    match e {
-        TxError::Store(e) => storage_error(e),
-        TxError::Unknown | TxError::Expired => AppError::new(
-            400,
-            "login_expired",
-            "This sign-in has expired, was already used, or was started in another browser or tab. Please start again.",
-        )
-        .log(format!("transaction: {e}")),
-        other => AppError::new(400, "invalid_callback", "This sign-in response is not valid for this browser. Please start again.")
-            .log(format!("transaction: {other}")),
-    }
-}
-
-fn denied(code: &'static str, message: impl Into<String>) -> AppError {
-    AppError::new(403, code, message)
-}
-
-/// The one place where a failed login becomes a status, a code and a message for the user.
-impl From<LoginError> for AppError {
-    fn from(e: LoginError) -> AppError {
-        match e {
-            LoginError::MalformedCallback(e) => AppError::new(
-                400,
-                "invalid_callback",
-                format!("The sign-in response is malformed: {e}."),
-            ),
-            // OIDC Core 3.1.2.6: the IdP refused; show its reason (escaped by the page renderer).
-            LoginError::IdpRefused { error, description } => {
-                let mut msg = format!("Your identity provider did not sign you in ({error})");
-                if let Some(d) = description {
-                    msg.push_str(": ");
-                    msg.push_str(&d);
-                }
-                msg.push('.');
-                AppError::new(403, "idp_error", msg)
-            }
-            LoginError::NoTransactionCookie => AppError::new(
-                400,
-                "login_expired",
-                "No sign-in is in progress in this browser (cookies may be blocked). Please start again.",
-            ),
-            LoginError::Transaction(e) => tx_error(e),
-            LoginError::Directory(e) => directory_error(e),
-            LoginError::OrgChanged => AppError::new(
-                400,
-                "login_expired",
-                "Your organisation's sign-in settings changed during sign-in. Please start again.",
-            ),
-            LoginError::Discovery(e) => discovery_error(e),
-            LoginError::IssuerMismatch(e) => AppError::new(
-                400,
-                "invalid_callback",
-                "The sign-in response came from an unexpected identity provider.",
-            )
-            .log(e.to_string()),
-            LoginError::NoClientAuth(e) => AppError::new(502, "idp_unsupported", "Your organisation's identity provider supports no client authentication method edge-sso offers.").log(e.to_string()),
-            LoginError::TokenEndpointUnreachable(e) => AppError::new(
-                502,
-                "idp_unavailable",
-                "Your organisation's identity provider could not be reached.",
-            )
-            .log(format!("token endpoint: {e}")),
-            LoginError::GrantRejected(e) => AppError::new(
-                400,
-                "login_expired",
-                "Your identity provider did not accept this sign-in (it may have been used already). Please start again.",
-            )
-            .log(format!("token endpoint: {e}")),
-            LoginError::TokenEndpoint(e) => AppError::new(502, "idp_error", "Your organisation's identity provider answered with an error.")
-                .log(format!("token endpoint: {e}")),
-            LoginError::InvalidIdToken(e) => AppError::new(
-                400,
-                "invalid_id_token",
-                "The identity provider's ID token failed verification.",
-            )
-            .log(format!("id token: {e}")),
-            LoginError::KeysUnavailable(e) => AppError::new(
-                502,
-                "idp_unavailable",
-                "Your organisation's identity provider keys could not be fetched.",
-            )
-            .log(format!("IdP keys unavailable: {e}")),
-            LoginError::Denied(d) => denial(d),
-            LoginError::Session(e) => storage_error(e),
-        }
-    }
-}
-
-fn denial(d: Denial) -> AppError {
-    match d {
-        Denial::EmailMissing => denied("email_missing", "Your identity provider did not share your email address (request the email scope and claim)."),
-        Denial::EmailUnverified => denied(
-            "email_unverified",
-            "Your identity provider says this email address is not verified.",
-        ),
-        Denial::EmailInvalid(e) => denied(
-            "email_invalid",
-            format!("Your identity provider sent an email address edge-sso cannot use: {e}."),
-        ),
-        Denial::DomainMismatch(email) => denied(
-            "email_domain_mismatch",
-            format!(
-                "The email {} is not in a domain of this organisation.",
-                email.as_str()
-            ),
-        ),
-        Denial::NoRole => denied("no_role", "You signed in, but your organisation grants your account no role here. Ask your administrator for access."),
-    }
 }
 
 /// `GET /sso/callback`: the authorization response (OIDC Core 3.1.2.5 / 3.1.2.6).
 pub(super) async fn callback<S: KvStore, H: HttpClient, V: SignatureVerifier>(
     app: &App<'_, S, H, V>,
-    req: &HttpRequest,
-) -> Result<HttpResponse, AppError> {
+    req: &Request,
+) -> Result<Response, AppError> {
     let policy = cookie_policy(app);
     let clear_tx = policy
         .clear_cookie(policy.tx_cookie())
         .map_err(cookie_error)?;
-    let result = login(app, req, &policy).await;
-    // Whatever happened, the transaction cookie is spent.
-    let mut resp = match result {
-        Ok(resp) => resp,
-        Err(err) => {
-            let mut resp = app.render_error(req, err);
-            resp.headers.push("set-cookie", clear_tx);
-            return Ok(resp);
-        }
-    };
-    resp.headers.push("set-cookie", clear_tx);
-    resp.headers.set("cache-control", "no-store");
+    let clear_tx = super::respond::header_value(&clear_tx)?;
+    // Whatever happened, the transaction cookie is spent: errors carry the clearing cookie too.
+    let mut resp = login(app, req, &policy)
+        .await
+        .map_err(|err| err.header(SET_COOKIE, clear_tx.clone()))?;
+    resp.headers_mut().append(SET_COOKIE, clear_tx);
+    resp.set_header(CACHE_CONTROL, "no-store")?;
     Ok(resp)
 }
 
@@ -329,12 +182,13 @@ pub(super) async fn callback<S: KvStore, H: HttpClient, V: SignatureVerifier>(
 /// session cookie and a redirect to `return_to`.
 async fn login<S: KvStore, H: HttpClient, V: SignatureVerifier>(
     app: &App<'_, S, H, V>,
-    req: &HttpRequest,
+    req: &Request,
     policy: &CookiePolicy,
-) -> Result<HttpResponse, AppError> {
-    let cookies = req.headers.get("cookie");
+) -> Result<Response, AppError> {
+    let cookies = req.header("cookie");
     let sessions = SessionStore::with_cache(&app.store, app.state.sessions.clone());
     let redirect_uri = app.config.url("/sso/callback");
+    let url = req.public_url(&app.config.public_origin);
     let ctx = LoginContext {
         store: &app.store,
         http: &app.http,
@@ -349,7 +203,7 @@ async fn login<S: KvStore, H: HttpClient, V: SignatureVerifier>(
         leeway_secs: app.config.leeway_secs,
     };
     let input = CallbackRequest {
-        url: &req.url,
+        url: &url,
         binding: read_cookie(cookies, policy.tx_cookie()).map(Secret::new),
         previous_session: read_cookie(cookies, policy.session_cookie())
             .and_then(|c| SessionId::from_cookie(&c)),
@@ -369,25 +223,24 @@ async fn login<S: KvStore, H: HttpClient, V: SignatureVerifier>(
             Some(done.session.record.max_age(now)),
         )
         .map_err(cookie_error)?;
-    let mut resp = redirect(302, &done.return_to);
-    resp.headers.push("set-cookie", cookie);
+    let mut resp = redirect(StatusCode::FOUND, &done.return_to)?;
+    resp.append_header(SET_COOKIE, &cookie)?;
     Ok(resp)
 }
 
 /// The session the browser's cookie names, if it is well formed.
-fn session_id(req: &HttpRequest, policy: &CookiePolicy) -> Option<SessionId> {
-    read_cookie(req.headers.get("cookie"), policy.session_cookie())
+fn session_id(req: &Request, policy: &CookiePolicy) -> Option<SessionId> {
+    read_cookie(req.header("cookie"), policy.session_cookie())
         .and_then(|c| SessionId::from_cookie(&c))
 }
 
 /// `GET /sso/me`: the org sessions this browser holds.
 pub(super) async fn me<S: KvStore, H, V>(
     app: &App<'_, S, H, V>,
-    req: &HttpRequest,
-) -> Result<HttpResponse, AppError> {
+    req: &Request,
+) -> Result<Response, AppError> {
     let policy = cookie_policy(app);
-    let unauthenticated =
-        || AppError::new(401, "unauthenticated", "No valid session: sign in first.");
+    let unauthenticated = || AppError::new(ErrorCode::Unauthenticated);
     let id = session_id(req, &policy).ok_or_else(unauthenticated)?;
     let record = SessionStore::with_cache(&app.store, app.state.sessions.clone())
         .load_cached(&id, app.clock.now())
@@ -401,7 +254,7 @@ pub(super) async fn me<S: KvStore, H, V>(
             serde_json::json!({ "sub": s.sub(), "email": s.email().as_str(), "role": s.role().as_str(), "expires_at": s.expires_at().secs() }),
         );
     }
-    Ok(json(200, &serde_json::json!({ "orgs": orgs })))
+    Ok(json(StatusCode::OK, &serde_json::json!({ "orgs": orgs })))
 }
 
 /// `POST /sso/logout[?org=SLUG]`: ends the session (all orgs, or one), clears the cookie when
@@ -409,27 +262,25 @@ pub(super) async fn me<S: KvStore, H, V>(
 /// (OIDC RP-Initiated Logout 1.0 section 2).
 pub(super) async fn logout<S: KvStore, H: HttpClient, V>(
     app: &App<'_, S, H, V>,
-    req: &HttpRequest,
-) -> Result<HttpResponse, AppError> {
+    req: &Request,
+) -> Result<Response, AppError> {
     // CSRF: a cross-site page must not be able to log users out. Browsers send Sec-Fetch-Site
     // and Origin on POST; our pages use `Referrer-Policy: no-referrer`, under which a
     // same-origin form POST carries `Origin: null`, so Sec-Fetch-Site decides then.
     // Non-browser clients send neither.
-    let origin = req.headers.get("origin");
-    let site = req.headers.get("sec-fetch-site");
+    let origin = req.header("origin");
+    let site = req.header("sec-fetch-site");
     let foreign_origin = origin.is_some_and(|o| o != "null" && o != app.config.origin_str());
     let cross_site = site.is_some_and(|s| s != "same-origin" && s != "none");
     let opaque_unvouched = origin == Some("null") && site.is_none();
     if foreign_origin || cross_site || opaque_unvouched {
-        return Err(AppError::new(
-            403,
-            "cross_site",
-            "Sign-out must come from this site.",
-        ));
+        return Err(AppError::new(ErrorCode::CrossSite));
     }
     let org = match req.query("org") {
         Some(s) => Some(OrgSlug::parse(&s).map_err(|_| {
-            AppError::new(400, "invalid_field", "org: not a valid organisation slug").field("org")
+            AppError::new(ErrorCode::InvalidField)
+                .message("org: not a valid organisation slug")
+                .field("org")
         })?),
         None => None,
     };
@@ -452,16 +303,14 @@ pub(super) async fn logout<S: KvStore, H: HttpClient, V>(
             }
         }
     }
-    let mut resp = redirect(303, &location);
+    let mut resp = redirect(StatusCode::SEE_OTHER, &location)?;
     if clear {
-        resp.headers.push(
-            "set-cookie",
-            policy
-                .clear_cookie(policy.session_cookie())
-                .map_err(cookie_error)?,
-        );
+        let cleared = policy
+            .clear_cookie(policy.session_cookie())
+            .map_err(cookie_error)?;
+        resp.append_header(SET_COOKIE, &cleared)?;
     }
-    resp.headers.set("cache-control", "no-store");
+    resp.set_header(CACHE_CONTROL, "no-store")?;
     Ok(resp)
 }
 

@@ -1,10 +1,15 @@
-//! Plain HTTP values, used for requests the worker receives and requests it makes.
-//! The core builds outbound requests and parses responses; the transport is a port
-//! ([`HttpClient`]) whose contract is: never follow redirects, cap the body, time out.
+//! The core's outbound HTTP port: small buffered request/response values for the requests the
+//! core makes (discovery, token, JWKS) and the [`HttpClient`] transport, whose contract is:
+//! never follow redirects, cap the body, time out.
+//!
+//! Requests the worker *receives* are not modelled here: the app takes the `http` crate's
+//! `Request`/`Response` (see `crate::app`), which carry every method and leave room for a
+//! streamed body. These outbound values stay buffered on purpose: every IdP answer the core
+//! reads is small and capped (`max_body`), and the core parses it whole.
 
 use url::Url;
 
-/// An HTTP method.
+/// The method of an outbound request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
     /// GET
@@ -17,22 +22,9 @@ pub enum Method {
     Put,
     /// DELETE
     Delete,
-    /// Anything else (answered with 405).
-    Other,
 }
 
 impl Method {
-    /// Parses a method name (case-sensitive, as HTTP is).
-    pub fn parse(s: &str) -> Method {
-        match s {
-            "GET" => Method::Get,
-            "HEAD" => Method::Head,
-            "POST" => Method::Post,
-            "PUT" => Method::Put,
-            "DELETE" => Method::Delete,
-            _ => Method::Other,
-        }
-    }
     /// The method's name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -41,7 +33,6 @@ impl Method {
             Method::Post => "POST",
             Method::Put => "PUT",
             Method::Delete => "DELETE",
-            Method::Other => "OTHER",
         }
     }
 }
@@ -76,13 +67,12 @@ impl Headers {
     }
 }
 
-/// An HTTP request (inbound or outbound).
+/// An outbound HTTP request.
 #[derive(Debug, Clone)]
 pub struct HttpRequest {
     /// Method.
     pub method: Method,
-    /// Absolute URL. For inbound requests only the path and query are meaningful: the host part
-    /// comes from the client and is never trusted (see `PUBLIC_ORIGIN`).
+    /// Absolute URL.
     pub url: Url,
     /// Headers.
     pub headers: Headers,
@@ -100,16 +90,9 @@ impl HttpRequest {
             body: Vec::new(),
         }
     }
-    /// The value of query parameter `name` (first occurrence).
-    pub fn query(&self, name: &str) -> Option<String> {
-        self.url
-            .query_pairs()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
-    }
 }
 
-/// An HTTP response (inbound or outbound).
+/// The response to an outbound request.
 #[derive(Debug, Clone)]
 pub struct HttpResponse {
     /// Status code.

@@ -9,14 +9,18 @@ mod signer;
 mod webcrypto;
 
 use crate::app::config::AppConfig;
-use crate::app::{App, IsolateState, Log};
+use crate::app::error::{AppError, ErrorCode};
+use crate::app::respond::wants_json_at;
+use crate::app::router::RouteGroup;
+use crate::app::{render_error, App, Body, IsolateState, Log, Request, Response};
 use crate::core::clock::{Clock, UnixTime};
-use crate::core::http::{Headers, HttpRequest, HttpResponse, Method};
 use crate::core::random::OsRandom;
-use worker::{event, Context, Env, Request, Response};
+use futures_util::StreamExt;
+use http::{HeaderName, HeaderValue};
+use worker::{event, Context, Env};
 
 /// Largest request body the worker reads (admin API bodies are far smaller).
-const MAX_REQUEST_BODY: usize = 64 * 1024;
+const MAX_REQUEST_BODY: u64 = 64 * 1024;
 
 thread_local! {
     // Workers isolates are single-threaded; this state lives as long as the isolate.
@@ -43,68 +47,133 @@ impl Log for ConsoleLog {
     }
 }
 
-fn plain(status: u16, body: &str) -> HttpResponse {
-    HttpResponse::new(status, "application/json; charset=utf-8", body.to_owned())
+fn bad_request(message: &'static str) -> AppError {
+    AppError::new(ErrorCode::BadRequest).message(message)
 }
 
-async fn to_core(mut req: Request) -> Result<HttpRequest, HttpResponse> {
-    let url = req
-        .url()
-        .map_err(|_| plain(400, r#"{"error":"bad_request","message":"Malformed URL."}"#))?;
-    let mut headers = Headers::default();
+fn unreadable() -> AppError {
+    bad_request("Unreadable body.")
+}
+
+/// `worker::Request` to the app's [`Request`]: method as sent (PATCH, OPTIONS and extension
+/// methods included), the path and query only (the app takes the external origin from
+/// `PUBLIC_ORIGIN`, never from Host), every header, and the body read under the cap.
+async fn to_app(req: &mut worker::Request) -> Result<Request, AppError> {
+    let url = req.url().map_err(|_| bad_request("Malformed URL."))?;
+    let uri = http::Uri::try_from(&url[url::Position::BeforePath..url::Position::AfterQuery])
+        .map_err(|_| bad_request("Malformed URL."))?;
+    // The raw method: `worker::Method` maps every method it does not know to GET.
+    let method = http::Method::from_bytes(req.inner().method().as_bytes())
+        .map_err(|_| bad_request("Malformed method."))?;
+    let mut headers = http::HeaderMap::new();
     for (k, v) in req.headers().entries() {
-        headers.push(k, v);
+        let name = HeaderName::from_bytes(k.as_bytes())
+            .map_err(|_| bad_request("Malformed header name."))?;
+        let value =
+            HeaderValue::from_str(&v).map_err(|_| bad_request("Malformed header value."))?;
+        headers.append(name, value);
     }
-    let method = Method::parse(req.method().as_ref());
-    let mut body = Vec::new();
-    if matches!(method, Method::Post | Method::Put) {
-        let too_large = || {
-            plain(
-                413,
-                r#"{"error":"too_large","message":"The request body is too large."}"#,
-            )
-        };
-        if headers
-            .get("content-length")
-            .and_then(|l| l.trim().parse::<usize>().ok())
-            .is_some_and(|n| n > MAX_REQUEST_BODY)
-        {
-            return Err(too_large());
-        }
-        body = req.bytes().await.map_err(|_| {
-            plain(
-                400,
-                r#"{"error":"bad_request","message":"Unreadable body."}"#,
-            )
-        })?;
-        if body.len() > MAX_REQUEST_BODY {
-            return Err(too_large());
-        }
-    }
-    Ok(HttpRequest {
-        method,
-        url,
-        headers,
-        body,
-    })
+    let body = read_body(req, headers.get(http::header::CONTENT_LENGTH)).await?;
+    let mut out = http::Request::builder()
+        .method(method)
+        .uri(uri)
+        .body(body)
+        .map_err(|_| bad_request("Malformed request."))?;
+    *out.headers_mut() = headers;
+    Ok(out)
 }
 
-fn to_worker(resp: HttpResponse) -> worker::Result<Response> {
-    let headers = worker::Headers::new();
-    for (k, v) in &resp.headers.0 {
-        headers.append(k, v)?;
+/// Reads the body of a request of any method that carries one (RFC 9110 lets every method
+/// carry one; the platform gives GET and HEAD none), as a stream, stopping at
+/// [`MAX_REQUEST_BODY`]. A declared `Content-Length` over the cap is refused before reading.
+/// Without one, the body is counted while it arrives; past the cap the rest is read and
+/// discarded, then the answer is 413: answering while an upload is still arriving is
+/// unreliable on workerd (PLATFORM.md, "Streaming bodies"), and `bytes()` would buffer it all.
+async fn read_body(
+    req: &mut worker::Request,
+    content_length: Option<&HeaderValue>,
+) -> Result<Body, AppError> {
+    let too_large = || {
+        AppError::new(ErrorCode::TooLarge).message(format!(
+            "The request body is larger than {MAX_REQUEST_BODY} bytes."
+        ))
+    };
+    let declared = match content_length {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .ok_or_else(|| bad_request("Malformed Content-Length."))?,
+        ),
+    };
+    if declared.is_some_and(|n| n > MAX_REQUEST_BODY) {
+        return Err(too_large());
     }
-    Ok(Response::from_bytes(resp.body)?
-        .with_status(resp.status)
+    if req.inner().body().is_none() {
+        return Ok(Body::Empty);
+    }
+    let mut stream = req.stream().map_err(|_| unreadable())?;
+    let mut body = Vec::new();
+    let mut seen: u64 = 0;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| unreadable())?;
+        seen = seen.saturating_add(chunk.len() as u64);
+        if seen <= MAX_REQUEST_BODY {
+            body.extend_from_slice(&chunk);
+        }
+    }
+    if seen > MAX_REQUEST_BODY {
+        return Err(too_large());
+    }
+    // The stream also ends on a client abort: a body shorter than declared is truncated.
+    if declared.is_some_and(|n| n != seen) {
+        return Err(unreadable());
+    }
+    Ok(body.into())
+}
+
+/// The app's [`Response`] to a `worker::Response`.
+fn to_worker(resp: Response) -> worker::Result<worker::Response> {
+    let (parts, body) = resp.into_parts();
+    let headers = worker::Headers::new();
+    for (name, value) in &parts.headers {
+        // Our values are ASCII or UTF-8 text (see `HeaderExt`).
+        let value = std::str::from_utf8(value.as_bytes())
+            .map_err(|_| worker::Error::RustError(format!("header {name} is not UTF-8")))?;
+        headers.append(name.as_str(), value)?;
+    }
+    // Exhaustive on purpose: a streamed body variant must be handled here when it is added.
+    let bytes = match body {
+        Body::Empty => Vec::new(),
+        Body::Bytes(b) => b,
+    };
+    Ok(worker::Response::from_bytes(bytes)?
+        .with_status(parts.status.as_u16())
         .with_headers(headers))
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+async fn fetch(
+    mut req: worker::Request,
+    env: Env,
+    _ctx: Context,
+) -> worker::Result<worker::Response> {
     #[cfg(feature = "bench")]
     if req.path().starts_with("/__bench/") {
         return bench::handle(req).await;
     }
+    // Failures before the app runs answer like the app's own errors (JSON or page, with a
+    // logged correlation id, hardened as the app group's responses are).
+    let path = req
+        .url()
+        .map(|u| u.path().to_owned())
+        .unwrap_or_else(|_| "-".to_owned());
+    let accept = req.headers().get("accept").ok().flatten();
+    let as_json = wants_json_at(&path, accept.as_deref());
+    let refuse = |err: AppError| {
+        to_worker(RouteGroup::App.finish(render_error(&ConsoleLog, &OsRandom, &path, as_json, err)))
+    };
     let config: &'static Result<AppConfig, _> = CONFIG.with(|c| {
         *c.get_or_init(|| {
             Box::leak(Box::new(AppConfig::from_vars(|name| {
@@ -117,32 +186,22 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     });
     let config = match config {
         Ok(c) => c,
-        Err(e) => {
-            worker::console_error!("{e}");
-            let body = serde_json::json!({
-                "error": "configuration_error",
-                "message": format!("The worker is misconfigured: {e}. See the README's configuration table."),
-            });
-            return to_worker(crate::app::respond::harden(crate::app::respond::json(
-                500, &body,
-            )));
-        }
+        Err(e) => return refuse(e.into()),
     };
     let store = match env.kv(kv::KV_BINDING) {
         Ok(ns) => kv::WorkersKv(ns),
         Err(_) => {
-            let body = serde_json::json!({
-                "error": "configuration_error",
-                "message": format!("The worker is misconfigured: KV namespace binding {} is missing. See the README.", kv::KV_BINDING),
-            });
-            return to_worker(crate::app::respond::harden(crate::app::respond::json(
-                500, &body,
-            )));
+            return refuse(
+                AppError::new(ErrorCode::ConfigurationError).message(format!(
+                "The worker is misconfigured: KV namespace binding {} is missing. See the README.",
+                kv::KV_BINDING
+            )),
+            )
         }
     };
-    let req = match to_core(req).await {
+    let req = match to_app(&mut req).await {
         Ok(r) => r,
-        Err(resp) => return to_worker(crate::app::respond::harden(resp)),
+        Err(err) => return refuse(err),
     };
     let state = STATE.with(|s| *s);
     let app = App {

@@ -11,12 +11,14 @@
 
 use base64ct::{Base64, Base64UrlUnpadded, Encoding};
 use edge_sso::app::config::AppConfig;
-use edge_sso::app::{App, IsolateState, MemoryLog};
+pub use edge_sso::app::ResponseExt;
+use edge_sso::app::{App, Body, HeaderExt, IsolateState, MemoryLog, Request, Response};
 use edge_sso::core::clock::{Clock, FixedClock};
 use edge_sso::core::http::{HttpClient, HttpError, HttpRequest, HttpResponse, Method};
 use edge_sso::core::jose::native_verifier::NativeVerifier;
 use edge_sso::core::random::CountingRandom;
 use edge_sso::core::store::{block_on, MemoryStore, OpCounts};
+pub use http::Method as InMethod;
 use jwt_compact::alg::{Es256, Rsa, RsaPrivateKey};
 use jwt_compact::jwk::JsonWebKey;
 use jwt_compact::{Algorithm, AlgorithmSignature};
@@ -447,7 +449,7 @@ impl HttpClient for Network {
 /// A login started with `/sso/start`.
 pub struct Started {
     /// The 302.
-    pub response: HttpResponse,
+    pub response: Response,
     /// Its Location: the authorization request.
     pub auth_url: Url,
     /// The transaction cookie's value.
@@ -535,37 +537,40 @@ impl Harness {
     }
 
     /// Sends one request through the app.
-    pub fn send(&self, req: HttpRequest) -> HttpResponse {
+    pub fn send(&self, req: Request) -> Response {
         block_on(self.app().handle(req))
     }
 
-    /// Sends `method path` with `headers` and `body`.
+    /// Sends `method path` with `headers` and `body`. The path is resolved and encoded as a
+    /// URL parser would (as the platform does before the worker sees it), and the app gets only
+    /// the path and query, as from the edge.
     pub fn request(
         &self,
-        method: Method,
+        method: InMethod,
         path: &str,
         headers: &[(&str, &str)],
         body: &[u8],
-    ) -> HttpResponse {
-        let mut req = HttpRequest::get(Url::parse(ORIGIN).unwrap().join(path).unwrap());
-        req.method = method;
+    ) -> Response {
+        let url = Url::parse(ORIGIN).unwrap().join(path).unwrap();
+        let mut req = http::Request::builder()
+            .method(method)
+            .uri(&url[url::Position::BeforePath..url::Position::AfterQuery]);
         for (k, v) in headers {
-            req.headers.push(*k, *v);
+            req = req.header(*k, *v);
         }
-        req.body = body.to_vec();
-        self.send(req)
+        self.send(req.body(Body::from(body.to_vec())).unwrap())
     }
 
     /// `GET path`, with the `Cookie` header if given.
-    pub fn get(&self, path: &str, cookie: Option<&str>) -> HttpResponse {
+    pub fn get(&self, path: &str, cookie: Option<&str>) -> Response {
         match cookie {
-            Some(c) => self.request(Method::Get, path, &[("cookie", c)], b""),
-            None => self.request(Method::Get, path, &[], b""),
+            Some(c) => self.request(InMethod::GET, path, &[("cookie", c)], b""),
+            None => self.request(InMethod::GET, path, &[], b""),
         }
     }
 
     /// An admin API call with the right bearer token.
-    pub fn admin(&self, method: Method, path: &str, body: &[u8]) -> HttpResponse {
+    pub fn admin(&self, method: InMethod, path: &str, body: &[u8]) -> Response {
         let auth = format!("Bearer {ADMIN_TOKEN}");
         self.request(
             method,
@@ -579,9 +584,9 @@ impl Harness {
     }
 
     /// `PUT /admin/orgs/{slug}` with `body`.
-    pub fn put_org(&self, slug: &str, body: &Value) -> HttpResponse {
+    pub fn put_org(&self, slug: &str, body: &Value) -> Response {
         self.admin(
-            Method::Put,
+            InMethod::PUT,
             &format!("/admin/orgs/{slug}"),
             body.to_string().as_bytes(),
         )
@@ -606,9 +611,9 @@ impl Harness {
     pub fn with_orgs() -> Self {
         let h = Harness::new();
         let acme = Self::org_body(h.acme_idp(), &["acme.com", "bücher.example"]);
-        assert_eq!(h.put_org(ACME, &acme).status, 201);
+        assert_eq!(h.put_org(ACME, &acme).status(), 201);
         let globex = Self::org_body(h.globex_idp(), &["globex.com"]);
-        assert_eq!(h.put_org(GLOBEX, &globex).status, 201);
+        assert_eq!(h.put_org(GLOBEX, &globex).status(), 201);
         h
     }
 
@@ -620,7 +625,7 @@ impl Harness {
     /// `GET /sso/start?{query}`, expecting the redirect to an IdP.
     pub fn start_query(&self, query: &str) -> Started {
         let response = self.get(&format!("/sso/start?{query}"), None);
-        assert_eq!(response.status, 302, "{}", response.text());
+        assert_eq!(response.status(), 302, "{}", response.text());
         let auth_url = location(&response);
         let tx_cookie = set_cookie_value(&response, TX_COOKIE).expect("tx cookie");
         let params = query_map(&auth_url);
@@ -661,7 +666,7 @@ impl Harness {
     }
 
     /// `GET` the callback URL `cb` with the given cookies.
-    pub fn callback(&self, cb: &Url, tx: Option<&str>, session: Option<&str>) -> HttpResponse {
+    pub fn callback(&self, cb: &Url, tx: Option<&str>, session: Option<&str>) -> Response {
         let mut cookies = Vec::new();
         if let Some(t) = tx {
             cookies.push(format!("{TX_COOKIE}={t}"));
@@ -683,20 +688,20 @@ impl Harness {
         let started = self.start(email);
         let cb = self.authorize(&started, Consent::default());
         let resp = self.callback(&cb, Some(&started.tx_cookie), previous);
-        assert_eq!(resp.status, 302, "{}", resp.text());
+        assert_eq!(resp.status(), 302, "{}", resp.text());
         set_cookie_value(&resp, SESSION_COOKIE).expect("session cookie")
     }
 
     /// `GET /sso/me` with session cookie `id`.
-    pub fn me(&self, id: &str) -> HttpResponse {
+    pub fn me(&self, id: &str) -> Response {
         self.get("/sso/me", Some(&format!("{SESSION_COOKIE}={id}")))
     }
 
     /// `POST /sso/logout` with session cookie `id` and `Origin`.
-    pub fn logout(&self, id: &str, origin: &str) -> HttpResponse {
+    pub fn logout(&self, id: &str, origin: &str) -> Response {
         let cookie = format!("{SESSION_COOKIE}={id}");
         self.request(
-            Method::Post,
+            InMethod::POST,
             "/sso/logout",
             &[("cookie", &cookie), ("origin", origin)],
             b"",
@@ -768,41 +773,42 @@ pub fn query_map(url: &Url) -> HashMap<String, String> {
 }
 
 /// The response's `Location`, resolved against the hub.
-pub fn location(resp: &HttpResponse) -> Url {
-    let loc = resp.headers.get("location").expect("location header");
+pub fn location(resp: &Response) -> Url {
+    let loc = resp.header("location").expect("location header");
     Url::parse(ORIGIN).unwrap().join(loc).unwrap()
 }
 
 /// Every `Set-Cookie` header.
-pub fn set_cookies(resp: &HttpResponse) -> Vec<String> {
-    resp.headers
+pub fn set_cookies(resp: &Response) -> Vec<String> {
+    resp.headers()
         .get_all("set-cookie")
-        .map(str::to_owned)
+        .iter()
+        .map(|v| v.to_str().expect("ASCII Set-Cookie").to_owned())
         .collect()
 }
 
 /// The full `Set-Cookie` header for cookie `name`.
-pub fn set_cookie_header(resp: &HttpResponse, name: &str) -> Option<String> {
+pub fn set_cookie_header(resp: &Response, name: &str) -> Option<String> {
     set_cookies(resp)
         .into_iter()
         .find(|c| c.split_once('=').is_some_and(|(n, _)| n == name))
 }
 
 /// The value `Set-Cookie` gives cookie `name` (empty when it clears it).
-pub fn set_cookie_value(resp: &HttpResponse, name: &str) -> Option<String> {
+pub fn set_cookie_value(resp: &Response, name: &str) -> Option<String> {
     let h = set_cookie_header(resp, name)?;
     let (_, rest) = h.split_once('=')?;
     Some(rest.split(';').next().unwrap_or("").to_owned())
 }
 
 /// The body as JSON.
-pub fn json_body(resp: &HttpResponse) -> Value {
-    serde_json::from_slice(&resp.body)
-        .unwrap_or_else(|_| panic!("not JSON ({}): {}", resp.status, resp.text()))
+pub fn json_body(resp: &Response) -> Value {
+    serde_json::from_slice(resp.body().as_bytes().expect("buffered body"))
+        .unwrap_or_else(|_| panic!("not JSON ({}): {}", resp.status(), resp.text()))
 }
 
 /// Asserts that `resp` opened no session: no session cookie with a value.
-pub fn assert_no_session_cookie(resp: &HttpResponse) {
+pub fn assert_no_session_cookie(resp: &Response) {
     let v = set_cookie_value(resp, SESSION_COOKIE);
     assert!(
         v.as_deref().is_none_or(str::is_empty),
