@@ -77,7 +77,11 @@ pub(super) async fn put<S: KvStore, H: HttpClient, V: SignatureVerifier>(
     // Validation is pure: a body that fails it writes nothing.
     let cfg = OrgConfig::from_admin_json(slug, body, &app.config.idp_policy, existing.as_ref())?;
     let body = cfg.redacted_json();
-    let status = match dir.put(cfg).await? {
+    let slug = cfg.slug.clone();
+    let outcome = dir.put(cfg).await;
+    // This isolate's live sessions see the change at once; others within the cache window.
+    app.state.orgs.forget(&slug);
+    let status = match outcome? {
         PutOutcome::Created => StatusCode::CREATED,
         PutOutcome::Updated => StatusCode::OK,
     };
@@ -92,7 +96,9 @@ pub(super) async fn delete<S: KvStore, H: HttpClient, V: SignatureVerifier>(
 ) -> Result<Response, AppError> {
     authorize(app, req)?;
     let slug = parse_slug(slug)?;
-    if OrgDirectory::new(&app.store).delete(&slug).await? {
+    let deleted = OrgDirectory::new(&app.store).delete(&slug).await;
+    app.state.orgs.forget(&slug);
+    if deleted? {
         Ok(with_body(
             StatusCode::NO_CONTENT,
             "text/plain; charset=utf-8",

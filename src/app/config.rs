@@ -1,6 +1,8 @@
 //! Worker configuration, read from environment variables (wrangler `vars` and secrets).
 //! These names are a public contract: see the README's configuration table.
 
+use crate::core::gateway::assertion::AssertionContext;
+use crate::core::jose::private_jwk::EcPrivateJwk;
 use crate::core::oidc::url_policy::IdpUrlPolicy;
 use crate::core::secret::Secret;
 use url::Url;
@@ -15,10 +17,25 @@ pub struct AppConfig {
     pub admin_token: Secret,
     /// `ALLOW_INSECURE_LOOPBACK_IDP`: the IdP URL policy.
     pub idp_policy: IdpUrlPolicy,
-    /// `ORIGIN_URL`: optional upstream origin (used by later features).
+    /// `ORIGIN_URL`: the hub's origin behind the access gateway (an origin: https, or http on
+    /// loopback for development). Without it the gateway is off and `/orgs/...` answers 404.
     pub origin_url: Option<Url>,
+    /// `ASSERTION_SIGNING_KEY` (+ optional `ASSERTION_SIGNING_KEY_PREVIOUS`): the keys of the
+    /// signed identity sent to the origin; required when `ORIGIN_URL` is set.
+    pub assertion: Option<std::rc::Rc<AssertionKeys>>,
     /// `CLOCK_LEEWAY_SECS`: allowed clock skew for token time checks (default 60, at most 300).
     pub leeway_secs: u64,
+}
+
+/// The gateway's assertion keys and the `iss`/`aud` it signs for.
+#[derive(Debug)]
+pub struct AssertionKeys {
+    /// Signs every new assertion.
+    pub current: EcPrivateJwk,
+    /// Still published in the JWKS during a rotation (never signs).
+    pub previous: Option<EcPrivateJwk>,
+    /// `iss` (PUBLIC_ORIGIN) and `aud` (the origin of ORIGIN_URL).
+    pub context: AssertionContext,
 }
 
 /// A missing or malformed variable; the message names it.
@@ -79,13 +96,33 @@ impl AppConfig {
 
         let origin_url = match get("ORIGIN_URL").filter(|s| !s.trim().is_empty()) {
             None => None,
-            Some(s) => {
-                let u = Url::parse(s.trim())
-                    .map_err(|_| bad("ORIGIN_URL", "must be an absolute http(s) URL"))?;
-                if !matches!(u.scheme(), "http" | "https") {
-                    return Err(bad("ORIGIN_URL", "must be an absolute http(s) URL"));
-                }
-                Some(u)
+            Some(s) => Some(parse_origin_url(&s)?),
+        };
+        let assertion = match &origin_url {
+            None => None,
+            Some(origin) => {
+                let key = |name: &'static str| -> Result<Option<EcPrivateJwk>, ConfigError> {
+                    match get(name).filter(|s| !s.trim().is_empty()) {
+                        None => Ok(None),
+                        Some(json) => EcPrivateJwk::parse(json.trim()).map(Some).map_err(|e| {
+                            bad(name, format!("must be a private EC P-256 JWK (JSON): {e}"))
+                        }),
+                    }
+                };
+                let current = key("ASSERTION_SIGNING_KEY")?.ok_or_else(|| {
+                    bad(
+                        "ASSERTION_SIGNING_KEY",
+                        "is required when ORIGIN_URL is set (a private EC P-256 JWK; see the README)",
+                    )
+                })?;
+                let previous = key("ASSERTION_SIGNING_KEY_PREVIOUS")?;
+                let context = AssertionContext::new(public_origin.as_str(), origin.as_str())
+                    .map_err(|e| bad("ORIGIN_URL", e.to_string()))?;
+                Some(std::rc::Rc::new(AssertionKeys {
+                    current,
+                    previous,
+                    context,
+                }))
             }
         };
 
@@ -111,6 +148,7 @@ impl AppConfig {
                 allow_insecure_loopback: allow,
             },
             origin_url,
+            assertion,
             leeway_secs,
         })
     }
@@ -132,6 +170,29 @@ impl AppConfig {
     pub fn origin_str(&self) -> String {
         self.public_origin.origin().ascii_serialization()
     }
+}
+
+/// `ORIGIN_URL`: an origin (scheme, host, optional port), https, or http on loopback only.
+fn parse_origin_url(s: &str) -> Result<Url, ConfigError> {
+    const WHAT: &str = "must be an origin like https://hub.internal.example (scheme, host and optional port; no path, query or credentials)";
+    let u = Url::parse(s.trim()).map_err(|_| bad("ORIGIN_URL", WHAT))?;
+    let loopback = matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+    if !(u.scheme() == "https" || (u.scheme() == "http" && loopback)) {
+        return Err(bad(
+            "ORIGIN_URL",
+            "must use https (http is allowed only for 127.0.0.1/localhost in development)",
+        ));
+    }
+    if u.host().is_none()
+        || u.path() != "/"
+        || u.query().is_some()
+        || u.fragment().is_some()
+        || !u.username().is_empty()
+        || u.password().is_some()
+    {
+        return Err(bad("ORIGIN_URL", WHAT));
+    }
+    Ok(u)
 }
 
 fn parse_public_origin(s: &str) -> Result<Url, ConfigError> {

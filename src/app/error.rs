@@ -109,6 +109,14 @@ error_codes! {
     IdpUnsupported => ("idp_unsupported", BAD_GATEWAY, "Your organisation's identity provider supports no client authentication method edge-sso offers."),
     /// KV (or the CSPRNG) failed.
     StorageUnavailable => ("storage_unavailable", SERVICE_UNAVAILABLE, "Storage is unavailable; try again."),
+    /// A gated path that is not in canonical form (never forwarded).
+    InvalidPath => ("invalid_path", BAD_REQUEST, "This address is not in canonical form (no dot segments, empty segments or encoded separators)."),
+    /// An enforced org's resource without a session of that org.
+    SsoRequired => ("sso_required", UNAUTHORIZED, "This organisation requires single sign-on: sign in with your organisation's identity provider."),
+    /// A session whose role is below what the method and path need.
+    InsufficientRole => ("insufficient_role", FORBIDDEN, "Your role in this organisation does not allow this."),
+    /// The hub's origin behind the gateway did not answer.
+    OriginUnavailable => ("origin_unavailable", BAD_GATEWAY, "The service behind single sign-on could not be reached; try again."),
 }
 
 impl ErrorCode {
@@ -149,6 +157,10 @@ pub struct AppError {
     /// Extra response headers, appended in order (so several `Set-Cookie`s are kept). A list
     /// rather than a `HeaderMap` keeps the error small on the `Result` path.
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Extra members of the JSON error body (`login_url`, `required_role`); pages ignore them.
+    /// Boxed: errors travel on every `Result` path and must stay small.
+    #[allow(clippy::box_collection)]
+    pub extra: Option<Box<Vec<(&'static str, String)>>>,
 }
 
 impl AppError {
@@ -160,7 +172,15 @@ impl AppError {
             field: None,
             log_detail: None,
             headers: Vec::new(),
+            extra: None,
         }
+    }
+    /// Adds a member to the JSON error body.
+    pub fn extra(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.extra
+            .get_or_insert_with(Default::default)
+            .push((name, value.into()));
+        self
     }
     /// Replaces the default message.
     pub fn message(mut self, message: impl Into<String>) -> Self {

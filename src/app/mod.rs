@@ -6,6 +6,7 @@
 mod admin;
 pub mod config;
 pub mod error;
+pub mod gateway;
 pub mod pages;
 pub mod respond;
 pub mod router;
@@ -197,6 +198,10 @@ pub struct IsolateState {
     pub jwks: JwksCache,
     /// Recently validated sessions.
     pub sessions: Rc<SessionCache>,
+    /// Recently read org configurations.
+    pub orgs: crate::core::org_cache::OrgCache,
+    /// Recently signed gateway assertions.
+    pub assertions: gateway::AssertionCache,
 }
 
 /// The application: configuration plus ports.

@@ -111,6 +111,9 @@ pub fn error_response(err: AppError, as_json: bool, correlation_id: &str) -> Res
         if let Some(f) = &err.field {
             v["field"] = serde_json::Value::String(f.clone());
         }
+        for (name, value) in err.extra.iter().flat_map(|e| e.iter()) {
+            v[*name] = serde_json::Value::String(value.clone());
+        }
         json(status, &v)
     } else {
         html(

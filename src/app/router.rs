@@ -50,6 +50,7 @@ enum Endpoint {
     AdminDelete,
     AdminPage,
     Healthz,
+    Jwks,
     StyleCss,
     AdminJs,
 }
@@ -121,6 +122,7 @@ fn table() -> &'static matchit::Router<Route> {
             ),
             ("/admin", Route::new(app, get(AdminPage))),
             ("/healthz", Route::new(app, get(Healthz))),
+            ("/.well-known/jwks.json", Route::new(app, get(Jwks))),
             ("/www/style.css", Route::new(app, get(StyleCss))),
             ("/www/admin.js", Route::new(app, get(AdminJs))),
         ];
@@ -183,6 +185,7 @@ async fn call<S: KvStore, H: HttpClient, V: SignatureVerifier>(
         Endpoint::AdminPut => admin::put(app, req, slug).await,
         Endpoint::AdminDelete => admin::delete(app, req, slug).await,
         Endpoint::AdminPage => Ok(html(StatusCode::OK, pages::ADMIN_HTML.to_owned())),
+        Endpoint::Jwks => super::gateway::jwks(app),
         Endpoint::Healthz => Ok(with_body(StatusCode::OK, "text/plain; charset=utf-8", "ok")),
         Endpoint::StyleCss => Ok(asset("text/css; charset=utf-8", pages::STYLE_CSS)),
         Endpoint::AdminJs => Ok(asset("text/javascript; charset=utf-8", pages::ADMIN_JS)),

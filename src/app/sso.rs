@@ -8,6 +8,7 @@ use super::{pages, App, HeaderExt, Request, RequestExt, Response, ResponseExt};
 use crate::core::cookie::{read_cookie, CookiePolicy};
 use crate::core::directory::OrgDirectory;
 use crate::core::email::EmailAddress;
+use crate::core::gateway::live::live_identity;
 use crate::core::http::HttpClient;
 use crate::core::jose::verify::SignatureVerifier;
 use crate::core::login::{complete_login, CallbackRequest, LoginContext};
@@ -25,7 +26,7 @@ use http::StatusCode;
 /// Longest `email` query parameter read.
 const MAX_EMAIL_PARAM: usize = 320;
 
-fn cookie_policy<S, H, V>(app: &App<'_, S, H, V>) -> CookiePolicy {
+pub(super) fn cookie_policy<S, H, V>(app: &App<'_, S, H, V>) -> CookiePolicy {
     CookiePolicy {
         secure: app.config.secure_cookies(),
     }
@@ -247,12 +248,35 @@ pub(super) async fn me<S: KvStore, H, V>(
         .await
         .map_err(storage_error)?
         .ok_or_else(unauthenticated)?;
+    // Each org session is judged against its org's current config: a deleted org, a changed
+    // issuer or client, a removed domain end it; a changed role mapping changes the roles shown.
+    let now = app.clock.now();
+    let dir = OrgDirectory::new(&app.store);
     let mut orgs = serde_json::Map::new();
     for (slug, s) in &record.orgs {
+        let org = app.state.orgs.get(&dir, slug, now).await?;
+        let Ok(identity) = live_identity(slug, org.as_deref(), s) else {
+            continue;
+        };
+        let groups: serde_json::Map<String, serde_json::Value> = identity
+            .roles
+            .groups
+            .iter()
+            .map(|(name, role)| (name.clone(), role.as_str().into()))
+            .collect();
         orgs.insert(
             slug.to_string(),
-            serde_json::json!({ "sub": s.sub(), "email": s.email().as_str(), "role": s.role().as_str(), "expires_at": s.expires_at().secs() }),
+            serde_json::json!({
+                "sub": s.sub(),
+                "email": s.email().as_str(),
+                "role": identity.roles.org.map(|r| r.as_str()),
+                "resource_groups": groups,
+                "expires_at": s.expires_at().secs(),
+            }),
         );
+    }
+    if orgs.is_empty() {
+        return Err(unauthenticated());
     }
     Ok(json(StatusCode::OK, &serde_json::json!({ "orgs": orgs })))
 }

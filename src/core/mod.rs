@@ -17,6 +17,7 @@ pub mod login;
 pub mod member;
 pub mod oidc;
 pub mod org;
+pub mod org_cache;
 pub mod random;
 pub mod roles;
 pub mod secret;

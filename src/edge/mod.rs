@@ -5,11 +5,13 @@
 mod bench;
 mod fetch;
 mod kv;
+mod proxy;
 mod signer;
 mod webcrypto;
 
 use crate::app::config::AppConfig;
 use crate::app::error::{AppError, ErrorCode};
+use crate::app::gateway::GateOutcome;
 use crate::app::respond::wants_json_at;
 use crate::app::router::RouteGroup;
 use crate::app::{render_error, App, Body, IsolateState, Log, Request, Response};
@@ -28,6 +30,10 @@ thread_local! {
     // Vars and secrets are fixed for a deployment (a change deploys new isolates), so the
     // configuration is read and validated once per isolate, not on every request.
     static CONFIG: std::cell::OnceCell<&'static Result<AppConfig, crate::app::config::ConfigError>> =
+        const { std::cell::OnceCell::new() };
+    // The assertion signer, made once per isolate from the configuration (its CryptoKey is
+    // imported at the first signature and kept).
+    static SIGNER: std::cell::OnceCell<Option<&'static signer::WebCryptoEs256Signer>> =
         const { std::cell::OnceCell::new() };
 }
 
@@ -58,7 +64,9 @@ fn unreadable() -> AppError {
 /// `worker::Request` to the app's [`Request`]: method as sent (PATCH, OPTIONS and extension
 /// methods included), the path and query only (the app takes the external origin from
 /// `PUBLIC_ORIGIN`, never from Host), every header, and the body read under the cap.
-async fn to_app(req: &mut worker::Request) -> Result<Request, AppError> {
+/// The request as the app sees it; the body is read (under the cap) only when `with_body`: the
+/// gateway's pass-through bodies stay in the worker request, to be streamed to the origin.
+async fn to_app(req: &mut worker::Request, with_body: bool) -> Result<Request, AppError> {
     let url = req.url().map_err(|_| bad_request("Malformed URL."))?;
     let uri = http::Uri::try_from(&url[url::Position::BeforePath..url::Position::AfterQuery])
         .map_err(|_| bad_request("Malformed URL."))?;
@@ -73,7 +81,11 @@ async fn to_app(req: &mut worker::Request) -> Result<Request, AppError> {
             HeaderValue::from_str(&v).map_err(|_| bad_request("Malformed header value."))?;
         headers.append(name, value);
     }
-    let body = read_body(req, headers.get(http::header::CONTENT_LENGTH)).await?;
+    let body = if with_body {
+        read_body(req, headers.get(http::header::CONTENT_LENGTH)).await?
+    } else {
+        Body::Empty
+    };
     let mut out = http::Request::builder()
         .method(method)
         .uri(uri)
@@ -199,7 +211,8 @@ async fn fetch(
             )
         }
     };
-    let req = match to_app(&mut req).await {
+    let gated = crate::app::gateway::is_gated_path(&path);
+    let app_req = match to_app(&mut req, !gated).await {
         Ok(r) => r,
         Err(err) => return refuse(err),
     };
@@ -214,5 +227,26 @@ async fn fetch(
         log: &ConsoleLog,
         state,
     };
-    to_worker(app.handle(req).await)
+    if !gated {
+        return to_worker(app.handle(app_req).await);
+    }
+    let signer = SIGNER.with(|s| {
+        *s.get_or_init(|| {
+            config.assertion.as_ref().map(|k| {
+                &*Box::leak(Box::new(signer::WebCryptoEs256Signer::new(
+                    k.current.clone(),
+                )))
+            })
+        })
+    });
+    match app.gate(&app_req, signer).await {
+        GateOutcome::Respond(resp) => to_worker(resp),
+        GateOutcome::Forward(plan) => match proxy::forward(&req, &plan).await {
+            Ok(resp) => Ok(resp),
+            Err(proxy::ForwardError::Method) => refuse(AppError::new(ErrorCode::MethodNotAllowed)),
+            Err(proxy::ForwardError::Unreachable(e)) => {
+                refuse(AppError::new(ErrorCode::OriginUnavailable).log(format!("origin: {e}")))
+            }
+        },
+    }
 }

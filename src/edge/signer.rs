@@ -25,7 +25,6 @@ thread_local! {
 }
 
 /// Signs ES256 with a P-256 private key through `crypto.subtle.sign`.
-#[allow(dead_code)] // not called yet: the gateway's signed assertion will use it
 pub struct WebCryptoEs256Signer {
     jwk: EcPrivateJwk,
     /// Names the imported key in the isolate cache: a digest of the whole private JWK, so a
@@ -41,7 +40,7 @@ impl std::fmt::Debug for WebCryptoEs256Signer {
     }
 }
 
-#[allow(dead_code)] // not called yet: the gateway's signed assertion will use it
+#[allow(dead_code)] // `jwk()` is for tooling; the gateway uses `new` and the Signer impl
 impl WebCryptoEs256Signer {
     /// A signer for `jwk`. WebCrypto checks the key when it is first imported (at the first
     /// signature); a key that does not import fails every [`Signer::sign`].

@@ -58,6 +58,7 @@ impl std::error::Error for PrivateJwkError {}
 
 /// A P-256 private key for ES256, from its JWK. `Debug` never shows `d`; only
 /// [`EcPrivateJwk::d`] (for a signer to import) reaches it.
+#[derive(Clone)]
 pub struct EcPrivateJwk {
     x: String,
     y: String,
