@@ -160,7 +160,10 @@ impl<S: KvStore, H: HttpClient, V: SignatureVerifier> App<'_, S, H, V> {
                 let headers = req
                     .headers()
                     .iter()
-                    .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)));
+                    // Any UTF-8 value passes (not only visible ASCII), as the edge read it.
+                    .filter_map(|(k, v)| {
+                        Some((k.as_str(), std::str::from_utf8(v.as_bytes()).ok()?))
+                    });
                 let mut headers = forward_request_headers(headers, &EDGE_SSO_COOKIES);
                 if let (Some(id), Some(session)) = (&identity, &session_id) {
                     headers.extend(identity_headers(id));
