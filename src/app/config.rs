@@ -172,14 +172,20 @@ impl AppConfig {
     }
 }
 
-/// `ORIGIN_URL`: an origin (scheme, host, optional port), https, or http on loopback only.
-fn parse_origin_url(s: &str) -> Result<Url, ConfigError> {
-    const WHAT: &str = "must be an origin like https://hub.internal.example (scheme, host and optional port; no path, query or credentials)";
-    let u = Url::parse(s.trim()).map_err(|_| bad("ORIGIN_URL", WHAT))?;
+/// An origin (scheme, host, optional port; no path, query or credentials): https, or http on
+/// loopback only for development. `variable` names it in errors, `example` shows the form.
+fn parse_origin(variable: &'static str, example: &str, s: &str) -> Result<Url, ConfigError> {
+    let what = || {
+        bad(
+            variable,
+            format!("must be an origin like {example} (scheme, host and optional port; no path, query or credentials)"),
+        )
+    };
+    let u = Url::parse(s.trim()).map_err(|_| what())?;
     let loopback = matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
     if !(u.scheme() == "https" || (u.scheme() == "http" && loopback)) {
         return Err(bad(
-            "ORIGIN_URL",
+            variable,
             "must use https (http is allowed only for 127.0.0.1/localhost in development)",
         ));
     }
@@ -190,32 +196,19 @@ fn parse_origin_url(s: &str) -> Result<Url, ConfigError> {
         || !u.username().is_empty()
         || u.password().is_some()
     {
-        return Err(bad("ORIGIN_URL", WHAT));
+        return Err(what());
     }
     Ok(u)
 }
 
+/// `ORIGIN_URL`: the hub's origin behind the gateway.
+fn parse_origin_url(s: &str) -> Result<Url, ConfigError> {
+    parse_origin("ORIGIN_URL", "https://hub.internal.example", s)
+}
+
+/// `PUBLIC_ORIGIN`: the origin users reach the worker at.
 fn parse_public_origin(s: &str) -> Result<Url, ConfigError> {
-    const WHAT: &str = "must be an origin like https://sso.example.com (scheme, host and optional port; no path, query or credentials)";
-    let u = Url::parse(s.trim()).map_err(|_| bad("PUBLIC_ORIGIN", WHAT))?;
-    let loopback = matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
-    let ok_scheme = u.scheme() == "https" || (u.scheme() == "http" && loopback);
-    if !ok_scheme {
-        return Err(bad(
-            "PUBLIC_ORIGIN",
-            "must use https (http is allowed only for 127.0.0.1/localhost in development)",
-        ));
-    }
-    if u.host().is_none()
-        || u.path() != "/"
-        || u.query().is_some()
-        || u.fragment().is_some()
-        || !u.username().is_empty()
-        || u.password().is_some()
-    {
-        return Err(bad("PUBLIC_ORIGIN", WHAT));
-    }
-    Ok(u)
+    parse_origin("PUBLIC_ORIGIN", "https://sso.example.com", s)
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ use crate::core::gateway::headers::{
     forward_request_headers, identity_headers, EDGE_SSO_COOKIES, EDGE_SSO_HEADER_PREFIX,
 };
 use crate::core::gateway::live::live_identity;
+use crate::core::gateway::path::names_orgs;
 use crate::core::gateway::{classify_path, decide, is_navigation, Decision, DecisionInput};
 use crate::core::gateway::{GatedPath, Identity, PathClass};
 use crate::core::http::HttpClient;
@@ -64,17 +65,11 @@ pub struct ForwardPlan {
     pub identity: Option<Identity>,
 }
 
-/// Whether `path` is one the gateway judges (`/orgs`, `/orgs/...`, and the disguises of that
-/// prefix that [`classify_path`] refuses, so they never reach another route).
+/// Whether `path` is one the gateway judges: `/orgs`, `/orgs/...` and every disguise of that
+/// prefix [`classify_path`] refuses ([`names_orgs`]), plus paths starting with an empty segment
+/// (refused as non-canonical), so that none of them reaches another route.
 pub fn is_gated_path(path: &str) -> bool {
-    let lower = path.to_ascii_lowercase();
-    lower == "/orgs"
-        || lower.starts_with("/orgs/")
-        || lower.starts_with("/orgs%")
-        || lower.starts_with("/orgs;")
-        || lower.starts_with("/orgs.")
-        || lower.starts_with("/%6f")
-        || lower.starts_with("//")
+    names_orgs(path) || path.starts_with("//")
 }
 
 /// Signed assertions by (session, org, identity), reused for [`ASSERTION_REUSE_SECS`].

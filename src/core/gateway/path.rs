@@ -185,6 +185,17 @@ pub fn classify_path(raw: &str) -> Result<PathClass, PathRefusal> {
     Ok(PathClass::Gated(GatedPath { slug, rest }))
 }
 
+/// Whether `raw`'s first segment is `orgs`, or reads as `orgs` to a lenient server (see
+/// [`classify_path`]'s `DisguisedPrefix`): the requests the gateway must judge, so that none of
+/// them reaches another route. Cheap: looks at the first segment only.
+pub fn names_orgs(raw: &str) -> bool {
+    let Some(after_root) = raw.strip_prefix('/') else {
+        return false;
+    };
+    let first = after_root.split('/').next().unwrap_or("");
+    first == ORGS || reads_as_orgs(first)
+}
+
 /// Checks one segment of an access-rule pattern as if it were a segment of a gated path (`*`
 /// is an ordinary character here), so that a pattern can only name segments a canonical path
 /// can contain.
@@ -356,6 +367,24 @@ mod tests {
         // A lone %25 is a literal percent sign, harmless even to a server that decodes twice.
         assert_eq!(gated("/orgs/acme/100%25").rest, ["100%25"]);
         assert_eq!(gated("/orgs/acme/a.b/...").rest, ["a.b", "..."]);
+    }
+
+    #[test]
+    fn names_orgs_reads_the_first_segment() {
+        for p in [
+            "/orgs",
+            "/orgs/acme/x",
+            "/ORGS/acme",
+            "/%6frgs/a",
+            "/%4Frgs/a",
+            "/orgs;x/a",
+            "/orgs./a",
+        ] {
+            assert!(names_orgs(p), "{p}");
+        }
+        for p in ["/", "/sso/start", "/orgsx/a", "/x/orgs/a", "orgs/a", ""] {
+            assert!(!names_orgs(p), "{p}");
+        }
     }
 
     #[test]
@@ -546,6 +575,22 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        /// Every path the classifier gates, or refuses as a disguised `/orgs`, is one
+        /// [`names_orgs`] sends to the gate (nothing under `/orgs` escapes to another route).
+        #[test]
+        fn names_orgs_covers_every_gated_or_disguised_path(
+            toks in prop::collection::vec(token(), 0..12)
+        ) {
+            let raw: String = toks.concat();
+            let raw = if raw.starts_with('/') { raw } else { format!("/{raw}") };
+            if matches!(
+                classify_path(&raw),
+                Ok(PathClass::Gated(_)) | Err(PathRefusal::DisguisedPrefix)
+            ) {
+                prop_assert!(names_orgs(&raw), "{raw}");
+            }
+        }
 
         /// No input panics, and whatever passes is judged as the origin would route it: a
         /// gated path names the org a lenient origin would see, and a path that is not gated
