@@ -75,6 +75,13 @@ impl Member {
         self
     }
 
+    /// The same member with IdP session `sid` (tests).
+    #[cfg(test)]
+    pub(crate) fn with_sid(mut self, sid: Option<&str>) -> Member {
+        self.sid = sid.map(str::to_owned);
+        self
+    }
+
     /// A member made up by a test.
     #[cfg(test)]
     pub(crate) fn for_tests(sub: &str, email: &str, role: Role) -> Member {

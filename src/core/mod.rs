@@ -13,6 +13,7 @@ pub mod email;
 pub mod gateway;
 pub mod http;
 pub mod jose;
+pub mod ledger;
 pub mod login;
 pub mod member;
 pub mod oidc;

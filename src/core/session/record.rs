@@ -55,6 +55,14 @@ impl OrgSession {
         }
     }
 
+    /// The same session recorded as made at `logged_in_at` (the ledger's answer to the
+    /// sign-in, which is later than any revocation that applies to the member, so that the new
+    /// session is not born revoked when both fall in the same second).
+    pub fn logged_in_from(mut self, logged_in_at: crate::core::clock::UnixTime) -> Self {
+        self.logged_in_at = Some(logged_in_at);
+        self
+    }
+
     /// The IdP's `sub` claim.
     pub fn sub(&self) -> &str {
         &self.sub

@@ -1,0 +1,65 @@
+//! The org's revocation state as the hot path reads it.
+
+use crate::core::clock::UnixTime;
+use crate::core::session::OrgSession;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Everything needed to judge an org session without asking the ledger: time-based revocations
+/// (a session made at or before the time is refused) and the deprovisioned members (refused
+/// whenever they signed in). Revocations older than [`super::REVOCATION_KEEP_SECS`] are left
+/// out: no session they could refuse is still alive.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// Every session made at or before this time is refused (org-wide revoke, org deleted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub all_before: Option<UnixTime>,
+    /// Sessions of these subjects made at or before the time are refused.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub subs: BTreeMap<String, UnixTime>,
+    /// Sessions of these emails (lowercased) made at or before the time are refused.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub emails: BTreeMap<String, UnixTime>,
+    /// Sessions made in these IdP sessions at or before the time are refused.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sids: BTreeMap<String, UnixTime>,
+    /// Deprovisioned subjects: every session refused.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub inactive_subs: BTreeSet<String>,
+    /// Deprovisioned emails (lowercased): every session refused.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub inactive_emails: BTreeSet<String>,
+    /// SCIM group display names by member subject or lowercased email, for `scim_group` role
+    /// rules.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub scim_groups: BTreeMap<String, Vec<String>>,
+}
+
+fn refuses(at: Option<&UnixTime>, logged_in_at: UnixTime) -> bool {
+    at.is_some_and(|at| logged_in_at <= *at)
+}
+
+impl Snapshot {
+    /// Whether `session` is still honoured.
+    pub fn session_valid(&self, session: &OrgSession) -> bool {
+        let t = session.logged_in_at();
+        let email = super::fold(session.email().as_str());
+        let sub = session.sub();
+        !(refuses(self.all_before.as_ref(), t)
+            || refuses(self.subs.get(sub), t)
+            || refuses(self.emails.get(&email), t)
+            || session
+                .sid()
+                .is_some_and(|sid| refuses(self.sids.get(sid), t))
+            || self.inactive_subs.contains(sub)
+            || self.inactive_emails.contains(&email))
+    }
+
+    /// The SCIM groups of the member of `session` (by subject, else by email).
+    pub fn scim_groups(&self, session: &OrgSession) -> &[String] {
+        let by_sub = self.scim_groups.get(session.sub());
+        by_sub
+            .or_else(|| self.scim_groups.get(&super::fold(session.email().as_str())))
+            .map_or(&[], Vec::as_slice)
+    }
+}

@@ -1,0 +1,500 @@
+//! The ledger's state and its one entry point, [`Ledger::apply`]. The state lives in memory
+//! (in the Durable Object, loaded once from its SQLite rows); every command reports the rows it
+//! changed ([`Ledger::take_changes`]) for the caller to store before it answers.
+
+use super::command::{Command, MemberView, Provisioning, Refusal, Reply, Selector, SignInFacts};
+use super::record::{MemberRecord, MemberSource, SessionMark};
+use super::snapshot::Snapshot;
+use super::{
+    fold, MAX_MEMBERS, MAX_MEMBERS_PAGE, MAX_SEEN_JTIS, MAX_SESSION_MARKS, REVOCATION_KEEP_SECS,
+};
+use crate::core::clock::UnixTime;
+use crate::core::random::{Random, RandomError};
+use crate::core::secret::ct_eq;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A stored row: its table (`kind`), key and JSON value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Row {
+    /// Which collection.
+    pub kind: String,
+    /// The key within it.
+    pub id: String,
+    /// The JSON value.
+    pub json: String,
+}
+
+/// A row to write (`json: Some`) or delete (`json: None`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RowChange {
+    /// Which collection.
+    pub kind: &'static str,
+    /// The key within it.
+    pub id: String,
+    /// The new value, or `None` to delete the row.
+    pub json: Option<String>,
+}
+
+const MEMBER: &str = "member";
+const REVOKE_SUB: &str = "revoke_sub";
+const REVOKE_EMAIL: &str = "revoke_email";
+const REVOKE_SID: &str = "revoke_sid";
+const JTI: &str = "jti";
+const META: &str = "meta";
+const ALL_BEFORE: &str = "all_before";
+const SCIM_TOKEN: &str = "scim_token";
+
+/// One org's ledger.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    pub(super) members: BTreeMap<String, MemberRecord>,
+    pub(super) subs: BTreeMap<String, UnixTime>,
+    pub(super) emails: BTreeMap<String, UnixTime>,
+    pub(super) sids: BTreeMap<String, UnixTime>,
+    pub(super) jtis: BTreeMap<String, UnixTime>,
+    pub(super) all_before: Option<UnixTime>,
+    pub(super) scim_token_hash: Option<String>,
+    dirty: BTreeSet<(&'static str, String)>,
+    /// Rows that could not be read back at load (kept out of the state, counted for the log).
+    pub unreadable_rows: usize,
+}
+
+fn parse<T: DeserializeOwned>(json: &str) -> Option<T> {
+    serde_json::from_str(json).ok()
+}
+
+fn to_json<T: Serialize>(v: &T) -> String {
+    // Serialising these plain structs cannot fail.
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+impl Ledger {
+    /// The ledger stored as `rows`. A row that does not read back is skipped and counted in
+    /// [`Ledger::unreadable_rows`]; a revocation row is never one of them in practice (they are
+    /// plain numbers), so skipping cannot silently un-revoke.
+    pub fn load(rows: impl IntoIterator<Item = Row>) -> Ledger {
+        let mut l = Ledger::default();
+        for row in rows {
+            let ok = match row.kind.as_str() {
+                MEMBER => parse(&row.json).map(|m| {
+                    l.members.insert(row.id, m);
+                }),
+                REVOKE_SUB => parse(&row.json).map(|t| {
+                    l.subs.insert(row.id, t);
+                }),
+                REVOKE_EMAIL => parse(&row.json).map(|t| {
+                    l.emails.insert(row.id, t);
+                }),
+                REVOKE_SID => parse(&row.json).map(|t| {
+                    l.sids.insert(row.id, t);
+                }),
+                JTI => parse(&row.json).map(|t| {
+                    l.jtis.insert(row.id, t);
+                }),
+                META if row.id == ALL_BEFORE => parse(&row.json).map(|t| l.all_before = Some(t)),
+                META if row.id == SCIM_TOKEN => {
+                    parse(&row.json).map(|h| l.scim_token_hash = Some(h))
+                }
+                _ => None,
+            };
+            if ok.is_none() {
+                l.unreadable_rows += 1;
+            }
+        }
+        l
+    }
+
+    /// The rows changed since the last call, to store before answering.
+    pub fn take_changes(&mut self) -> Vec<RowChange> {
+        std::mem::take(&mut self.dirty)
+            .into_iter()
+            .map(|(kind, id)| {
+                let json = match kind {
+                    MEMBER => self.members.get(&id).map(to_json),
+                    REVOKE_SUB => self.subs.get(&id).map(to_json),
+                    REVOKE_EMAIL => self.emails.get(&id).map(to_json),
+                    REVOKE_SID => self.sids.get(&id).map(to_json),
+                    JTI => self.jtis.get(&id).map(to_json),
+                    META if id == ALL_BEFORE => self.all_before.as_ref().map(to_json),
+                    META if id == SCIM_TOKEN => self.scim_token_hash.as_ref().map(to_json),
+                    _ => None,
+                };
+                RowChange { kind, id, json }
+            })
+            .collect()
+    }
+
+    pub(super) fn touch(&mut self, kind: &'static str, id: &str) {
+        self.dirty.insert((kind, id.to_owned()));
+    }
+
+    /// Whether `hash` is the SHA-256 hex of the org's SCIM token (constant-time; false when
+    /// SCIM is disabled).
+    pub fn scim_token_matches(&self, hash: &str) -> bool {
+        self.scim_token_hash
+            .as_deref()
+            .is_some_and(|h| ct_eq(h.as_bytes(), hash.as_bytes()))
+    }
+
+    /// Applies `cmd` at `now`. Never panics; a refused command changes nothing.
+    pub fn apply(
+        &mut self,
+        cmd: Command,
+        now: UnixTime,
+        random: &dyn Random,
+    ) -> Result<Reply, RandomError> {
+        self.prune(now);
+        Ok(match cmd {
+            Command::SignIn(facts) => self.sign_in(facts, now, random)?,
+            Command::Snapshot => Reply::Snapshot(self.snapshot()),
+            Command::Revoke { selector } => Reply::Revoked {
+                revoked: self.revoke(&selector, now),
+            },
+            Command::BackchannelLogout {
+                jti,
+                remember_until,
+                sub,
+                sid,
+            } => self.backchannel_logout(jti, remember_until, sub, sid, now),
+            Command::Members { limit, cursor } => self.members_page(limit, cursor, now),
+            Command::SetScimToken { hash } => {
+                self.scim_token_hash = hash;
+                self.touch(META, SCIM_TOKEN);
+                Reply::Done
+            }
+            Command::Purge => {
+                self.purge(now);
+                Reply::Done
+            }
+        })
+    }
+
+    /// Drops what can no longer matter: revocations older than any live session, expired
+    /// `jti`s and session marks.
+    fn prune(&mut self, now: UnixTime) {
+        let horizon = UnixTime(now.secs().saturating_sub(REVOCATION_KEEP_SECS));
+        for (kind, map) in [
+            (REVOKE_SUB, &mut self.subs),
+            (REVOKE_EMAIL, &mut self.emails),
+            (REVOKE_SID, &mut self.sids),
+        ] {
+            let old: Vec<String> = map
+                .iter()
+                .filter(|(_, t)| **t < horizon)
+                .map(|(k, _)| k.clone())
+                .collect();
+            for k in old {
+                map.remove(&k);
+                self.dirty.insert((kind, k));
+            }
+        }
+        let seen: Vec<String> = self
+            .jtis
+            .iter()
+            .filter(|(_, until)| **until < now)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in seen {
+            self.jtis.remove(&k);
+            self.dirty.insert((JTI, k));
+        }
+    }
+
+    /// The member a sign-in of `sub` / `email` is: the one with that subject, else a
+    /// SCIM-provisioned one not yet signed in with that email.
+    fn find_member(&self, sub: &str, email: &str) -> Option<&MemberRecord> {
+        self.members
+            .values()
+            .find(|m| m.sub.as_deref() == Some(sub))
+            .or_else(|| {
+                self.members.values().find(|m| {
+                    m.source == MemberSource::Scim
+                        && m.sub.is_none()
+                        && m.email.as_deref() == Some(email)
+                })
+            })
+    }
+
+    /// The latest revocation that applies to a new session of this member (a new session must
+    /// be later, or it would be born revoked).
+    fn latest_revocation(&self, sub: &str, email: &str, sid: Option<&str>) -> Option<UnixTime> {
+        [
+            self.all_before,
+            self.subs.get(sub).copied(),
+            self.emails.get(email).copied(),
+            sid.and_then(|s| self.sids.get(s).copied()),
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+    }
+
+    fn sign_in(
+        &mut self,
+        facts: SignInFacts,
+        now: UnixTime,
+        random: &dyn Random,
+    ) -> Result<Reply, RandomError> {
+        let email = fold(facts.email.as_str());
+        // Deprovisioned under this subject or this email: refused, whichever record it is.
+        let inactive = self.members.values().any(|m| {
+            !m.active
+                && (m.sub.as_deref() == Some(&facts.sub) || m.email.as_deref() == Some(&email))
+        });
+        if inactive {
+            return Ok(Reply::Refused {
+                reason: Refusal::Deprovisioned,
+            });
+        }
+        let existing = self.find_member(&facts.sub, &email).map(|m| m.id.clone());
+        let provisioned = existing
+            .as_ref()
+            .and_then(|id| self.members.get(id))
+            .is_some_and(|m| m.scim_id.is_some());
+        if facts.provisioning == Provisioning::Scim && !provisioned {
+            return Ok(Reply::Refused {
+                reason: Refusal::NotProvisioned,
+            });
+        }
+        let id = match existing {
+            Some(id) => id,
+            None => {
+                if self.members.len() >= MAX_MEMBERS {
+                    return Ok(Reply::Rejected {
+                        message: format!("The organisation has reached {MAX_MEMBERS} members."),
+                    });
+                }
+                let id = random.token(16)?;
+                self.members.insert(
+                    id.clone(),
+                    MemberRecord {
+                        id: id.clone(),
+                        issuer: None,
+                        sub: None,
+                        email: None,
+                        role: None,
+                        source: MemberSource::Sso,
+                        active: true,
+                        scim_id: None,
+                        first_login: None,
+                        last_login: None,
+                        sessions: Vec::new(),
+                    },
+                );
+                id
+            }
+        };
+        let logged_in_at = match self.latest_revocation(&facts.sub, &email, facts.sid.as_deref()) {
+            Some(r) if r >= now => r.plus(1),
+            _ => now,
+        };
+        if let Some(m) = self.members.get_mut(&id) {
+            m.issuer = Some(facts.issuer.as_str().to_owned());
+            m.sub = Some(facts.sub);
+            m.email = Some(email);
+            m.role = Some(facts.role);
+            m.first_login.get_or_insert(now);
+            m.last_login = Some(now);
+            m.sessions.retain(|s| now < s.expires_at);
+            m.sessions.push(SessionMark {
+                logged_in_at,
+                expires_at: facts.expires_at,
+                sid: facts.sid,
+            });
+            let excess = m.sessions.len().saturating_sub(MAX_SESSION_MARKS);
+            m.sessions.drain(..excess);
+        }
+        self.touch(MEMBER, &id);
+        Ok(Reply::SignedIn {
+            member_id: id,
+            logged_in_at,
+        })
+    }
+
+    /// The revocation state the hot path reads.
+    pub fn snapshot(&self) -> Snapshot {
+        let inactive = self.members.values().filter(|m| !m.active);
+        Snapshot {
+            all_before: self.all_before,
+            subs: self.subs.clone(),
+            emails: self.emails.clone(),
+            sids: self.sids.clone(),
+            inactive_subs: inactive.clone().filter_map(|m| m.sub.clone()).collect(),
+            inactive_emails: inactive.filter_map(|m| m.email.clone()).collect(),
+            scim_groups: BTreeMap::new(),
+        }
+    }
+
+    /// Ends the sessions `selector` names, now; answers how many live sessions the ledger knew
+    /// of among them. The revocation is recorded even when it knows of none (sessions made before
+    /// the ledger, or elsewhere, end too).
+    pub(super) fn revoke(&mut self, selector: &Selector, now: UnixTime) -> u64 {
+        let (kind, key) = match selector {
+            Selector::Email(e) => (REVOKE_EMAIL, fold(e)),
+            Selector::Sub(s) => (REVOKE_SUB, s.clone()),
+            Selector::Sid(s) => (REVOKE_SID, s.clone()),
+            Selector::All => {
+                self.all_before = Some(self.all_before.map_or(now, |t| t.max(now)));
+                self.touch(META, ALL_BEFORE);
+                return self.end_marks(now, |_, _| true);
+            }
+        };
+        let map = match kind {
+            REVOKE_EMAIL => &mut self.emails,
+            REVOKE_SUB => &mut self.subs,
+            _ => &mut self.sids,
+        };
+        let at = map.entry(key.clone()).or_insert(now);
+        *at = (*at).max(now);
+        self.touch(kind, &key);
+        match selector {
+            Selector::Email(_) => self.end_marks(now, |m, _| m.email.as_deref() == Some(&key)),
+            Selector::Sub(_) => self.end_marks(now, |m, _| m.sub.as_deref() == Some(&key)),
+            _ => self.end_marks(now, |_, s| s.sid.as_deref() == Some(&key)),
+        }
+    }
+
+    /// Drops the live session marks that `pick` selects, counting them.
+    pub(super) fn end_marks(
+        &mut self,
+        now: UnixTime,
+        pick: impl Fn(&MemberRecord, &SessionMark) -> bool,
+    ) -> u64 {
+        let mut ended = 0;
+        let mut touched = Vec::new();
+        for m in self.members.values_mut() {
+            let before = m.sessions.len();
+            let snapshot = m.clone();
+            m.sessions
+                .retain(|s| !(now < s.expires_at && pick(&snapshot, s)));
+            let n = before - m.sessions.len();
+            if n > 0 {
+                ended += n as u64;
+                touched.push(m.id.clone());
+            }
+        }
+        for id in touched {
+            self.touch(MEMBER, &id);
+        }
+        ended
+    }
+
+    fn backchannel_logout(
+        &mut self,
+        jti: String,
+        remember_until: UnixTime,
+        sub: Option<String>,
+        sid: Option<String>,
+        now: UnixTime,
+    ) -> Reply {
+        // OIDC Back-Channel Logout 1.0 section 2.6 step 10: a jti seen before is a replay, and
+        // must not end sessions made since the first delivery.
+        if self.jtis.contains_key(&jti) {
+            return Reply::LoggedOut {
+                replayed: true,
+                revoked: 0,
+            };
+        }
+        if self.jtis.len() >= MAX_SEEN_JTIS {
+            return Reply::Rejected {
+                message: "Too many logout tokens are being remembered; try again later.".into(),
+            };
+        }
+        self.jtis.insert(jti.clone(), remember_until.max(now));
+        self.touch(JTI, &jti);
+        // Section 2.7: with a `sid`, the sessions of that IdP session end; with only `sub`,
+        // every session of the member.
+        let selector = match (sid, sub) {
+            (Some(sid), _) => Selector::Sid(sid),
+            (None, Some(sub)) => Selector::Sub(sub),
+            (None, None) => {
+                return Reply::LoggedOut {
+                    replayed: false,
+                    revoked: 0,
+                }
+            }
+        };
+        Reply::LoggedOut {
+            replayed: false,
+            revoked: self.revoke(&selector, now),
+        }
+    }
+
+    fn members_page(&self, limit: usize, cursor: Option<String>, now: UnixTime) -> Reply {
+        let limit = limit.clamp(1, MAX_MEMBERS_PAGE);
+        let snapshot = self.snapshot();
+        let after = cursor.unwrap_or_default();
+        let mut page: Vec<MemberView> = self
+            .members
+            .range::<String, _>((
+                std::ops::Bound::Excluded(&after),
+                std::ops::Bound::Unbounded,
+            ))
+            .take(limit + 1)
+            .map(|(_, m)| self.view(m, &snapshot, now))
+            .collect();
+        let next_cursor = if page.len() > limit {
+            page.truncate(limit);
+            page.last().map(|m| m.id.clone())
+        } else {
+            None
+        };
+        Reply::Members {
+            members: page,
+            next_cursor,
+        }
+    }
+
+    fn view(&self, m: &MemberRecord, snap: &Snapshot, now: UnixTime) -> MemberView {
+        let refused =
+            |at: Option<&UnixTime>, s: &SessionMark| at.is_some_and(|t| s.logged_in_at <= *t);
+        let sessions = if m.active {
+            m.sessions
+                .iter()
+                .filter(|s| now < s.expires_at)
+                .filter(|s| {
+                    !(refused(snap.all_before.as_ref(), s)
+                        || m.sub.as_ref().is_some_and(|k| refused(snap.subs.get(k), s))
+                        || m.email
+                            .as_ref()
+                            .is_some_and(|k| refused(snap.emails.get(k), s))
+                        || s.sid.as_ref().is_some_and(|k| refused(snap.sids.get(k), s)))
+                })
+                .count() as u64
+        } else {
+            0
+        };
+        MemberView {
+            id: m.id.clone(),
+            email: m.email.clone(),
+            sub: m.sub.clone(),
+            role: m.role,
+            active: m.active,
+            source: m.source,
+            last_login: m.last_login,
+            sessions,
+        }
+    }
+
+    fn purge(&mut self, now: UnixTime) {
+        for id in std::mem::take(&mut self.members).into_keys() {
+            self.dirty.insert((MEMBER, id));
+        }
+        for (kind, map) in [
+            (REVOKE_SUB, std::mem::take(&mut self.subs)),
+            (REVOKE_EMAIL, std::mem::take(&mut self.emails)),
+            (REVOKE_SID, std::mem::take(&mut self.sids)),
+        ] {
+            for id in map.into_keys() {
+                self.dirty.insert((kind, id));
+            }
+        }
+        // Seen jtis stay: a replay after the org is re-created must still do nothing.
+        self.scim_token_hash = None;
+        self.touch(META, SCIM_TOKEN);
+        self.all_before = Some(now);
+        self.touch(META, ALL_BEFORE);
+    }
+}

@@ -1,0 +1,373 @@
+//! Revocation semantics on the in-memory ledger.
+
+use super::*;
+use crate::core::clock::{Clock, FixedClock, UnixTime};
+use crate::core::email::EmailAddress;
+use crate::core::member::Member;
+use crate::core::oidc::issuer::IssuerUrl;
+use crate::core::org::Role;
+use crate::core::random::CountingRandom;
+use crate::core::session::{OrgSession, Revocations};
+use crate::core::store::block_on;
+
+const T0: u64 = 1_700_000_000;
+
+fn org() -> OrgSlug {
+    OrgSlug::parse("acme").unwrap()
+}
+
+fn issuer() -> IssuerUrl {
+    IssuerUrl::parse("https://idp.example.com").unwrap()
+}
+
+fn facts(sub: &str, email: &str, sid: Option<&str>, now: u64) -> SignInFacts {
+    SignInFacts {
+        issuer: issuer(),
+        sub: sub.into(),
+        email: EmailAddress::parse(email).unwrap(),
+        role: Role::Write,
+        sid: sid.map(str::to_owned),
+        expires_at: UnixTime(now + 3600),
+        provisioning: Provisioning::Sso,
+    }
+}
+
+/// Signs `sub` in through the ledger, as the login does, and returns the org session.
+fn sign_in(
+    l: &MemoryLedger,
+    clock: &FixedClock,
+    sub: &str,
+    email: &str,
+    sid: Option<&str>,
+) -> OrgSession {
+    let now = clock.now();
+    let reply = l
+        .call_now(&org(), Command::SignIn(facts(sub, email, sid, now.secs())))
+        .unwrap();
+    let Reply::SignedIn { logged_in_at, .. } = reply else {
+        panic!("refused: {reply:?}")
+    };
+    let member = Member::for_tests(sub, email, Role::Write).with_sid(sid);
+    OrgSession::new(&member, now, 3600, None).logged_in_from(logged_in_at)
+}
+
+fn valid(l: &MemoryLedger, s: &OrgSession) -> bool {
+    let Reply::Snapshot(snap) = l.call_now(&org(), Command::Snapshot).unwrap() else {
+        panic!()
+    };
+    snap.session_valid(s)
+}
+
+fn revoke(l: &MemoryLedger, selector: Selector) -> u64 {
+    match l.call_now(&org(), Command::Revoke { selector }).unwrap() {
+        Reply::Revoked { revoked } => revoked,
+        r => panic!("{r:?}"),
+    }
+}
+
+fn setup() -> (FixedClock, CountingRandom) {
+    (FixedClock::at(T0), CountingRandom::default())
+}
+
+#[test]
+fn revoking_a_member_by_email_ends_their_sessions_but_not_later_ones_or_others() {
+    let (clock, rnd) = setup();
+    let l = MemoryLedger::new(&clock, &rnd);
+    let a = sign_in(&l, &clock, "a", "Alice@acme.test", None);
+    let b = sign_in(&l, &clock, "b", "bob@acme.test", None);
+    clock.advance(5);
+    assert_eq!(revoke(&l, Selector::Email("alice@ACME.test".into())), 1);
+    assert!(!valid(&l, &a));
+    assert!(valid(&l, &b));
+    // Signing in again, even within the same second, gives a session that is honoured.
+    let a2 = sign_in(&l, &clock, "a", "alice@acme.test", None);
+    assert!(a2.logged_in_at() > clock.now());
+    assert!(valid(&l, &a2));
+}
+
+#[test]
+fn revoking_by_sub_by_sid_and_all() {
+    let (clock, rnd) = setup();
+    let l = MemoryLedger::new(&clock, &rnd);
+    let a1 = sign_in(&l, &clock, "a", "a@acme.test", Some("s1"));
+    let a2 = sign_in(&l, &clock, "a", "a@acme.test", Some("s2"));
+    let b = sign_in(&l, &clock, "b", "b@acme.test", Some("s3"));
+    assert_eq!(revoke(&l, Selector::Sid("s1".into())), 1);
+    assert!(!valid(&l, &a1));
+    assert!(valid(&l, &a2));
+    assert_eq!(revoke(&l, Selector::Sub("a".into())), 1);
+    assert!(!valid(&l, &a2));
+    assert!(valid(&l, &b));
+    assert_eq!(revoke(&l, Selector::All), 1);
+    assert!(!valid(&l, &b));
+    let c = sign_in(&l, &clock, "c", "c@acme.test", None);
+    assert!(
+        valid(&l, &c),
+        "an org revoke does not refuse later sign-ins"
+    );
+}
+
+#[test]
+fn a_revocation_with_no_known_session_still_refuses_sessions_made_before_it() {
+    let (clock, rnd) = setup();
+    let l = MemoryLedger::new(&clock, &rnd);
+    let other = MemoryLedger::new(&clock, &rnd);
+    // A session the ledger never recorded (made before the ledger existed).
+    let s = sign_in(&other, &clock, "x", "x@acme.test", None);
+    assert_eq!(revoke(&l, Selector::Sub("x".into())), 0);
+    assert!(!valid(&l, &s));
+}
+
+#[test]
+fn backchannel_logout_ends_the_sid_once_and_a_replay_changes_nothing() {
+    let (clock, rnd) = setup();
+    let l = MemoryLedger::new(&clock, &rnd);
+    let s1 = sign_in(&l, &clock, "a", "a@acme.test", Some("sid-1"));
+    let logout = |jti: &str, sub: Option<&str>, sid: Option<&str>| {
+        l.call_now(
+            &org(),
+            Command::BackchannelLogout {
+                jti: jti.into(),
+                remember_until: clock.now().plus(120),
+                sub: sub.map(str::to_owned),
+                sid: sid.map(str::to_owned),
+            },
+        )
+        .unwrap()
+    };
+    let r = logout("j1", Some("a"), Some("sid-1"));
+    assert!(
+        matches!(
+            r,
+            Reply::LoggedOut {
+                replayed: false,
+                revoked: 1
+            }
+        ),
+        "{r:?}"
+    );
+    assert!(!valid(&l, &s1));
+    clock.advance(10);
+    // A new session in the same IdP session after the logout (the IdP reused the sid).
+    let s2 = sign_in(&l, &clock, "a", "a@acme.test", Some("sid-1"));
+    let r = logout("j1", Some("a"), Some("sid-1"));
+    assert!(
+        matches!(
+            r,
+            Reply::LoggedOut {
+                replayed: true,
+                revoked: 0
+            }
+        ),
+        "{r:?}"
+    );
+    assert!(
+        valid(&l, &s2),
+        "a replay must not end sessions made after the first delivery"
+    );
+    // With only sub: every session of the member.
+    let r = logout("j2", Some("a"), None);
+    assert!(
+        matches!(
+            r,
+            Reply::LoggedOut {
+                replayed: false,
+                revoked: 1
+            }
+        ),
+        "{r:?}"
+    );
+    assert!(!valid(&l, &s2));
+}
+
+#[test]
+fn seen_jtis_are_forgotten_only_after_the_token_expires() {
+    let (clock, rnd) = setup();
+    let l = MemoryLedger::new(&clock, &rnd);
+    let cmd = |jti: &str| Command::BackchannelLogout {
+        jti: jti.into(),
+        remember_until: UnixTime(T0 + 120),
+        sub: Some("a".into()),
+        sid: None,
+    };
+    l.call_now(&org(), cmd("j")).unwrap();
+    clock.set(T0 + 120);
+    assert!(matches!(
+        l.call_now(&org(), cmd("j")).unwrap(),
+        Reply::LoggedOut { replayed: true, .. }
+    ));
+    clock.set(T0 + 121);
+    assert!(matches!(
+        l.call_now(&org(), cmd("j")).unwrap(),
+        Reply::LoggedOut {
+            replayed: false,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn members_are_recorded_at_sign_in_and_listed_in_pages_with_live_session_counts() {
+    let (clock, rnd) = setup();
+    let l = MemoryLedger::new(&clock, &rnd);
+    for i in 0..5 {
+        sign_in(
+            &l,
+            &clock,
+            &format!("u{i}"),
+            &format!("u{i}@acme.test"),
+            None,
+        );
+    }
+    sign_in(&l, &clock, "u0", "u0@acme.test", None);
+    let page = |cursor: Option<String>| match l
+        .call_now(&org(), Command::Members { limit: 2, cursor })
+        .unwrap()
+    {
+        Reply::Members {
+            members,
+            next_cursor,
+        } => (members, next_cursor),
+        r => panic!("{r:?}"),
+    };
+    let mut all = Vec::new();
+    let mut cursor = None;
+    loop {
+        let (members, next) = page(cursor);
+        assert!(members.len() <= 2);
+        all.extend(members);
+        match next {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(all.len(), 5);
+    let u0 = all.iter().find(|m| m.sub.as_deref() == Some("u0")).unwrap();
+    assert_eq!(u0.sessions, 2);
+    assert_eq!(u0.source, MemberSource::Sso);
+    assert_eq!(u0.last_login, Some(UnixTime(T0)));
+    assert_eq!(u0.role, Some(Role::Write));
+    revoke(&l, Selector::Sub("u0".into()));
+    let Reply::Members { members, .. } = l
+        .call_now(
+            &org(),
+            Command::Members {
+                limit: 200,
+                cursor: None,
+            },
+        )
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        members
+            .iter()
+            .find(|m| m.sub.as_deref() == Some("u0"))
+            .unwrap()
+            .sessions,
+        0
+    );
+}
+
+#[test]
+fn purge_forgets_members_and_refuses_every_earlier_session() {
+    let (clock, rnd) = setup();
+    let l = MemoryLedger::new(&clock, &rnd);
+    let s = sign_in(&l, &clock, "a", "a@acme.test", None);
+    l.call_now(&org(), Command::Purge).unwrap();
+    assert!(!valid(&l, &s));
+    let Reply::Members { members, .. } = l
+        .call_now(
+            &org(),
+            Command::Members {
+                limit: 10,
+                cursor: None,
+            },
+        )
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert!(members.is_empty());
+}
+
+#[test]
+fn scim_token_hash_compares_in_constant_time_and_can_be_cleared() {
+    let mut ledger = Ledger::default();
+    let rnd = CountingRandom::default();
+    assert!(!ledger.scim_token_matches("abc"));
+    ledger
+        .apply(
+            Command::SetScimToken {
+                hash: Some("abc".into()),
+            },
+            UnixTime(T0),
+            &rnd,
+        )
+        .unwrap();
+    assert!(ledger.scim_token_matches("abc"));
+    assert!(!ledger.scim_token_matches("abd"));
+    assert!(!ledger.scim_token_matches(""));
+    ledger
+        .apply(Command::SetScimToken { hash: None }, UnixTime(T0), &rnd)
+        .unwrap();
+    assert!(!ledger.scim_token_matches("abc"));
+}
+
+#[test]
+fn the_snapshot_cache_asks_the_ledger_once_per_window_and_fails_closed() {
+    let (clock, rnd) = setup();
+    let l = MemoryLedger::new(&clock, &rnd);
+    let s = sign_in(&l, &clock, "a", "a@acme.test", None);
+    let cache = SnapshotCache::new();
+    let revs = LedgerRevocations {
+        ledger: &l,
+        cache: &cache,
+    };
+    let calls = l.calls.get();
+    for _ in 0..10 {
+        assert!(block_on(revs.org_session_valid(&org(), &s, clock.now())).unwrap());
+    }
+    assert_eq!(l.calls.get(), calls + 1, "one ledger call per window");
+    revoke(&l, Selector::Sub("a".into()));
+    // Within the window, the old snapshot stands; after it, the revocation is seen.
+    clock.advance(REVOCATION_CACHE_SECS - 1);
+    assert!(block_on(revs.org_session_valid(&org(), &s, clock.now())).unwrap());
+    clock.advance(1);
+    assert!(!block_on(revs.org_session_valid(&org(), &s, clock.now())).unwrap());
+    // A ledger that fails fails closed, once the snapshot is stale.
+    clock.advance(REVOCATION_CACHE_SECS);
+    l.fail.set(true);
+    assert!(block_on(revs.org_session_valid(&org(), &s, clock.now())).is_err());
+}
+
+#[test]
+fn old_revocations_are_pruned_after_any_session_they_could_refuse_has_ended() {
+    let (clock, rnd) = setup();
+    let l = MemoryLedger::new(&clock, &rnd);
+    revoke(&l, Selector::Sub("a".into()));
+    clock.advance(REVOCATION_KEEP_SECS + 1);
+    let Reply::Snapshot(snap) = l.call_now(&org(), Command::Snapshot).unwrap() else {
+        panic!()
+    };
+    assert!(snap.subs.is_empty());
+}
+
+#[test]
+fn unreadable_rows_are_skipped_and_counted() {
+    let l = Ledger::load([
+        Row {
+            kind: "member".into(),
+            id: "x".into(),
+            json: "{not json".into(),
+        },
+        Row {
+            kind: "revoke_sub".into(),
+            id: "a".into(),
+            json: "5".into(),
+        },
+    ]);
+    assert_eq!(l.unreadable_rows, 1);
+    assert_eq!(l.subs.get("a"), Some(&UnixTime(5)));
+}
