@@ -8,6 +8,7 @@
 use super::config::ConfigError;
 use crate::core::cookie::CookieError;
 use crate::core::directory::DirectoryError;
+use crate::core::ledger::Refusal;
 use crate::core::login::LoginError;
 use crate::core::member::Denial;
 use crate::core::oidc::authorize::TxError;
@@ -93,6 +94,10 @@ error_codes! {
     EmailDomainMismatch => ("email_domain_mismatch", FORBIDDEN, "This email is not in a domain of this organisation."),
     /// The role mapping grants this account no role.
     NoRole => ("no_role", FORBIDDEN, "You signed in, but your organisation grants your account no role here. Ask your administrator for access."),
+    /// SCIM deactivated or deleted this member.
+    Deprovisioned => ("deprovisioned", FORBIDDEN, "Your account in this organisation has been deactivated by its identity provider. Ask your administrator."),
+    /// The org takes only SCIM-provisioned members, and this one is not.
+    NotProvisioned => ("not_provisioned", FORBIDDEN, "Your account has not been provisioned to this organisation yet. Ask your administrator to assign you the application."),
     /// No valid session cookie.
     Unauthenticated => ("unauthenticated", UNAUTHORIZED, "No valid session: sign in first."),
     /// A state-changing request from another site (CSRF).
@@ -391,6 +396,10 @@ impl From<LoginError> for AppError {
                 .message("Your organisation's identity provider keys could not be fetched.")
                 .log(format!("IdP keys unavailable: {e}")),
             LoginError::Denied(d) => d.into(),
+            LoginError::Refused(Refusal::Deprovisioned) => AppError::new(ErrorCode::Deprovisioned),
+            LoginError::Refused(Refusal::NotProvisioned) => AppError::new(ErrorCode::NotProvisioned),
+            LoginError::LedgerFull(m) => AppError::new(ErrorCode::StorageUnavailable).message(m),
+            LoginError::Ledger(e) => e.into(),
             LoginError::Session(e) => e.into(),
         }
     }

@@ -28,7 +28,7 @@ use crate::core::http::HttpClient;
 use crate::core::jose::sign::{sign_compact, Signer};
 use crate::core::jose::verify::SignatureVerifier;
 use crate::core::secret::sha256_hex;
-use crate::core::session::{SessionId, SessionStore};
+use crate::core::session::SessionId;
 use crate::core::store::KvStore;
 use http::header::{CACHE_CONTROL, WWW_AUTHENTICATE};
 use http::{HeaderValue, StatusCode};
@@ -218,9 +218,7 @@ impl<S: KvStore, H: HttpClient, V: SignatureVerifier> App<'_, S, H, V> {
         else {
             return Ok((None, None));
         };
-        let record = SessionStore::with_cache(&self.store, self.state.sessions.clone())
-            .load_cached(&id, now)
-            .await?;
+        let record = self.sessions().load_cached(&id, now).await?;
         let identity = match record.as_ref().and_then(|r| r.org(&path.slug)) {
             None => None,
             Some(s) => match live_identity(&path.slug, org, s) {

@@ -14,6 +14,7 @@ use crate::core::jose::native_signer::NativeEs256Signer;
 use crate::core::jose::native_verifier::NativeVerifier;
 use crate::core::jose::private_jwk::EcPrivateJwk;
 use crate::core::jose::testkit::{fixture, Key};
+use crate::core::ledger::MemoryLedger;
 use crate::core::member::Member;
 use crate::core::org::{OrgConfig, OrgSlug, Role};
 use crate::core::org_cache::ORG_CACHE_SECS;
@@ -110,6 +111,7 @@ struct Fixture {
     log: MemoryLog,
     state: IsolateState,
     signer: NativeEs256Signer,
+    ledger: MemoryLedger<TestClock>,
 }
 
 type TestApp<'a> = App<'a, &'a Flaky, Offline, NativeVerifier>;
@@ -126,6 +128,7 @@ impl Fixture {
                 inner: MemoryStore::new(clock.clone()),
                 fail_reads: Cell::new(false),
             },
+            ledger: MemoryLedger::new(clock.clone()),
             clock,
             random: CountingRandom::default(),
             log: MemoryLog::default(),
@@ -148,6 +151,7 @@ impl Fixture {
             random: &self.random,
             log: &self.log,
             state: &self.state,
+            ledger: &self.ledger,
         }
     }
 
@@ -200,7 +204,7 @@ impl Fixture {
     fn login(&self, slug: &str, member: &Member) -> String {
         let now = self.now();
         let session = OrgSession::new(member, now, 8 * 3600, None);
-        let store = SessionStore::new(&self.store);
+        let store = crate::core::session::SessionStore::new(&self.store);
         let new = block_on(store.login(&self.random, now, None, &slug_of(slug), session)).unwrap();
         new.id.expose().to_owned()
     }

@@ -202,6 +202,8 @@ pub struct IsolateState {
     pub orgs: crate::core::org_cache::OrgCache,
     /// Recently signed gateway assertions.
     pub assertions: gateway::AssertionCache,
+    /// Recently fetched org revocation snapshots.
+    pub snapshots: crate::core::ledger::SnapshotCache,
 }
 
 /// The application: configuration plus ports.
@@ -222,6 +224,22 @@ pub struct App<'a, S, H, V> {
     pub log: &'a dyn Log,
     /// Isolate-level caches.
     pub state: &'a IsolateState,
+    /// The org ledgers (members, revocations, SCIM): one Durable Object per org on the edge.
+    pub ledger: &'a dyn crate::core::ledger::LedgerPort,
+}
+
+impl<S: KvStore, H, V> App<'_, S, H, V> {
+    /// The session store every handler uses: KV behind the isolate's cache, every org session
+    /// checked against the org's ledger (through the isolate's revocation snapshots).
+    pub(crate) fn sessions(
+        &self,
+    ) -> crate::core::session::SessionStore<&S, crate::core::ledger::LedgerRevocations<'_>> {
+        crate::core::session::SessionStore::with_cache(&self.store, self.state.sessions.clone())
+            .with_revocations(crate::core::ledger::LedgerRevocations {
+                ledger: self.ledger,
+                cache: &self.state.snapshots,
+            })
+    }
 }
 
 impl<S: KvStore, H: HttpClient, V: SignatureVerifier> App<'_, S, H, V> {
@@ -301,6 +319,7 @@ mod tests {
             random: &CountingRandom::default(),
             log: &MemoryLog::default(),
             state: &IsolateState::default(),
+            ledger: &crate::core::ledger::MemoryLedger::new(&clock),
         };
         let mut req = http::Request::builder().method(method).uri(uri);
         if let Some(a) = accept {

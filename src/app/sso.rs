@@ -18,7 +18,7 @@ use crate::core::oidc::authorize::{
 use crate::core::oidc::discovery::ProviderMetadata;
 use crate::core::org::{OrgConfig, OrgSlug};
 use crate::core::secret::Secret;
-use crate::core::session::{SessionId, SessionRecord, SessionStore};
+use crate::core::session::{SessionId, SessionRecord};
 use crate::core::store::KvStore;
 use http::header::{CACHE_CONTROL, SET_COOKIE};
 use http::StatusCode;
@@ -187,7 +187,7 @@ async fn login<S: KvStore, H: HttpClient, V: SignatureVerifier>(
     policy: &CookiePolicy,
 ) -> Result<Response, AppError> {
     let cookies = req.header("cookie");
-    let sessions = SessionStore::with_cache(&app.store, app.state.sessions.clone());
+    let sessions = app.sessions();
     let redirect_uri = app.config.url("/sso/callback");
     let url = req.public_url(&app.config.public_origin);
     let ctx = LoginContext {
@@ -199,6 +199,7 @@ async fn login<S: KvStore, H: HttpClient, V: SignatureVerifier>(
         discovery: &app.state.discovery,
         jwks: &app.state.jwks,
         sessions: &sessions,
+        ledger: app.ledger,
         idp_policy: &app.config.idp_policy,
         redirect_uri: &redirect_uri,
         leeway_secs: app.config.leeway_secs,
@@ -243,7 +244,8 @@ pub(super) async fn me<S: KvStore, H, V>(
     let policy = cookie_policy(app);
     let unauthenticated = || AppError::new(ErrorCode::Unauthenticated);
     let id = session_id(req, &policy).ok_or_else(unauthenticated)?;
-    let record = SessionStore::with_cache(&app.store, app.state.sessions.clone())
+    let record = app
+        .sessions()
         .load_cached(&id, app.clock.now())
         .await
         .map_err(storage_error)?
@@ -313,7 +315,7 @@ pub(super) async fn logout<S: KvStore, H: HttpClient, V>(
     let mut location = "/".to_owned();
     let mut clear = true;
     if let Some(id) = session_id(req, &policy) {
-        let store = SessionStore::with_cache(&app.store, app.state.sessions.clone());
+        let store = app.sessions();
         let removed = store
             .logout(&id, org.as_ref(), now)
             .await

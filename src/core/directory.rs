@@ -312,6 +312,7 @@ mod tests {
             enforced: true,
             access_rules: vec![],
             resource_groups: vec![],
+            provisioning: Default::default(),
         }
     }
 

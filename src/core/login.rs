@@ -10,6 +10,7 @@ use crate::core::clock::Clock;
 use crate::core::directory::{DirectoryError, OrgDirectory};
 use crate::core::http::{HttpClient, HttpError};
 use crate::core::jose::verify::SignatureVerifier;
+use crate::core::ledger::{Command, LedgerPort, Refusal, Reply, SignInFacts};
 use crate::core::member::{admit, Denial, Member};
 use crate::core::oidc::authorize::{TransactionStore, TxError};
 use crate::core::oidc::callback::{check_iss, Callback, CallbackError};
@@ -25,7 +26,7 @@ use crate::core::secret::Secret;
 use crate::core::session::{
     NewSession, OrgSession, Revocations, SessionError, SessionId, SessionStore,
 };
-use crate::core::store::KvStore;
+use crate::core::store::{KvStore, StoreError};
 use url::Url;
 
 /// The ports and settings a login needs.
@@ -46,6 +47,8 @@ pub struct LoginContext<'a, S, H, V, K: KvStore, R: Revocations> {
     pub jwks: &'a JwksCache,
     /// Where the session goes.
     pub sessions: &'a SessionStore<K, R>,
+    /// The org ledgers (members, deprovisioning).
+    pub ledger: &'a dyn LedgerPort,
     /// Which IdP URLs may be used.
     pub idp_policy: &'a IdpUrlPolicy,
     /// Our redirect URI, exactly as sent in the authorization request.
@@ -117,6 +120,13 @@ pub enum LoginError {
     KeysUnavailable(JwksFetchError),
     /// The token is valid but its subject is not admitted to the org.
     Denied(Denial),
+    /// The org's ledger refused the member (deprovisioned by SCIM, or not provisioned where
+    /// the org takes only SCIM-provisioned members).
+    Refused(Refusal),
+    /// The org's ledger is full (the message says which limit).
+    LedgerFull(String),
+    /// The org's ledger could not be reached.
+    Ledger(StoreError),
     /// The session could not be stored.
     Session(SessionError),
 }
@@ -138,6 +148,9 @@ impl std::fmt::Display for LoginError {
                 write!(f, "token endpoint: {e}")
             }
             LoginError::InvalidIdToken(e) => write!(f, "id token: {e}"),
+            LoginError::Refused(r) => write!(f, "ledger refused the member: {r:?}"),
+            LoginError::LedgerFull(m) => write!(f, "ledger full: {m}"),
+            LoginError::Ledger(e) => write!(f, "ledger: {e}"),
             LoginError::KeysUnavailable(e) => write!(f, "IdP keys unavailable: {e}"),
             LoginError::Denied(d) => write!(f, "denied: {d}"),
             LoginError::Session(e) => e.fmt(f),
@@ -240,12 +253,40 @@ where
 
     // The user must belong to this org, or an IdP shared by several orgs could sign anyone in.
     let member = admit(&verified, &org).map_err(LoginError::Denied)?;
+    // The org's ledger records the member, or refuses them when SCIM deprovisioned them (or the
+    // org takes only provisioned members). It answers with the login time to record, later than
+    // any revocation of this member.
+    let facts = SignInFacts {
+        issuer: member.issuer().clone(),
+        sub: member.sub().to_owned(),
+        email: member.email().clone(),
+        role: member.role(),
+        sid: member.sid().map(str::to_owned),
+        expires_at: now.plus(org.session_ttl_secs),
+        provisioning: org.provisioning,
+    };
+    let logged_in_at = match ctx
+        .ledger
+        .call(&org.slug, Command::SignIn(facts))
+        .await
+        .map_err(LoginError::Ledger)?
+    {
+        Reply::SignedIn { logged_in_at, .. } => logged_in_at,
+        Reply::Refused { reason } => return Err(LoginError::Refused(reason)),
+        Reply::Rejected { message } => return Err(LoginError::LedgerFull(message)),
+        _ => {
+            return Err(LoginError::Ledger(StoreError(
+                "unexpected ledger reply".into(),
+            )))
+        }
+    };
     let session = OrgSession::new(
         &member,
         now,
         org.session_ttl_secs,
         Some(tokens.id_token.clone()),
-    );
+    )
+    .logged_in_from(logged_in_at);
     // A fresh session id every login (no fixation); the old one is retired.
     let new = ctx
         .sessions

@@ -6,6 +6,7 @@
 
 use crate::core::email::EmailDomain;
 use crate::core::gateway::config::{self as gateway_config, AccessRule, ResourceGroup};
+use crate::core::ledger::Provisioning;
 use crate::core::oidc::issuer::IssuerUrl;
 use crate::core::oidc::url_policy::IdpUrlPolicy;
 use crate::core::secret::Secret;
@@ -253,6 +254,10 @@ pub struct OrgConfig {
     /// Resource groups that `role_mapping` rules may grant a role within.
     #[serde(default)]
     pub resource_groups: Vec<ResourceGroup>,
+    /// Who may sign in: anyone of the domains (`sso`, the default) or only active
+    /// SCIM-provisioned users (`scim`).
+    #[serde(default)]
+    pub provisioning: Provisioning,
 }
 
 /// An admin body field that failed validation: `field` is a path such as `domains[1]`,
@@ -306,7 +311,7 @@ impl<'de> Deserialize<'de> for Members {
     }
 }
 
-const FIELDS: [&str; 11] = [
+const FIELDS: [&str; 12] = [
     "domains",
     "issuer",
     "client_id",
@@ -318,6 +323,7 @@ const FIELDS: [&str; 11] = [
     "enforced",
     "access_rules",
     "resource_groups",
+    "provisioning",
 ];
 
 /// A user-supplied key, shortened for echoing back in an error.
@@ -525,6 +531,7 @@ impl OrgConfig {
     ///   granting access.
     /// * `session_ttl_secs` (default 28800): 300 to 86400.
     /// * `enforced` (default `true`).
+    /// * `provisioning` (default `"sso"`): `"sso"` or `"scim"`.
     ///
     /// The body replaces the whole config: an omitted optional field takes its default, not
     /// the stored value (the client secret is the only exception). Unknown or duplicated
@@ -617,6 +624,17 @@ impl OrgConfig {
             Some(v) => gateway_config::parse_access_rules(v)?,
             None => Vec::new(),
         };
+        let provisioning = match fields.get("provisioning").map(|v| v.as_str()) {
+            None => Provisioning::Sso,
+            Some(Some("sso")) => Provisioning::Sso,
+            Some(Some("scim")) => Provisioning::Scim,
+            Some(_) => {
+                return Err(FieldError::new(
+                    "provisioning",
+                    "must be \"sso\" (anyone of the org's domains becomes a member at sign-in) or \"scim\" (only SCIM-provisioned users)",
+                ))
+            }
+        };
         Ok(OrgConfig {
             slug,
             domains,
@@ -630,6 +648,7 @@ impl OrgConfig {
             enforced,
             access_rules,
             resource_groups,
+            provisioning,
         })
     }
 

@@ -5,6 +5,7 @@
 mod bench;
 mod fetch;
 mod kv;
+mod ledger;
 mod proxy;
 mod signer;
 mod webcrypto;
@@ -217,6 +218,7 @@ async fn fetch(
         Err(err) => return refuse(err),
     };
     let state = STATE.with(|s| *s);
+    let ledger = ledger::DoLedger { env: &env };
     let app = App {
         config,
         store,
@@ -226,6 +228,7 @@ async fn fetch(
         random: &OsRandom,
         log: &ConsoleLog,
         state,
+        ledger: &ledger,
     };
     if !gated {
         return to_worker(app.handle(app_req).await);

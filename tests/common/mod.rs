@@ -16,6 +16,7 @@ use edge_sso::app::{App, Body, HeaderExt, IsolateState, MemoryLog, Request, Resp
 use edge_sso::core::clock::{Clock, FixedClock};
 use edge_sso::core::http::{HttpClient, HttpError, HttpRequest, HttpResponse, Method};
 use edge_sso::core::jose::native_verifier::NativeVerifier;
+use edge_sso::core::ledger::MemoryLedger;
 use edge_sso::core::random::CountingRandom;
 use edge_sso::core::store::{block_on, MemoryStore, OpCounts};
 pub use http::Method as InMethod;
@@ -474,6 +475,8 @@ pub struct Harness {
     pub log: MemoryLog,
     /// The isolate's caches.
     pub state: IsolateState,
+    /// The org ledgers.
+    pub ledger: MemoryLedger<&'static FixedClock>,
     secrets: RefCell<Vec<String>>,
 }
 
@@ -510,6 +513,7 @@ impl Harness {
             random: CountingRandom::default(),
             log: MemoryLog::default(),
             state: IsolateState::default(),
+            ledger: MemoryLedger::new(clock),
             secrets: RefCell::new(Vec::new()),
         }
     }
@@ -533,6 +537,7 @@ impl Harness {
             random: &self.random,
             log: &self.log,
             state: &self.state,
+            ledger: &self.ledger,
         }
     }
 

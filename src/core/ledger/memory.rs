@@ -6,7 +6,7 @@ use super::state::{Ledger, Row};
 use super::{Command, LedgerFuture, LedgerPort, Reply};
 use crate::core::clock::Clock;
 use crate::core::org::OrgSlug;
-use crate::core::random::Random;
+use crate::core::random::CountingRandom;
 use crate::core::store::StoreError;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -15,9 +15,9 @@ use std::collections::BTreeMap;
 type OrgRows = BTreeMap<(String, String), String>;
 
 /// Every org's ledger in memory, stored as rows between commands.
-pub struct MemoryLedger<'a> {
-    clock: &'a dyn Clock,
-    random: &'a dyn Random,
+pub struct MemoryLedger<C: Clock> {
+    clock: C,
+    random: CountingRandom,
     rows: RefCell<BTreeMap<OrgSlug, OrgRows>>,
     /// Commands answered so far (tests assert the hot path asks rarely).
     pub calls: Cell<usize>,
@@ -25,12 +25,12 @@ pub struct MemoryLedger<'a> {
     pub fail: Cell<bool>,
 }
 
-impl<'a> MemoryLedger<'a> {
-    /// Empty ledgers on `clock` and `random`.
-    pub fn new(clock: &'a dyn Clock, random: &'a dyn Random) -> Self {
+impl<C: Clock> MemoryLedger<C> {
+    /// Empty ledgers on `clock` (ids from a deterministic counter).
+    pub fn new(clock: C) -> Self {
         MemoryLedger {
             clock,
-            random,
+            random: CountingRandom::default(),
             rows: RefCell::default(),
             calls: Cell::new(0),
             fail: Cell::new(false),
@@ -54,7 +54,7 @@ impl<'a> MemoryLedger<'a> {
             json: json.clone(),
         }));
         let reply = ledger
-            .apply(cmd, self.clock.now(), self.random)
+            .apply(cmd, self.clock.now(), &self.random)
             .map_err(|e| StoreError(format!("ledger: {e}")))?;
         for change in ledger.take_changes() {
             let key = (change.kind.to_owned(), change.id);
@@ -68,7 +68,7 @@ impl<'a> MemoryLedger<'a> {
     }
 }
 
-impl LedgerPort for MemoryLedger<'_> {
+impl<C: Clock> LedgerPort for MemoryLedger<C> {
     fn call<'b>(&'b self, org: &'b OrgSlug, cmd: Command) -> LedgerFuture<'b> {
         Box::pin(async move { self.call_now(org, cmd) })
     }

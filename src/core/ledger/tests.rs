@@ -34,7 +34,7 @@ fn facts(sub: &str, email: &str, sid: Option<&str>, now: u64) -> SignInFacts {
 
 /// Signs `sub` in through the ledger, as the login does, and returns the org session.
 fn sign_in(
-    l: &MemoryLedger,
+    l: &MemoryLedger<&FixedClock>,
     clock: &FixedClock,
     sub: &str,
     email: &str,
@@ -51,28 +51,24 @@ fn sign_in(
     OrgSession::new(&member, now, 3600, None).logged_in_from(logged_in_at)
 }
 
-fn valid(l: &MemoryLedger, s: &OrgSession) -> bool {
+fn valid(l: &MemoryLedger<&FixedClock>, s: &OrgSession) -> bool {
     let Reply::Snapshot(snap) = l.call_now(&org(), Command::Snapshot).unwrap() else {
         panic!()
     };
     snap.session_valid(s)
 }
 
-fn revoke(l: &MemoryLedger, selector: Selector) -> u64 {
+fn revoke(l: &MemoryLedger<&FixedClock>, selector: Selector) -> u64 {
     match l.call_now(&org(), Command::Revoke { selector }).unwrap() {
         Reply::Revoked { revoked } => revoked,
         r => panic!("{r:?}"),
     }
 }
 
-fn setup() -> (FixedClock, CountingRandom) {
-    (FixedClock::at(T0), CountingRandom::default())
-}
-
 #[test]
 fn revoking_a_member_by_email_ends_their_sessions_but_not_later_ones_or_others() {
-    let (clock, rnd) = setup();
-    let l = MemoryLedger::new(&clock, &rnd);
+    let clock = FixedClock::at(T0);
+    let l = MemoryLedger::new(&clock);
     let a = sign_in(&l, &clock, "a", "Alice@acme.test", None);
     let b = sign_in(&l, &clock, "b", "bob@acme.test", None);
     clock.advance(5);
@@ -87,8 +83,8 @@ fn revoking_a_member_by_email_ends_their_sessions_but_not_later_ones_or_others()
 
 #[test]
 fn revoking_by_sub_by_sid_and_all() {
-    let (clock, rnd) = setup();
-    let l = MemoryLedger::new(&clock, &rnd);
+    let clock = FixedClock::at(T0);
+    let l = MemoryLedger::new(&clock);
     let a1 = sign_in(&l, &clock, "a", "a@acme.test", Some("s1"));
     let a2 = sign_in(&l, &clock, "a", "a@acme.test", Some("s2"));
     let b = sign_in(&l, &clock, "b", "b@acme.test", Some("s3"));
@@ -109,9 +105,9 @@ fn revoking_by_sub_by_sid_and_all() {
 
 #[test]
 fn a_revocation_with_no_known_session_still_refuses_sessions_made_before_it() {
-    let (clock, rnd) = setup();
-    let l = MemoryLedger::new(&clock, &rnd);
-    let other = MemoryLedger::new(&clock, &rnd);
+    let clock = FixedClock::at(T0);
+    let l = MemoryLedger::new(&clock);
+    let other = MemoryLedger::new(&clock);
     // A session the ledger never recorded (made before the ledger existed).
     let s = sign_in(&other, &clock, "x", "x@acme.test", None);
     assert_eq!(revoke(&l, Selector::Sub("x".into())), 0);
@@ -120,8 +116,8 @@ fn a_revocation_with_no_known_session_still_refuses_sessions_made_before_it() {
 
 #[test]
 fn backchannel_logout_ends_the_sid_once_and_a_replay_changes_nothing() {
-    let (clock, rnd) = setup();
-    let l = MemoryLedger::new(&clock, &rnd);
+    let clock = FixedClock::at(T0);
+    let l = MemoryLedger::new(&clock);
     let s1 = sign_in(&l, &clock, "a", "a@acme.test", Some("sid-1"));
     let logout = |jti: &str, sub: Option<&str>, sid: Option<&str>| {
         l.call_now(
@@ -182,8 +178,8 @@ fn backchannel_logout_ends_the_sid_once_and_a_replay_changes_nothing() {
 
 #[test]
 fn seen_jtis_are_forgotten_only_after_the_token_expires() {
-    let (clock, rnd) = setup();
-    let l = MemoryLedger::new(&clock, &rnd);
+    let clock = FixedClock::at(T0);
+    let l = MemoryLedger::new(&clock);
     let cmd = |jti: &str| Command::BackchannelLogout {
         jti: jti.into(),
         remember_until: UnixTime(T0 + 120),
@@ -208,8 +204,8 @@ fn seen_jtis_are_forgotten_only_after_the_token_expires() {
 
 #[test]
 fn members_are_recorded_at_sign_in_and_listed_in_pages_with_live_session_counts() {
-    let (clock, rnd) = setup();
-    let l = MemoryLedger::new(&clock, &rnd);
+    let clock = FixedClock::at(T0);
+    let l = MemoryLedger::new(&clock);
     for i in 0..5 {
         sign_in(
             &l,
@@ -272,8 +268,8 @@ fn members_are_recorded_at_sign_in_and_listed_in_pages_with_live_session_counts(
 
 #[test]
 fn purge_forgets_members_and_refuses_every_earlier_session() {
-    let (clock, rnd) = setup();
-    let l = MemoryLedger::new(&clock, &rnd);
+    let clock = FixedClock::at(T0);
+    let l = MemoryLedger::new(&clock);
     let s = sign_in(&l, &clock, "a", "a@acme.test", None);
     l.call_now(&org(), Command::Purge).unwrap();
     assert!(!valid(&l, &s));
@@ -317,8 +313,8 @@ fn scim_token_hash_compares_in_constant_time_and_can_be_cleared() {
 
 #[test]
 fn the_snapshot_cache_asks_the_ledger_once_per_window_and_fails_closed() {
-    let (clock, rnd) = setup();
-    let l = MemoryLedger::new(&clock, &rnd);
+    let clock = FixedClock::at(T0);
+    let l = MemoryLedger::new(&clock);
     let s = sign_in(&l, &clock, "a", "a@acme.test", None);
     let cache = SnapshotCache::new();
     let revs = LedgerRevocations {
@@ -344,8 +340,8 @@ fn the_snapshot_cache_asks_the_ledger_once_per_window_and_fails_closed() {
 
 #[test]
 fn old_revocations_are_pruned_after_any_session_they_could_refuse_has_ended() {
-    let (clock, rnd) = setup();
-    let l = MemoryLedger::new(&clock, &rnd);
+    let clock = FixedClock::at(T0);
+    let l = MemoryLedger::new(&clock);
     revoke(&l, Selector::Sub("a".into()));
     clock.advance(REVOCATION_KEEP_SECS + 1);
     let Reply::Snapshot(snap) = l.call_now(&org(), Command::Snapshot).unwrap() else {
