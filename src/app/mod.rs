@@ -4,6 +4,7 @@
 //! supplies the ports.
 
 mod admin;
+mod admin_members;
 pub mod config;
 pub mod error;
 pub mod gateway;
@@ -342,6 +343,9 @@ mod tests {
     fn a_known_path_with_another_method_is_405_with_allow() {
         for (method, path, allow) in [
             (Method::PATCH, "/admin/orgs/acme", "GET, PUT, DELETE"),
+            (Method::GET, "/admin/orgs/acme/revoke", "POST"),
+            (Method::PUT, "/admin/orgs/acme/members", "GET"),
+            (Method::GET, "/admin/orgs/acme/scim-token", "POST, DELETE"),
             (Method::OPTIONS, "/", "GET, HEAD"),
             (Method::POST, "/admin/orgs", "GET"),
             (Method::GET, "/sso/logout", "POST"),

@@ -1,0 +1,219 @@
+//! The admin API of an org's members and their offboarding: `GET /admin/orgs/{slug}/members`,
+//! `POST /admin/orgs/{slug}/revoke`, and the SCIM token (`POST`/`DELETE
+//! /admin/orgs/{slug}/scim-token`). Everything here is the org's ledger's.
+
+use super::admin::{authorize, body_bytes, existing_org};
+use super::error::{AppError, ErrorCode};
+use super::respond::{json, with_body};
+use super::{App, Body, Request, RequestExt, Response};
+use crate::core::ledger::{Command, Reply, Selector, MAX_MEMBERS_PAGE};
+use crate::core::org::OrgSlug;
+use crate::core::secret::sha256_hex;
+use crate::core::store::{KvStore, StoreError};
+use http::StatusCode;
+use serde_json::{json, Value};
+
+/// Default page size of the member list.
+pub const DEFAULT_MEMBERS_PAGE: usize = 50;
+/// Longest `sub` or `email` a revoke names.
+const MAX_SELECTOR_CHARS: usize = 320;
+/// Random bytes in a SCIM token (256 bits).
+const SCIM_TOKEN_BYTES: usize = 32;
+
+fn invalid(field: &str, message: impl Into<String>) -> AppError {
+    AppError::new(ErrorCode::InvalidField)
+        .message(format!("{field}: {}", message.into()))
+        .field(field)
+}
+
+fn odd_reply(r: Reply) -> AppError {
+    AppError::from(StoreError(format!("unexpected ledger reply: {r:?}")))
+}
+
+/// Calls the org's ledger; a refusal (a limit) is a 503 with its message.
+async fn call<S, H, V>(
+    app: &App<'_, S, H, V>,
+    org: &OrgSlug,
+    cmd: Command,
+) -> Result<Reply, AppError> {
+    match app.ledger.call(org, cmd).await? {
+        Reply::Rejected { message } => {
+            Err(AppError::new(ErrorCode::StorageUnavailable).message(message))
+        }
+        r => Ok(r),
+    }
+}
+
+/// `GET /admin/orgs/{slug}/members[?limit=&cursor=]`.
+pub(super) async fn list<S: KvStore, H, V>(
+    app: &App<'_, S, H, V>,
+    req: &Request,
+    slug: &OrgSlug,
+) -> Result<Response, AppError> {
+    authorize(app, req)?;
+    existing_org(app, slug).await?;
+    let limit = match req.query("limit") {
+        None => DEFAULT_MEMBERS_PAGE,
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_MEMBERS_PAGE).contains(n))
+            .ok_or_else(|| {
+                invalid(
+                    "limit",
+                    format!("must be a whole number from 1 to {MAX_MEMBERS_PAGE}"),
+                )
+            })?,
+    };
+    let cursor = req.query("cursor");
+    if cursor
+        .as_ref()
+        .is_some_and(|c| c.is_empty() || c.len() > 64)
+    {
+        return Err(invalid(
+            "cursor",
+            "must be the next_cursor of a previous page",
+        ));
+    }
+    match call(app, slug, Command::Members { limit, cursor }).await? {
+        Reply::Members {
+            members,
+            next_cursor,
+        } => Ok(json(
+            StatusCode::OK,
+            &json!({ "members": members, "next_cursor": next_cursor }),
+        )),
+        r => Err(odd_reply(r)),
+    }
+}
+
+/// The one selector of a revoke body: exactly one of `{"email": ...}`, `{"sub": ...}`,
+/// `{"all": true}`.
+fn selector(body: &[u8]) -> Result<Selector, AppError> {
+    let value: Value = serde_json::from_slice(body).map_err(|_| {
+        invalid(
+            "body",
+            "must be a JSON object with exactly one of email, sub or all",
+        )
+    })?;
+    let Value::Object(map) = value else {
+        return Err(invalid(
+            "body",
+            "must be a JSON object with exactly one of email, sub or all",
+        ));
+    };
+    if let Some(k) = map
+        .keys()
+        .find(|k| !["email", "sub", "all"].contains(&k.as_str()))
+    {
+        let k: String = k.chars().take(64).collect();
+        return Err(invalid(
+            &k,
+            "unknown field (give exactly one of email, sub or all)",
+        ));
+    }
+    if map.len() != 1 {
+        return Err(invalid("body", "give exactly one of email, sub or all"));
+    }
+    let text = |field: &str, v: &Value| -> Result<String, AppError> {
+        match v.as_str().map(str::trim) {
+            Some(s) if !s.is_empty() && s.chars().count() <= MAX_SELECTOR_CHARS => Ok(s.to_owned()),
+            _ => Err(invalid(
+                field,
+                format!("must be a non-empty string of at most {MAX_SELECTOR_CHARS} characters"),
+            )),
+        }
+    };
+    let (key, v) = map.iter().next().ok_or_else(|| invalid("body", "empty"))?;
+    match key.as_str() {
+        "email" => {
+            let e = text("email", v)?;
+            if !e.contains('@') {
+                return Err(invalid("email", "must be an email address"));
+            }
+            Ok(Selector::Email(e))
+        }
+        "sub" => Ok(Selector::Sub(text("sub", v)?)),
+        _ => match v {
+            Value::Bool(true) => Ok(Selector::All),
+            _ => Err(invalid("all", "must be true")),
+        },
+    }
+}
+
+/// `POST /admin/orgs/{slug}/revoke` -> `{"revoked": n}`: ends the named sessions everywhere
+/// within the revocation bound (this isolate at once).
+pub(super) async fn revoke<S: KvStore, H, V>(
+    app: &App<'_, S, H, V>,
+    req: &Request,
+    slug: &OrgSlug,
+) -> Result<Response, AppError> {
+    authorize(app, req)?;
+    let selector = selector(body_bytes(req)?)?;
+    existing_org(app, slug).await?;
+    let reply = call(app, slug, Command::Revoke { selector }).await?;
+    app.state.snapshots.forget(slug);
+    match reply {
+        Reply::Revoked { revoked } => {
+            app.log
+                .line(&format!("revoke org={} revoked={revoked}", slug.as_str()));
+            Ok(json(StatusCode::OK, &json!({ "revoked": revoked })))
+        }
+        r => Err(odd_reply(r)),
+    }
+}
+
+/// `POST /admin/orgs/{slug}/scim-token`: mints the org's SCIM token, shown once; only its
+/// SHA-256 is stored, and minting again replaces it.
+pub(super) async fn mint_scim_token<S: KvStore, H, V>(
+    app: &App<'_, S, H, V>,
+    req: &Request,
+    slug: &OrgSlug,
+) -> Result<Response, AppError> {
+    authorize(app, req)?;
+    existing_org(app, slug).await?;
+    let token = app
+        .random
+        .token(SCIM_TOKEN_BYTES)
+        .map_err(|e| AppError::from(StoreError(format!("CSPRNG: {e}"))))?;
+    let hash = sha256_hex(token.as_bytes());
+    match call(app, slug, Command::SetScimToken { hash: Some(hash) }).await? {
+        Reply::Done => {}
+        r => return Err(odd_reply(r)),
+    }
+    app.log
+        .line(&format!("scim-token minted org={}", slug.as_str()));
+    let base_url = app.config.url(&format!("/scim/v2/{}", slug.as_str()));
+    Ok(json(
+        StatusCode::CREATED,
+        &json!({ "token": token, "base_url": base_url.as_str() }),
+    ))
+}
+
+/// `DELETE /admin/orgs/{slug}/scim-token`: disables SCIM for the org (204).
+pub(super) async fn delete_scim_token<S: KvStore, H, V>(
+    app: &App<'_, S, H, V>,
+    req: &Request,
+    slug: &OrgSlug,
+) -> Result<Response, AppError> {
+    authorize(app, req)?;
+    existing_org(app, slug).await?;
+    match call(app, slug, Command::SetScimToken { hash: None }).await? {
+        Reply::Done => Ok(with_body(
+            StatusCode::NO_CONTENT,
+            "text/plain; charset=utf-8",
+            Body::Empty,
+        )),
+        r => Err(odd_reply(r)),
+    }
+}
+
+/// Forgets the org's ledger and revokes every session of it (the org is being deleted).
+pub(super) async fn purge<S, H, V>(app: &App<'_, S, H, V>, slug: &OrgSlug) -> Result<(), AppError> {
+    let reply = call(app, slug, Command::Purge).await?;
+    app.state.snapshots.forget(slug);
+    match reply {
+        Reply::Done => Ok(()),
+        r => Err(odd_reply(r)),
+    }
+}
