@@ -35,7 +35,10 @@ fn verifier() -> LogoutTokenVerifier {
     LogoutTokenVerifier::new(IssuerUrl::parse(ISS).unwrap(), CLIENT_ID)
 }
 
-const HEADER: fn() -> Value = || json!({"alg": "RS256", "kid": "a", "typ": "logout+jwt"});
+/// The header of a typical Logout Token by key "a".
+fn header() -> Value {
+    json!({"alg": "RS256", "kid": "a", "typ": "logout+jwt"})
+}
 
 fn check_with(
     lv: &LogoutTokenVerifier,
@@ -55,7 +58,7 @@ fn check(token: &str) -> Result<VerifiedLogoutToken, LogoutTokenError> {
 fn with_claims(f: impl FnOnce(&mut Map<String, Value>)) -> String {
     let mut c = claims();
     f(c.as_object_mut().unwrap());
-    sign(Key::RsaA, &HEADER(), &c)
+    sign(Key::RsaA, &header(), &c)
 }
 
 fn refused(f: impl FnOnce(&mut Map<String, Value>)) -> LogoutTokenError {
@@ -255,7 +258,7 @@ fn malformed_token_refused() {
 #[test]
 fn bad_signature_refused() {
     // Signed by key B under key A's kid.
-    let t = sign(Key::RsaB, &HEADER(), &claims());
+    let t = sign(Key::RsaB, &header(), &claims());
     assert_eq!(check(&t).unwrap_err(), LogoutTokenError::InvalidSignature);
 }
 
@@ -571,7 +574,7 @@ fn id_token_shaped_claims_refused() {
 
 #[test]
 fn claims_not_an_object_refused() {
-    let t = sign(Key::RsaA, &HEADER(), &json!(["not", "claims"]));
+    let t = sign(Key::RsaA, &header(), &json!(["not", "claims"]));
     assert_eq!(
         check(&t).unwrap_err(),
         LogoutTokenError::Malformed("claims")
