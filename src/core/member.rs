@@ -149,8 +149,9 @@ pub fn admit(token: &VerifiedIdToken, org: &OrgConfig) -> Result<Member, Denial>
     if !org.lists_domain(email.domain()) {
         return Err(Denial::DomainMismatch(email));
     }
+    // SCIM groups are not known at this point yet (the integrator wires them in): none.
     let role =
-        map_role(&org.role_mapping, org.default_role, token.claims()).ok_or(Denial::NoRole)?;
+        map_role(&org.role_mapping, org.default_role, token.claims(), &[]).ok_or(Denial::NoRole)?;
     Ok(Member {
         sub: token.sub().to_owned(),
         issuer: org.issuer.clone(),
@@ -167,12 +168,16 @@ fn role_claims(org: &OrgConfig, claims: &Map<String, Value>) -> Map<String, Valu
     let keep = |s: &str| s.chars().count() <= MAX_ROLE_CLAIM_VALUE_CHARS;
     let mut out = Map::new();
     for rule in &org.role_mapping {
-        if out.contains_key(&rule.claim) {
+        // SCIM group rules read no claim.
+        let Some(claim) = rule.claim_name() else {
+            continue;
+        };
+        if out.contains_key(claim) {
             continue;
         }
         // Kept under the rule's claim name, so a dot path (`realm_access.roles`) is resolved
         // once here and read back as a top-level name by the same role mapping later.
-        let value = match claim_value(claims, &rule.claim) {
+        let value = match claim_value(claims, claim) {
             Some(Value::String(s)) if keep(s) => Value::String(s.clone()),
             Some(Value::Array(items)) => Value::Array(
                 items
@@ -185,7 +190,7 @@ fn role_claims(org: &OrgConfig, claims: &Map<String, Value>) -> Map<String, Valu
             ),
             _ => continue,
         };
-        out.insert(rule.claim.clone(), value);
+        out.insert(claim.to_owned(), value);
     }
     out
 }
@@ -210,12 +215,7 @@ mod tests {
             client_id: ClientId::parse(CLIENT_ID).unwrap(),
             client_secret: Secret::new("s"),
             scopes: vec!["openid".into()],
-            role_mapping: vec![RoleRule {
-                claim: "groups".into(),
-                value: "admins".into(),
-                role: Role::Admin,
-                resource_group: None,
-            }],
+            role_mapping: vec![RoleRule::for_claim("groups", "admins", Role::Admin)],
             default_role: None,
             session_ttl_secs: 3600,
             enforced: true,
@@ -332,18 +332,10 @@ mod tests {
             .collect();
         let mut o = org();
         o.default_role = Some(Role::Read);
-        o.role_mapping.push(RoleRule {
-            claim: "dept".into(),
-            value: "eng".into(),
-            role: Role::Write,
-            resource_group: None,
-        });
-        o.role_mapping.push(RoleRule {
-            claim: "level".into(),
-            value: "1".into(),
-            role: Role::Write,
-            resource_group: None,
-        });
+        o.role_mapping
+            .push(RoleRule::for_claim("dept", "eng", Role::Write));
+        o.role_mapping
+            .push(RoleRule::for_claim("level", "1", Role::Write));
         let t = token(|c| {
             let mut groups = vec![json!(1), json!(long.clone()), json!({"a": "b"})];
             groups.extend(many.iter().map(|g| json!(g)));

@@ -34,6 +34,8 @@ pub const MAX_ROLE_RULES: usize = 50;
 pub const MAX_CLAIM_CHARS: usize = 64;
 /// Longest claim value in a role rule, in characters.
 pub const MAX_CLAIM_VALUE_CHARS: usize = 256;
+/// Longest SCIM group `displayName` in a role rule, in characters.
+pub const MAX_SCIM_GROUP_CHARS: usize = 256;
 /// Shortest allowed session lifetime (5 minutes).
 pub const MIN_SESSION_TTL_SECS: u64 = 300;
 /// Longest allowed session lifetime (24 hours).
@@ -207,20 +209,118 @@ impl<'de> Deserialize<'de> for ClientId {
     }
 }
 
-/// "Members whose ID-token claim `claim` is the string `value`, or an array containing it, get
-/// `role`" (org-wide, or within `resource_group`'s paths only). Evaluated by
-/// [`crate::core::roles::member_roles`].
+/// What a [`RoleRule`] looks for in a member.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum RoleMatch {
+    /// The ID-token claim `claim` is the string `value`, or an array containing it.
+    Claim {
+        /// ID-token claim name (`groups`, `roles`, ...).
+        claim: String,
+        /// The value to look for (exact, case-sensitive).
+        value: String,
+    },
+    /// The member is in the SCIM group with this `displayName` (RFC 7643 4.2), compared
+    /// exactly (case-sensitive) by [`crate::core::roles::member_roles`].
+    ScimGroup(String),
+}
+
+/// "Members who match `matches` get `role`" (org-wide, or within `resource_group`'s paths
+/// only). Evaluated by [`crate::core::roles::member_roles`]. Stored and shown as
+/// `{"claim", "value", "role", "resource_group"?}` or `{"scim_group", "role",
+/// "resource_group"?}`: a claim rule's JSON is what it was before SCIM group rules existed.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(try_from = "RoleRuleJson", into = "RoleRuleJson")]
 pub struct RoleRule {
-    /// ID-token claim name (`groups`, `roles`, ...).
-    pub claim: String,
-    /// The value to look for (exact, case-sensitive).
-    pub value: String,
+    /// What the rule looks for.
+    pub matches: RoleMatch,
     /// The role granted on a match.
     pub role: Role,
     /// When set, the role holds only within this resource group's paths.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_group: Option<String>,
+}
+
+impl RoleRule {
+    /// An org-wide rule granting `role` when claim `claim` holds `value`.
+    pub fn for_claim(claim: impl Into<String>, value: impl Into<String>, role: Role) -> Self {
+        RoleRule {
+            matches: RoleMatch::Claim {
+                claim: claim.into(),
+                value: value.into(),
+            },
+            role,
+            resource_group: None,
+        }
+    }
+
+    /// An org-wide rule granting `role` to members of the SCIM group `display_name`.
+    pub fn for_scim_group(display_name: impl Into<String>, role: Role) -> Self {
+        RoleRule {
+            matches: RoleMatch::ScimGroup(display_name.into()),
+            role,
+            resource_group: None,
+        }
+    }
+
+    /// This rule, scoped to the resource group `group`.
+    pub fn in_resource_group(mut self, group: impl Into<String>) -> Self {
+        self.resource_group = Some(group.into());
+        self
+    }
+
+    /// The ID-token claim the rule reads, if it is a claim rule.
+    pub fn claim_name(&self) -> Option<&str> {
+        match &self.matches {
+            RoleMatch::Claim { claim, .. } => Some(claim),
+            RoleMatch::ScimGroup(_) => None,
+        }
+    }
+}
+
+/// The stored form of a [`RoleRule`]. Field order is the serialized order, so a claim rule
+/// writes exactly the bytes it wrote before `scim_group` existed.
+#[derive(Serialize, Deserialize)]
+struct RoleRuleJson {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    claim: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    value: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scim_group: Option<String>,
+    role: Role,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    resource_group: Option<String>,
+}
+
+impl From<RoleRule> for RoleRuleJson {
+    fn from(r: RoleRule) -> Self {
+        let (claim, value, scim_group) = match r.matches {
+            RoleMatch::Claim { claim, value } => (Some(claim), Some(value), None),
+            RoleMatch::ScimGroup(g) => (None, None, Some(g)),
+        };
+        RoleRuleJson {
+            claim,
+            value,
+            scim_group,
+            role: r.role,
+            resource_group: r.resource_group,
+        }
+    }
+}
+
+impl TryFrom<RoleRuleJson> for RoleRule {
+    type Error = &'static str;
+    fn try_from(j: RoleRuleJson) -> Result<Self, Self::Error> {
+        let matches = match (j.claim, j.value, j.scim_group) {
+            (Some(claim), Some(value), None) => RoleMatch::Claim { claim, value },
+            (None, None, Some(g)) => RoleMatch::ScimGroup(g),
+            _ => return Err("a role rule has either claim and value, or scim_group"),
+        };
+        Ok(RoleRule {
+            matches,
+            role: j.role,
+            resource_group: j.resource_group,
+        })
+    }
 }
 
 /// One org's stored configuration. Serializes fully, client secret included, for storage;
@@ -471,12 +571,17 @@ fn parse_role_mapping(v: &Value, groups: &[ResourceGroup]) -> Result<Vec<RoleRul
     for (i, item) in items.iter().enumerate() {
         let base = format!("role_mapping[{i}]");
         let obj = item.as_object().ok_or_else(|| {
-            FieldError::new(&base, "must be an object with claim, value and role")
+            FieldError::new(
+                &base,
+                "must be an object with claim and value (or scim_group), and role",
+            )
         })?;
-        if let Some(k) = obj
-            .keys()
-            .find(|k| !matches!(k.as_str(), "claim" | "value" | "role" | "resource_group"))
-        {
+        if let Some(k) = obj.keys().find(|k| {
+            !matches!(
+                k.as_str(),
+                "claim" | "value" | "scim_group" | "role" | "resource_group"
+            )
+        }) {
             return Err(FieldError::new(
                 format!("{base}.{}", echo_key(k)),
                 "unknown field",
@@ -486,22 +591,40 @@ fn parse_role_mapping(v: &Value, groups: &[ResourceGroup]) -> Result<Vec<RoleRul
             obj.get(k)
                 .ok_or_else(|| FieldError::new(format!("{base}.{k}"), "is required"))
         };
-        let claim_field = format!("{base}.claim");
-        let claim = bounded_text(get("claim")?, &claim_field, MAX_CLAIM_CHARS)?;
-        if claim.chars().any(char::is_whitespace) {
-            return Err(FieldError::new(claim_field, "must not contain whitespace"));
-        }
-        let value = bounded_text(
-            get("value")?,
-            &format!("{base}.value"),
-            MAX_CLAIM_VALUE_CHARS,
-        )?;
+        let matches = match obj.get("scim_group") {
+            // Exactly one way to match: a SCIM group rule has no claim and no value.
+            Some(group) => {
+                let field = format!("{base}.scim_group");
+                if obj.contains_key("claim") || obj.contains_key("value") {
+                    return Err(FieldError::new(
+                        field,
+                        "must not be combined with claim and value",
+                    ));
+                }
+                RoleMatch::ScimGroup(bounded_text(group, &field, MAX_SCIM_GROUP_CHARS)?.to_owned())
+            }
+            None => {
+                let claim_field = format!("{base}.claim");
+                let claim = bounded_text(get("claim")?, &claim_field, MAX_CLAIM_CHARS)?;
+                if claim.chars().any(char::is_whitespace) {
+                    return Err(FieldError::new(claim_field, "must not contain whitespace"));
+                }
+                let value = bounded_text(
+                    get("value")?,
+                    &format!("{base}.value"),
+                    MAX_CLAIM_VALUE_CHARS,
+                )?;
+                RoleMatch::Claim {
+                    claim: claim.to_owned(),
+                    value: value.to_owned(),
+                }
+            }
+        };
         let role = parse_role(get("role")?, &format!("{base}.role"))?;
         let resource_group =
             gateway_config::parse_rule_resource_group(obj.get("resource_group"), &base, groups)?;
         out.push(RoleRule {
-            claim: claim.to_owned(),
-            value: value.to_owned(),
+            matches,
             role,
             resource_group,
         });
@@ -522,7 +645,9 @@ impl OrgConfig {
     ///   (`existing` is `None`); on update it may be omitted to keep the stored secret.
     /// * `scopes` (default `["openid","email","profile"]`): up to 20 distinct RFC 6749 3.3
     ///   scope tokens of at most 64 characters, including `openid`.
-    /// * `role_mapping` (default `[]`): up to 50 `{claim, value, role, resource_group?}` rules;
+    /// * `role_mapping` (default `[]`): up to 50 rules, each `{claim, value, role,
+    ///   resource_group?}` or `{scim_group, role, resource_group?}` (exactly one of the two
+    ///   shapes; `scim_group` a SCIM group `displayName` of 1 to 256 characters);
     ///   `resource_group` must name one of `resource_groups`.
     /// * `access_rules` (default `[]`): see [`gateway_config::parse_access_rules`].
     /// * `resource_groups` (default `[]`): see [`gateway_config::parse_resource_groups`].
@@ -769,12 +894,7 @@ mod tests {
         assert_eq!(c.scopes, ["openid", "email", "profile", "groups"]);
         assert_eq!(
             c.role_mapping,
-            [RoleRule {
-                claim: "groups".into(),
-                value: "hub-admins".into(),
-                role: Role::Admin,
-                resource_group: None,
-            }]
+            [RoleRule::for_claim("groups", "hub-admins", Role::Admin)]
         );
         assert_eq!(c.default_role, Some(Role::Read));
         assert_eq!(c.session_ttl_secs, 3600);
@@ -1034,7 +1154,118 @@ mod tests {
             "role_mapping",
             Some(json!([{"claim": "groups", "value": "Hub Admins", "role": "write"}])),
         );
-        assert_eq!(parse(&ok).unwrap().role_mapping[0].value, "Hub Admins");
+        assert_eq!(
+            parse(&ok).unwrap().role_mapping[0],
+            RoleRule::for_claim("groups", "Hub Admins", Role::Write)
+        );
+    }
+
+    #[test]
+    fn scim_group_rules_parse() {
+        let body = with(
+            with(
+                minimal(),
+                "resource_groups",
+                Some(json!([{"name": "research", "paths": ["models/research-*/**"]}])),
+            ),
+            "role_mapping",
+            Some(json!([
+                {"claim": "groups", "value": "staff", "role": "read"},
+                {"scim_group": "Engineering", "role": "write"},
+                {"scim_group": "Research Leads", "role": "admin", "resource_group": "research"},
+            ])),
+        );
+        let c = parse(&body).unwrap();
+        assert_eq!(
+            c.role_mapping,
+            [
+                RoleRule::for_claim("groups", "staff", Role::Read),
+                RoleRule::for_scim_group("Engineering", Role::Write),
+                RoleRule::for_scim_group("Research Leads", Role::Admin)
+                    .in_resource_group("research"),
+            ]
+        );
+        // Shown and stored in the shape it was given, so it can be sent back as an update.
+        assert_eq!(c.redacted_json()["role_mapping"], body["role_mapping"]);
+        let stored = serde_json::to_string(&c).unwrap();
+        assert_eq!(serde_json::from_str::<OrgConfig>(&stored).unwrap(), c);
+    }
+
+    #[test]
+    fn scim_group_rule_errors_name_the_field() {
+        let at2 = |r: Value| {
+            let ok = json!({"claim": "g", "value": "v", "role": "read"});
+            err_field(&with(
+                minimal(),
+                "role_mapping",
+                Some(json!([ok.clone(), ok, r])),
+            ))
+        };
+        let scim = "role_mapping[2].scim_group";
+        for bad in [
+            json!({"scim_group": "", "role": "read"}),
+            json!({"scim_group": "g".repeat(MAX_SCIM_GROUP_CHARS + 1), "role": "read"}),
+            json!({"scim_group": 7, "role": "read"}),
+            json!({"scim_group": null, "role": "read"}),
+            json!({"scim_group": ["Engineering"], "role": "read"}),
+            json!({"scim_group": "Eng\u{0}", "role": "read"}),
+            json!({"scim_group": "Eng\nineering", "role": "read"}),
+            // Exactly one way to match.
+            json!({"scim_group": "Eng", "claim": "groups", "value": "Eng", "role": "read"}),
+            json!({"scim_group": "Eng", "claim": "groups", "role": "read"}),
+            json!({"scim_group": "Eng", "value": "Eng", "role": "read"}),
+        ] {
+            assert_eq!(at2(bad.clone()), scim, "{bad}");
+        }
+        assert_eq!(
+            at2(json!({"scim_group": "Eng"})),
+            "role_mapping[2].role",
+            "role is still required"
+        );
+        assert_eq!(
+            at2(json!({"scim_group": "Eng", "role": "owner"})),
+            "role_mapping[2].role"
+        );
+        assert_eq!(
+            at2(json!({"scim_group": "Eng", "role": "read", "resource_group": "nope"})),
+            "role_mapping[2].resource_group"
+        );
+        assert_eq!(
+            at2(json!({"scim_groups": "Eng", "role": "read"})),
+            "role_mapping[2].scim_groups"
+        );
+        assert_eq!(
+            at2(json!({"role": "read"})),
+            "role_mapping[2].claim",
+            "neither shape: the claim rule's first field is reported"
+        );
+        let longest = json!({"scim_group": "g".repeat(MAX_SCIM_GROUP_CHARS), "role": "read"});
+        assert!(parse(&with(minimal(), "role_mapping", Some(json!([longest])))).is_ok());
+    }
+
+    #[test]
+    fn claim_rules_store_exactly_as_before() {
+        // The stored (and shown) form of claim rules predates SCIM group rules: byte-identical.
+        let r = RoleRule::for_claim("groups", "a", Role::Admin);
+        let text = r#"{"claim":"groups","value":"a","role":"admin"}"#;
+        assert_eq!(serde_json::to_string(&r).unwrap(), text);
+        assert_eq!(serde_json::from_str::<RoleRule>(text).unwrap(), r);
+        let scoped = r.clone().in_resource_group("g");
+        let text = r#"{"claim":"groups","value":"a","role":"admin","resource_group":"g"}"#;
+        assert_eq!(serde_json::to_string(&scoped).unwrap(), text);
+        assert_eq!(serde_json::from_str::<RoleRule>(text).unwrap(), scoped);
+        let scim = RoleRule::for_scim_group("Engineering", Role::Write);
+        let text = r#"{"scim_group":"Engineering","role":"write"}"#;
+        assert_eq!(serde_json::to_string(&scim).unwrap(), text);
+        assert_eq!(serde_json::from_str::<RoleRule>(text).unwrap(), scim);
+        // A stored rule must be one shape or the other.
+        for bad in [
+            r#"{"role":"admin"}"#,
+            r#"{"claim":"g","role":"admin"}"#,
+            r#"{"claim":"g","value":"v","scim_group":"x","role":"admin"}"#,
+        ] {
+            assert!(serde_json::from_str::<RoleRule>(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -1,9 +1,9 @@
-//! Role mapping: from a verified ID token's claims to the member's roles in the org, org-wide
-//! and per resource group (Hugging Face Hub's semantics: the most privileged matching rule wins,
+//! Role mapping: from a verified ID token's claims and the member's SCIM groups to the
+//! member's roles in the org, org-wide and per resource group (Hugging Face Hub's semantics: the most privileged matching rule wins,
 //! then the org's default role).
 
 use crate::core::gateway::config::ResourceGroup;
-use crate::core::org::{Role, RoleRule};
+use crate::core::org::{Role, RoleMatch, RoleRule};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -39,30 +39,43 @@ pub(crate) fn claim_value<'a>(claims: &'a Map<String, Value>, name: &str) -> Opt
     Some(v)
 }
 
-/// Whether the claim the rule names is a string equal to the rule's value, or an array
-/// containing that string. Exact and case-sensitive; claim values of other JSON types (numbers,
-/// booleans, objects, non-string array elements) never match, so `"1"` and `1` differ.
-fn rule_matches(rule: &RoleRule, claims: &Map<String, Value>) -> bool {
-    match claim_value(claims, &rule.claim) {
-        Some(Value::String(s)) => *s == rule.value,
-        Some(Value::Array(items)) => items
-            .iter()
-            .any(|v| v.as_str() == Some(rule.value.as_str())),
-        _ => false,
+/// Whether `rule` matches a member with ID-token `claims` who is in the SCIM groups whose
+/// `displayName`s are `scim_groups`.
+///
+/// A claim rule matches when the claim it names is a string equal to the rule's value, or an
+/// array containing that string. Exact and case-sensitive; claim values of other JSON types
+/// (numbers, booleans, objects, non-string array elements) never match, so `"1"` and `1`
+/// differ.
+///
+/// A SCIM group rule matches when one of `scim_groups` is the rule's name, compared exactly
+/// (case-sensitive, no trimming or Unicode normalisation). RFC 7643 8.7.1 marks `displayName`
+/// as not case-exact, but two groups may differ only in case (its uniqueness is "none"), and
+/// a role must not follow a look-alike group: write the name as the IdP provisions it.
+fn rule_matches(rule: &RoleRule, claims: &Map<String, Value>, scim_groups: &[&str]) -> bool {
+    match &rule.matches {
+        RoleMatch::Claim { claim, value } => match claim_value(claims, claim) {
+            Some(Value::String(s)) => s == value,
+            Some(Value::Array(items)) => items.iter().any(|v| v.as_str() == Some(value.as_str())),
+            _ => false,
+        },
+        RoleMatch::ScimGroup(name) => scim_groups.contains(&name.as_str()),
     }
 }
 
-/// The org-wide role for a member with ID-token `claims`: the most privileged role among the
-/// org-wide rules (those without `resource_group`) that match, otherwise `default`. `None` means
-/// no org-wide role. Rule order does not matter.
+/// The org-wide role for a member with ID-token `claims` in the SCIM groups named
+/// `scim_groups` (their `displayName`s; empty when the org has no SCIM or the member is in no
+/// group): the most privileged role among the org-wide rules (those without
+/// `resource_group`) that match, otherwise `default`. `None` means no org-wide role. Rule
+/// order does not matter.
 pub fn map_role(
     rules: &[RoleRule],
     default: Option<Role>,
     claims: &Map<String, Value>,
+    scim_groups: &[&str],
 ) -> Option<Role> {
     rules
         .iter()
-        .filter(|r| r.resource_group.is_none() && rule_matches(r, claims))
+        .filter(|r| r.resource_group.is_none() && rule_matches(r, claims, scim_groups))
         .map(|r| r.role)
         .max()
         .or(default)
@@ -70,12 +83,14 @@ pub fn map_role(
 
 /// The member's org-wide role ([`map_role`]) and, for each of `groups` that some matching rule
 /// names, the most privileged role those rules grant. Group rules never count for the org
-/// role, and rules naming a group not in `groups` are ignored.
+/// role, and rules naming a group not in `groups` are ignored. `scim_groups` are the
+/// `displayName`s of the member's SCIM groups, as for [`map_role`].
 pub fn member_roles(
     rules: &[RoleRule],
     default: Option<Role>,
     groups: &[ResourceGroup],
     claims: &Map<String, Value>,
+    scim_groups: &[&str],
 ) -> MemberRoles {
     let by_group = groups
         .iter()
@@ -83,14 +98,14 @@ pub fn member_roles(
             rules
                 .iter()
                 .filter(|r| r.resource_group.as_deref() == Some(g.name.as_str()))
-                .filter(|r| rule_matches(r, claims))
+                .filter(|r| rule_matches(r, claims, scim_groups))
                 .map(|r| r.role)
                 .max()
                 .map(|role| (g.name.clone(), role))
         })
         .collect();
     MemberRoles {
-        org: map_role(rules, default, claims),
+        org: map_role(rules, default, claims, scim_groups),
         groups: by_group,
     }
 }
@@ -118,19 +133,16 @@ mod tests {
     use serde_json::json;
 
     fn rule(claim: &str, value: &str, role: Role) -> RoleRule {
-        RoleRule {
-            claim: claim.into(),
-            value: value.into(),
-            role,
-            resource_group: None,
-        }
+        RoleRule::for_claim(claim, value, role)
     }
 
     fn group_rule(claim: &str, value: &str, role: Role, group: &str) -> RoleRule {
-        RoleRule {
-            resource_group: Some(group.into()),
-            ..rule(claim, value, role)
-        }
+        rule(claim, value, role).in_resource_group(group)
+    }
+
+    /// [`map_role`] of a member in no SCIM group.
+    fn map_role(rules: &[RoleRule], default: Option<Role>, c: &Map<String, Value>) -> Option<Role> {
+        super::map_role(rules, default, c, &[])
     }
 
     fn group(name: &str, paths: &[&str]) -> ResourceGroup {
@@ -277,7 +289,7 @@ mod tests {
             group_rule("groups", "staff", Role::Admin, "gone"),
         ];
         let c = claims(json!({"groups": ["staff", "researchers", "research-leads"]}));
-        let m = member_roles(&rules, None, &groups, &c);
+        let m = member_roles(&rules, None, &groups, &c, &[]);
         assert_eq!(
             m,
             MemberRoles {
@@ -303,7 +315,7 @@ mod tests {
         let groups = [group("research", &["models/research-*/**"])];
         let rules = [group_rule("groups", "r", Role::Write, "research")];
         let c = claims(json!({"groups": ["r"]}));
-        let m = member_roles(&rules, None, &groups, &c);
+        let m = member_roles(&rules, None, &groups, &c, &[]);
         assert_eq!(m.org, None);
         assert!(m.is_member());
         assert_eq!(
@@ -311,7 +323,7 @@ mod tests {
             Some(Role::Write)
         );
         assert_eq!(effective_role(&m, &groups, &["models"]), None);
-        let none = member_roles(&rules, None, &groups, &Map::new());
+        let none = member_roles(&rules, None, &groups, &Map::new(), &[]);
         assert!(!none.is_member());
         assert_eq!(
             effective_role(&none, &groups, &["models", "research-1"]),
@@ -326,7 +338,92 @@ mod tests {
             rule("groups", "a", Role::Admin),
             group_rule("groups", "a", Role::Read, "g"),
         ];
-        let m = member_roles(&rules, None, &groups, &claims(json!({"groups": ["a"]})));
+        let m = member_roles(
+            &rules,
+            None,
+            &groups,
+            &claims(json!({"groups": ["a"]})),
+            &[],
+        );
         assert_eq!(effective_role(&m, &groups, &["x"]), Some(Role::Admin));
+    }
+
+    #[test]
+    fn scim_group_rule_matches_by_exact_display_name() {
+        let rules = [RoleRule::for_scim_group("Engineering", Role::Write)];
+        let none = Map::new();
+        let m = |groups: &[&str]| super::map_role(&rules, Some(Role::Read), &none, groups);
+        assert_eq!(m(&["Sales", "Engineering"]), Some(Role::Write));
+        for other in [
+            "engineering",
+            "Engineering ",
+            " Engineering",
+            "Eng",
+            "ENGINEERING",
+        ] {
+            assert_eq!(m(&[other]), Some(Role::Read), "{other:?}");
+        }
+        assert_eq!(m(&[]), Some(Role::Read));
+    }
+
+    #[test]
+    fn scim_group_rule_ignores_claims_of_that_name() {
+        // A claim saying "Engineering" is not SCIM membership (the IdP user controls some
+        // claims; SCIM groups come from the provisioning channel only).
+        let rules = [RoleRule::for_scim_group("Engineering", Role::Admin)];
+        let c = claims(json!({"groups": ["Engineering"], "scim_group": "Engineering"}));
+        assert_eq!(super::map_role(&rules, None, &c, &[]), None);
+    }
+
+    #[test]
+    fn claim_and_scim_group_rules_combine() {
+        let rules = [
+            rule("groups", "staff", Role::Read),
+            RoleRule::for_scim_group("Admins", Role::Admin),
+            RoleRule::for_scim_group("Writers", Role::Write),
+        ];
+        let c = claims(json!({"groups": ["staff"]}));
+        assert_eq!(super::map_role(&rules, None, &c, &[]), Some(Role::Read));
+        assert_eq!(
+            super::map_role(&rules, None, &c, &["Writers"]),
+            Some(Role::Write)
+        );
+        assert_eq!(
+            super::map_role(&rules, None, &Map::new(), &["Writers", "Admins"]),
+            Some(Role::Admin)
+        );
+    }
+
+    #[test]
+    fn resource_group_scoped_scim_group_rules() {
+        let groups = [
+            group("research", &["models/research-*/**"]),
+            group("ops", &["settings/**"]),
+        ];
+        let rules = [
+            RoleRule::for_scim_group("Staff", Role::Read),
+            RoleRule::for_scim_group("Research", Role::Write).in_resource_group("research"),
+            RoleRule::for_scim_group("Research Leads", Role::Admin).in_resource_group("research"),
+            RoleRule::for_scim_group("Ops", Role::Admin).in_resource_group("ops"),
+            RoleRule::for_scim_group("Research", Role::Admin).in_resource_group("gone"),
+        ];
+        let m = member_roles(&rules, None, &groups, &Map::new(), &["Staff", "Research"]);
+        assert_eq!(
+            m,
+            MemberRoles {
+                org: Some(Role::Read),
+                groups: vec![("research".into(), Role::Write)],
+            }
+        );
+        assert_eq!(
+            effective_role(&m, &groups, &["models", "research-1", "x"]),
+            Some(Role::Write)
+        );
+        assert_eq!(effective_role(&m, &groups, &["settings"]), Some(Role::Read));
+        // Group-scoped SCIM rules never grant the org role.
+        let only = member_roles(&rules, None, &groups, &Map::new(), &["Research"]);
+        assert_eq!(only.org, None);
+        assert_eq!(only.groups, vec![("research".to_owned(), Role::Write)]);
+        assert_eq!(super::map_role(&rules, None, &Map::new(), &["Ops"]), None);
     }
 }

@@ -64,6 +64,8 @@ pub fn live_identity(
             org.default_role,
             &org.resource_groups,
             claims,
+            // The member's SCIM groups are not wired in yet: none.
+            &[],
         ),
         // A record from before role claims were kept: its sign-in role stands.
         None => MemberRoles {

@@ -273,27 +273,9 @@ impl IdTokenVerifier {
     ) -> Result<VerifiedIdToken, IdTokenError> {
         // Step 1 (decryption) was handled by `UntrustedIdToken::parse`: JWEs are refused.
 
-        // Step 7: "The alg value SHOULD be the default of RS256 or the algorithm sent by the
-        // Client in the id_token_signed_response_alg parameter during Registration." `none` and
-        // HMAC never got this far (step 8 does not apply: no MAC-based algorithms).
-        let alg = token.alg();
-        if !self.allowed_algs.contains(&alg) {
-            return Err(IdTokenError::DisallowedAlgorithm(alg));
-        }
-        // Step 6: "The Client MUST validate the signature of all other ID Tokens according to JWS
-        // using the algorithm specified in the JWT alg Header Parameter. The Client MUST use the
-        // keys provided by the Issuer." The key comes from the JWKS only, selected by kid
-        // (OIDC Core 10.1.1). The signature is checked before any claim is read.
-        let key = jwks.select(alg, token.kid())?;
-        let payload = token
-            .jws
-            .verify_signature(key, verifier)
-            .await
-            .map_err(|e| match e {
-                SignatureError::Invalid => IdTokenError::InvalidSignature,
-                SignatureError::UnusableKey(m) => IdTokenError::UnusableKey(m),
-                SignatureError::Backend(m) => IdTokenError::SignatureBackend(m),
-            })?;
+        // Steps 6-8 (alg allow-list, key from the issuer's JWKS, signature): see
+        // [`verify_signed_payload`]; no claim is read before the signature verified.
+        let payload = verify_signed_payload(&token.jws, &self.allowed_algs, jwks, verifier).await?;
         self.check_claims(payload, now, expected_nonce)
     }
 
@@ -315,33 +297,8 @@ impl IdTokenVerifier {
             return Err(IdTokenError::InvalidIssuer);
         }
 
-        // Step 3: "The Client MUST validate that the aud (audience) Claim contains its client_id
-        // value ... The ID Token MUST be rejected if the ID Token does not list the Client as a
-        // valid audience, or if it contains additional audiences not trusted by the Client."
-        // We trust no other audience.
-        let audiences: Vec<&str> = match claims.get("aud") {
-            Some(Value::String(a)) => vec![a.as_str()],
-            Some(Value::Array(list)) => list
-                .iter()
-                .map(|a| a.as_str().ok_or(IdTokenError::InvalidAudience))
-                .collect::<Result<_, _>>()?,
-            _ => return Err(IdTokenError::InvalidAudience),
-        };
-        if !audiences.contains(&self.client_id.as_str()) {
-            return Err(IdTokenError::InvalidAudience);
-        }
-        if audiences.iter().any(|a| *a != self.client_id) {
-            return Err(IdTokenError::UntrustedAudience);
-        }
-
-        // Steps 4 and 5: with a single trusted audience `azp` is optional; "If an azp
-        // (authorized party) Claim is present, the Client SHOULD verify that its client_id is
-        // the Claim Value."
-        if let Some(azp) = claims.get("azp") {
-            if azp.as_str() != Some(self.client_id.as_str()) {
-                return Err(IdTokenError::InvalidAzp);
-            }
-        }
+        // Steps 3-5: our client id is the audience, nothing untrusted, `azp` ours if present.
+        check_audience(&claims, &self.client_id)?;
 
         // Step 9: "The current time MUST be before the time represented by the exp Claim
         // (possibly allowing for some small leeway to account for clock skew)."
@@ -353,23 +310,8 @@ impl IdTokenVerifier {
             return Err(IdTokenError::Expired);
         }
 
-        // Step 10: "The iat Claim can be used to reject tokens that were issued too far away from
-        // the current time." iat is required (OIDC Core 2); a token from the future is refused.
-        let iat = claims
-            .get("iat")
-            .and_then(numeric_date)
-            .ok_or(IdTokenError::MissingIat)?;
-        if iat > now.plus(self.leeway_secs) {
-            return Err(IdTokenError::IssuedInFuture);
-        }
-
-        // RFC 7519 4.1.5: nbf is not required by OIDC, but when present it is honoured.
-        if let Some(nbf) = claims.get("nbf") {
-            let nbf = numeric_date(nbf).ok_or(IdTokenError::Malformed("nbf"))?;
-            if nbf > now.plus(self.leeway_secs) {
-                return Err(IdTokenError::NotYetValid);
-            }
-        }
+        // Step 10 (iat) and RFC 7519 4.1.5 (nbf).
+        let iat = check_iat_nbf(&claims, now, self.leeway_secs)?;
 
         // Step 11: "If a nonce value was sent in the Authentication Request, a nonce Claim MUST
         // be present and its value checked to verify that it is the same value as the one that
@@ -421,8 +363,161 @@ impl IdTokenVerifier {
     }
 }
 
+/// Why the signature step shared by every token kind signed by the IdP (ID tokens, logout
+/// tokens) failed. Each token kind maps it onto its own error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SignedJwsError {
+    /// `alg` is supported but not in the caller's allow-list.
+    DisallowedAlgorithm(JwsAlg),
+    /// No single JWKS key fits.
+    Key(KeySelectError),
+    /// The signature step itself failed.
+    Signature(SignatureError),
+}
+
+impl From<SignedJwsError> for IdTokenError {
+    fn from(e: SignedJwsError) -> Self {
+        match e {
+            SignedJwsError::DisallowedAlgorithm(alg) => IdTokenError::DisallowedAlgorithm(alg),
+            SignedJwsError::Key(e) => e.into(),
+            SignedJwsError::Signature(SignatureError::Invalid) => IdTokenError::InvalidSignature,
+            SignedJwsError::Signature(SignatureError::UnusableKey(m)) => {
+                IdTokenError::UnusableKey(m)
+            }
+            SignedJwsError::Signature(SignatureError::Backend(m)) => {
+                IdTokenError::SignatureBackend(m)
+            }
+        }
+    }
+}
+
+/// OIDC Core 3.1.3.7 steps 6-8, for any JWS the IdP signs with its ID-token keys (Back-Channel
+/// Logout 1.0 2.6 steps 2-3 say "in the same way"): the algorithm must be in `allowed_algs`,
+/// the key comes from the issuer's JWKS only, selected by `kid` (OIDC Core 10.1.1), and only
+/// once the signature verified is the payload handed out. Step 7: "The alg value SHOULD be
+/// the default of RS256 or the algorithm sent by the Client in the
+/// id_token_signed_response_alg parameter during Registration"; `none` and HMAC never reach
+/// this point (step 8 does not apply: no MAC-based algorithms).
+pub(crate) async fn verify_signed_payload<'t, V: SignatureVerifier>(
+    jws: &'t UntrustedJws,
+    allowed_algs: &[JwsAlg],
+    jwks: &Jwks,
+    verifier: &V,
+) -> Result<&'t [u8], SignedJwsError> {
+    let alg = jws.alg();
+    if !allowed_algs.contains(&alg) {
+        return Err(SignedJwsError::DisallowedAlgorithm(alg));
+    }
+    let key = jwks.select(alg, jws.kid()).map_err(SignedJwsError::Key)?;
+    jws.verify_signature(key, verifier)
+        .await
+        .map_err(SignedJwsError::Signature)
+}
+
+/// Why [`check_audience`] refused a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AudienceError {
+    /// `aud` is missing, malformed, or does not contain our client id.
+    NotForUs,
+    /// `aud` names another audience too.
+    Untrusted,
+    /// `azp` is present and not our client id.
+    Azp,
+}
+
+impl From<AudienceError> for IdTokenError {
+    fn from(e: AudienceError) -> Self {
+        match e {
+            AudienceError::NotForUs => IdTokenError::InvalidAudience,
+            AudienceError::Untrusted => IdTokenError::UntrustedAudience,
+            AudienceError::Azp => IdTokenError::InvalidAzp,
+        }
+    }
+}
+
+/// OIDC Core 3.1.3.7 steps 3-5 on verified claims. Step 3: "The Client MUST validate that the
+/// aud (audience) Claim contains its client_id value ... The ID Token MUST be rejected if the ID
+/// Token does not list the Client as a valid audience, or if it contains additional audiences
+/// not trusted by the Client." We trust no other audience. Steps 4 and 5: with a single trusted
+/// audience `azp` is optional; "If an azp (authorized party) Claim is present, the Client
+/// SHOULD verify that its client_id is the Claim Value."
+pub(crate) fn check_audience(
+    claims: &Map<String, Value>,
+    client_id: &str,
+) -> Result<(), AudienceError> {
+    let audiences: Vec<&str> = match claims.get("aud") {
+        Some(Value::String(a)) => vec![a.as_str()],
+        Some(Value::Array(list)) => list
+            .iter()
+            .map(|a| a.as_str().ok_or(AudienceError::NotForUs))
+            .collect::<Result<_, _>>()?,
+        _ => return Err(AudienceError::NotForUs),
+    };
+    if !audiences.contains(&client_id) {
+        return Err(AudienceError::NotForUs);
+    }
+    if audiences.iter().any(|a| *a != client_id) {
+        return Err(AudienceError::Untrusted);
+    }
+    if let Some(azp) = claims.get("azp") {
+        if azp.as_str() != Some(client_id) {
+            return Err(AudienceError::Azp);
+        }
+    }
+    Ok(())
+}
+
+/// Why [`check_iat_nbf`] refused a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TimeClaimError {
+    /// `iat` is missing or not a NumericDate.
+    MissingIat,
+    /// `iat` is in the future (beyond the leeway).
+    IssuedInFuture,
+    /// `nbf` is not a NumericDate.
+    MalformedNbf,
+    /// `nbf` is in the future (beyond the leeway).
+    NotYetValid,
+}
+
+impl From<TimeClaimError> for IdTokenError {
+    fn from(e: TimeClaimError) -> Self {
+        match e {
+            TimeClaimError::MissingIat => IdTokenError::MissingIat,
+            TimeClaimError::IssuedInFuture => IdTokenError::IssuedInFuture,
+            TimeClaimError::MalformedNbf => IdTokenError::Malformed("nbf"),
+            TimeClaimError::NotYetValid => IdTokenError::NotYetValid,
+        }
+    }
+}
+
+/// `iat` and `nbf` on verified claims; returns `iat`. OIDC Core 3.1.3.7 step 10: "The iat Claim
+/// can be used to reject tokens that were issued too far away from the current time." iat is
+/// required (OIDC Core 2); a token from the future (beyond `leeway_secs`) is refused. RFC 7519
+/// 4.1.5: nbf is not required by OIDC, but when present it is honoured.
+pub(crate) fn check_iat_nbf(
+    claims: &Map<String, Value>,
+    now: UnixTime,
+    leeway_secs: u64,
+) -> Result<UnixTime, TimeClaimError> {
+    let iat = claims
+        .get("iat")
+        .and_then(numeric_date)
+        .ok_or(TimeClaimError::MissingIat)?;
+    if iat > now.plus(leeway_secs) {
+        return Err(TimeClaimError::IssuedInFuture);
+    }
+    if let Some(nbf) = claims.get("nbf") {
+        let nbf = numeric_date(nbf).ok_or(TimeClaimError::MalformedNbf)?;
+        if nbf > now.plus(leeway_secs) {
+            return Err(TimeClaimError::NotYetValid);
+        }
+    }
+    Ok(iat)
+}
+
 /// A JWT NumericDate (RFC 7519 2): seconds since the epoch, possibly fractional (truncated).
-fn numeric_date(v: &Value) -> Option<UnixTime> {
+pub(crate) fn numeric_date(v: &Value) -> Option<UnixTime> {
     if let Some(n) = v.as_u64() {
         return Some(UnixTime(n));
     }

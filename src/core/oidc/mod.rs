@@ -6,6 +6,7 @@ pub mod discovery;
 pub mod idtoken;
 pub mod issuer;
 pub mod jwks_cache;
+pub mod logout_token;
 pub mod pkce;
 pub mod token;
 pub mod url_policy;
