@@ -5,6 +5,7 @@
 
 mod admin;
 mod admin_members;
+mod backchannel;
 pub mod config;
 pub mod error;
 pub mod gateway;

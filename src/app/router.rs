@@ -8,7 +8,7 @@
 
 use super::error::{AppError, ErrorCode};
 use super::respond::{harden, html, with_body};
-use super::{admin, pages, sso, App, Request, RequestExt, Response};
+use super::{admin, backchannel, pages, sso, App, Request, RequestExt, Response};
 use crate::core::http::HttpClient;
 use crate::core::jose::verify::SignatureVerifier;
 use crate::core::store::KvStore;
@@ -44,6 +44,7 @@ enum Endpoint {
     SsoCallback,
     SsoMe,
     SsoLogout,
+    BackchannelLogout,
     AdminList,
     /// `/admin/orgs/{slug}[/...]`, every method: the admin module routes the sub-resource.
     AdminOrg,
@@ -118,6 +119,10 @@ fn table() -> &'static matchit::Router<Route> {
                 Route::new(app, vec![(Method::POST, SsoLogout)]),
             ),
             (
+                "/sso/backchannel-logout/:slug",
+                Route::new(app, vec![(Method::POST, BackchannelLogout)]),
+            ),
+            (
                 "/admin/orgs",
                 Route::new(app, vec![(Method::GET, AdminList)]),
             ),
@@ -184,6 +189,7 @@ async fn call<S: KvStore, H: HttpClient, V: SignatureVerifier>(
         Endpoint::SsoCallback => sso::callback(app, req).await,
         Endpoint::SsoMe => sso::me(app, req).await,
         Endpoint::SsoLogout => sso::logout(app, req).await,
+        Endpoint::BackchannelLogout => Ok(backchannel::logout(app, req, slug).await),
         Endpoint::AdminList => admin::list(app, req).await,
         Endpoint::AdminOrg => admin::dispatch(app, req, slug).await,
         Endpoint::AdminPage => Ok(html(StatusCode::OK, pages::ADMIN_HTML.to_owned())),

@@ -40,7 +40,7 @@ fn storage_error(e: impl std::fmt::Display) -> AppError {
     error::storage(e)
 }
 
-async fn provider<S: KvStore, H: HttpClient, V>(
+pub(super) async fn provider<S: KvStore, H: HttpClient, V>(
     app: &App<'_, S, H, V>,
     org: &OrgConfig,
 ) -> Result<ProviderMetadata, AppError> {

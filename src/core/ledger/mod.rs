@@ -63,6 +63,9 @@ pub const MAX_SESSION_MARKS: usize = 32;
 /// closed: forgetting one early would allow its replay).
 pub const MAX_SEEN_JTIS: usize = 100_000;
 
+/// Longest a logout-token `jti` is remembered (7 days), whatever the token's `exp`.
+pub const MAX_JTI_MEMORY_SECS: u64 = 7 * 86_400;
+
 /// Most members an org's ledger holds.
 pub const MAX_MEMBERS: usize = 50_000;
 

@@ -402,7 +402,13 @@ impl Ledger {
                 message: "Too many logout tokens are being remembered; try again later.".into(),
             };
         }
-        self.jtis.insert(jti.clone(), remember_until.max(now));
+        // A token whose `exp` is far away would pin its jti for as long; past
+        // MAX_JTI_MEMORY_SECS a replay is possible in principle, but only of a token the IdP
+        // signed to live that long.
+        let until = remember_until
+            .max(now)
+            .min(now.plus(super::MAX_JTI_MEMORY_SECS));
+        self.jtis.insert(jti.clone(), until);
         self.touch(JTI, &jti);
         // Section 2.7: with a `sid`, the sessions of that IdP session end; with only `sub`,
         // every session of the member.
