@@ -21,6 +21,7 @@ pub mod org;
 pub mod org_cache;
 pub mod random;
 pub mod roles;
+pub mod scim;
 pub mod secret;
 pub mod session;
 pub mod store;
