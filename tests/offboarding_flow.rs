@@ -204,3 +204,396 @@ fn an_unreachable_ledger_fails_closed_for_sign_in_and_sessions() {
     assert_eq!(resp.status(), 503, "{}", resp.text());
     assert_no_session_cookie(&resp);
 }
+
+// =============================================================================================
+// SCIM
+
+/// Signs `email` in with `edit` applied to the ID token's claims; the response.
+fn sign_in_with(h: &Harness, email: &str, edit: impl FnOnce(&mut Value) + 'static) -> Response {
+    let started = h.start(email);
+    let cb = h.authorize(&started, Consent::claims(edit));
+    h.callback(&cb, Some(&started.tx_cookie), None)
+}
+
+fn session_of(resp: &Response) -> String {
+    assert_eq!(resp.status(), 302, "{}", resp.text());
+    set_cookie_value(resp, SESSION_COOKIE).expect("session cookie")
+}
+
+fn scim_token(h: &Harness, slug: &str) -> String {
+    let r = h.admin(
+        InMethod::POST,
+        &format!("/admin/orgs/{slug}/scim-token"),
+        b"",
+    );
+    assert_eq!(r.status(), 201);
+    let t = json_body(&r)["token"].as_str().unwrap().to_owned();
+    h.secret(&t);
+    t
+}
+
+fn scim(h: &Harness, token: &str, method: InMethod, path: &str, body: Option<Value>) -> Response {
+    let auth = format!("Bearer {token}");
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    h.request(
+        method,
+        &format!("/scim/v2/{ACME}{path}"),
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/scim+json"),
+        ],
+        body.as_bytes(),
+    )
+}
+
+fn scim_user(user_name: &str, external_id: &str) -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": user_name,
+        "externalId": external_id,
+        "active": true,
+        "emails": [{"value": user_name, "type": "work", "primary": true}],
+        "name": {"givenName": "Ada", "familyName": "Lovelace"},
+    })
+}
+
+#[test]
+fn scim_needs_the_orgs_own_token_and_answers_in_the_scim_error_schema() {
+    let h = Harness::with_orgs();
+    let acme = scim_token(&h, ACME);
+    let globex = scim_token(&h, GLOBEX);
+    for (auth, what) in [
+        (None, "no token"),
+        (Some("Bearer wrong-token".to_owned()), "wrong token"),
+        (Some(format!("Bearer {globex}")), "another org's token"),
+        (Some(format!("Basic {acme}")), "not a bearer token"),
+    ] {
+        let mut headers = vec![];
+        if let Some(a) = &auth {
+            headers.push(("authorization", a.as_str()));
+        }
+        let r = h.request(
+            InMethod::GET,
+            &format!("/scim/v2/{ACME}/Users"),
+            &headers,
+            b"",
+        );
+        assert_eq!(r.status(), 401, "{what}");
+        assert_eq!(
+            r.header("content-type"),
+            Some("application/scim+json"),
+            "{what}"
+        );
+        let v = json_body(&r);
+        assert_eq!(
+            v["schemas"][0],
+            "urn:ietf:params:scim:api:messages:2.0:Error"
+        );
+        assert_eq!(v["status"], "401");
+    }
+    let ok = scim(&h, &acme, InMethod::GET, "/ServiceProviderConfig", None);
+    assert_eq!(ok.status(), 200);
+    // A disabled token stops working.
+    h.admin(
+        InMethod::DELETE,
+        &format!("/admin/orgs/{ACME}/scim-token"),
+        b"",
+    );
+    assert_eq!(scim(&h, &acme, InMethod::GET, "/Users", None).status(), 401);
+}
+
+#[test]
+fn entra_deactivation_ends_the_session_and_refuses_sign_in_until_reactivated() {
+    let h = Harness::with_orgs();
+    let token = scim_token(&h, ACME);
+    // Entra: look the user up, create it.
+    let r = scim(
+        &h,
+        &token,
+        InMethod::GET,
+        "/Users?filter=userName+eq+%22ada%40acme.com%22",
+        None,
+    );
+    assert_eq!(json_body(&r)["totalResults"], 0);
+    let r = scim(
+        &h,
+        &token,
+        InMethod::POST,
+        "/Users",
+        Some(scim_user("ada@acme.com", "ada")),
+    );
+    assert_eq!(r.status(), 201, "{}", r.text());
+    let id = json_body(&r)["id"].as_str().unwrap().to_owned();
+    assert!(r.header("location").unwrap().ends_with(&id));
+    let session = h.login("ada@acme.com", None);
+    assert!(signed_in_to_acme(&h, &session));
+    let list = h.admin(InMethod::GET, &format!("/admin/orgs/{ACME}/members"), b"");
+    let members = json_body(&list)["members"].clone();
+    assert_eq!(
+        members.as_array().unwrap().len(),
+        1,
+        "SCIM user and sign-in are one member: {members}"
+    );
+    assert_eq!(members[0]["source"], "scim");
+    // Entra deactivates.
+    let patch = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "Replace", "path": "active", "value": "False"}],
+    });
+    let r = scim(
+        &h,
+        &token,
+        InMethod::PATCH,
+        &format!("/Users/{id}"),
+        Some(patch),
+    );
+    assert_eq!(r.status(), 200, "{}", r.text());
+    assert!(!signed_in_to_acme(&h, &session));
+    let r = sign_in_with(&h, "ada@acme.com", |_| {});
+    assert_eq!(r.status(), 403, "{}", r.text());
+    assert!(r.text().contains("deactivated"));
+    // Reactivated: signing in works again; the old session stays dead.
+    let patch = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "Replace", "path": "active", "value": "True"}],
+    });
+    scim(
+        &h,
+        &token,
+        InMethod::PATCH,
+        &format!("/Users/{id}"),
+        Some(patch),
+    );
+    h.clock.advance(1);
+    let again = session_of(&sign_in_with(&h, "ada@acme.com", |_| {}));
+    assert!(signed_in_to_acme(&h, &again));
+    assert!(!signed_in_to_acme(&h, &session));
+    // Entra deletes: ended and refused again.
+    let r = scim(&h, &token, InMethod::DELETE, &format!("/Users/{id}"), None);
+    assert_eq!(r.status(), 204);
+    assert!(!signed_in_to_acme(&h, &again));
+    assert_eq!(sign_in_with(&h, "ada@acme.com", |_| {}).status(), 403);
+}
+
+#[test]
+fn okta_deactivation_by_a_pathless_replace_ends_the_session() {
+    let h = Harness::with_orgs();
+    let token = scim_token(&h, ACME);
+    let r = scim(
+        &h,
+        &token,
+        InMethod::POST,
+        "/Users",
+        Some(scim_user("ada@acme.com", "user-42")),
+    );
+    let id = json_body(&r)["id"].as_str().unwrap().to_owned();
+    let session = h.login("ada@acme.com", None);
+    let patch = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "value": {"active": false}}],
+    });
+    assert_eq!(
+        scim(
+            &h,
+            &token,
+            InMethod::PATCH,
+            &format!("/Users/{id}"),
+            Some(patch)
+        )
+        .status(),
+        200
+    );
+    assert!(!signed_in_to_acme(&h, &session));
+    let list = h.admin(InMethod::GET, &format!("/admin/orgs/{ACME}/members"), b"");
+    assert_eq!(json_body(&list)["members"][0]["active"], false);
+}
+
+#[test]
+fn with_provisioning_scim_only_provisioned_users_sign_in() {
+    let h = Harness::with_orgs();
+    let mut acme = Harness::org_body(h.acme_idp(), &["acme.com"]);
+    acme["provisioning"] = json!("scim");
+    h.put_org(ACME, &acme);
+    let token = scim_token(&h, ACME);
+    scim(
+        &h,
+        &token,
+        InMethod::POST,
+        "/Users",
+        Some(scim_user("ada@acme.com", "okta-00u1")),
+    );
+    let s = session_of(&sign_in_with(&h, "ada@acme.com", |_| {}));
+    assert!(signed_in_to_acme(&h, &s));
+    let r = sign_in_with(&h, "bob@acme.com", |c| c["sub"] = json!("user-7"));
+    assert_eq!(r.status(), 403);
+    assert!(r.text().contains("provisioned"));
+}
+
+#[test]
+fn a_scim_group_role_rule_applies_to_live_sessions_without_a_new_sign_in() {
+    let h = Harness::with_orgs();
+    let mut acme = Harness::org_body(h.acme_idp(), &["acme.com"]);
+    acme["role_mapping"] = json!([{"scim_group": "Engineering", "role": "write"}]);
+    h.put_org(ACME, &acme);
+    let token = scim_token(&h, ACME);
+    let r = scim(
+        &h,
+        &token,
+        InMethod::POST,
+        "/Users",
+        Some(scim_user("ada@acme.com", "user-42")),
+    );
+    let uid = json_body(&r)["id"].as_str().unwrap().to_owned();
+    let group = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "displayName": "Engineering",
+        "members": [{"value": uid}],
+    });
+    let r = scim(&h, &token, InMethod::POST, "/Groups", Some(group));
+    assert_eq!(r.status(), 201, "{}", r.text());
+    let gid = json_body(&r)["id"].as_str().unwrap().to_owned();
+    let s = h.login("ada@acme.com", None);
+    let role = |h: &Harness| json_body(&h.me(&s))["orgs"][ACME]["role"].clone();
+    assert_eq!(role(&h), "write");
+    let patch = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "remove", "path": format!("members[value eq \"{uid}\"]")}],
+    });
+    assert_eq!(
+        scim(
+            &h,
+            &token,
+            InMethod::PATCH,
+            &format!("/Groups/{gid}"),
+            Some(patch)
+        )
+        .status(),
+        200
+    );
+    assert_eq!(role(&h), "read", "the default role once out of the group");
+}
+
+// =============================================================================================
+// Back-channel logout
+
+fn logout_claims(h: &Harness, sub: Option<&str>, sid: Option<&str>, jti: &str) -> Value {
+    let idp = h.acme_idp();
+    let mut c = json!({
+        "iss": idp.issuer,
+        "aud": idp.client_id,
+        "iat": T0,
+        "exp": T0 + 120,
+        "jti": jti,
+        "events": {"http://schemas.openid.net/event/backchannel-logout": {}},
+    });
+    if let Some(s) = sub {
+        c["sub"] = json!(s);
+    }
+    if let Some(s) = sid {
+        c["sid"] = json!(s);
+    }
+    c
+}
+
+fn backchannel(h: &Harness, slug: &str, token: &str) -> Response {
+    let body = format!("logout_token={token}");
+    h.request(
+        InMethod::POST,
+        &format!("/sso/backchannel-logout/{slug}"),
+        &[("content-type", "application/x-www-form-urlencoded")],
+        body.as_bytes(),
+    )
+}
+
+#[test]
+fn a_backchannel_logout_with_sid_ends_that_idp_session_only_and_a_replay_does_nothing() {
+    let h = Harness::with_orgs();
+    let s1 = session_of(&sign_in_with(&h, "ada@acme.com", |c| {
+        c["sid"] = json!("idp-s1")
+    }));
+    let s2 = session_of(&sign_in_with(&h, "ada@acme.com", |c| {
+        c["sid"] = json!("idp-s2")
+    }));
+    let idp = h.acme_idp();
+    let token = idp.key.sign(
+        &idp.kid,
+        &logout_claims(&h, Some("user-42"), Some("idp-s1"), "j-1"),
+    );
+    let r = backchannel(&h, ACME, &token);
+    assert_eq!(r.status(), 200, "{}", r.text());
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    assert!(!signed_in_to_acme(&h, &s1));
+    assert!(signed_in_to_acme(&h, &s2));
+    h.clock.advance(5);
+    let s3 = session_of(&sign_in_with(&h, "ada@acme.com", |c| {
+        c["sid"] = json!("idp-s1")
+    }));
+    assert_eq!(
+        backchannel(&h, ACME, &token).status(),
+        200,
+        "a replay is answered 200"
+    );
+    assert!(signed_in_to_acme(&h, &s3), "but ends nothing made since");
+}
+
+#[test]
+fn a_backchannel_logout_with_only_sub_ends_every_session_of_the_member() {
+    let h = Harness::with_orgs();
+    let s1 = session_of(&sign_in_with(&h, "ada@acme.com", |c| c["sid"] = json!("a")));
+    let s2 = session_of(&sign_in_with(&h, "ada@acme.com", |c| c["sid"] = json!("b")));
+    let idp = h.acme_idp();
+    let token = idp
+        .key
+        .sign(&idp.kid, &logout_claims(&h, Some("user-42"), None, "j-2"));
+    assert_eq!(backchannel(&h, ACME, &token).status(), 200);
+    assert!(!signed_in_to_acme(&h, &s1));
+    assert!(!signed_in_to_acme(&h, &s2));
+}
+
+#[test]
+fn a_bad_backchannel_logout_request_is_400_invalid_request_and_ends_nothing() {
+    let h = Harness::with_orgs();
+    let s = session_of(&sign_in_with(&h, "ada@acme.com", |c| c["sid"] = json!("a")));
+    let idp = h.acme_idp();
+    let good = logout_claims(&h, Some("user-42"), Some("a"), "j-3");
+    let mut nonce = good.clone();
+    nonce["nonce"] = json!("n");
+    let mut aud = good.clone();
+    aud["aud"] = json!("someone-else");
+    let other_org = h.globex_idp().key.sign(&h.globex_idp().kid, &good);
+    for (body, what) in [
+        (String::new(), "no token"),
+        (
+            format!("logout_token={}", idp.key.sign(&idp.kid, &nonce)),
+            "nonce present",
+        ),
+        (
+            format!("logout_token={}", idp.key.sign(&idp.kid, &aud)),
+            "wrong audience",
+        ),
+        (format!("logout_token={other_org}"), "another IdP's key"),
+        ("logout_token=a&logout_token=b".into(), "two tokens"),
+        ("logout_token=not.a.jwt".into(), "garbage"),
+    ] {
+        let r = h.request(
+            InMethod::POST,
+            &format!("/sso/backchannel-logout/{ACME}"),
+            &[("content-type", "application/x-www-form-urlencoded")],
+            body.as_bytes(),
+        );
+        assert_eq!(r.status(), 400, "{what}: {}", r.text());
+        assert_eq!(json_body(&r)["error"], "invalid_request", "{what}");
+        assert!(json_body(&r)["error_description"].is_string(), "{what}");
+    }
+    let token = idp.key.sign(&idp.kid, &good);
+    let r = backchannel(&h, "nobody", &token);
+    assert_eq!(r.status(), 400, "unknown org");
+    let r = h.request(
+        InMethod::POST,
+        &format!("/sso/backchannel-logout/{ACME}"),
+        &[("content-type", "application/json")],
+        format!("{{\"logout_token\":\"{token}\"}}").as_bytes(),
+    );
+    assert_eq!(r.status(), 400, "not a form");
+    assert!(signed_in_to_acme(&h, &s));
+}

@@ -221,16 +221,25 @@ impl<S: KvStore, H: HttpClient, V: SignatureVerifier> App<'_, S, H, V> {
         let record = self.sessions().load_cached(&id, now).await?;
         let identity = match record.as_ref().and_then(|r| r.org(&path.slug)) {
             None => None,
-            Some(s) => match live_identity(&path.slug, org, s) {
-                Ok(identity) => Some(identity),
-                Err(stale) => {
-                    self.log.line(&format!(
-                        "gate org={} session not accepted: {stale}",
-                        path.slug
-                    ));
-                    None
+            Some(s) => {
+                // Fresh in the isolate: the session store has just consulted it.
+                let snapshot = self
+                    .state
+                    .snapshots
+                    .snapshot(self.ledger, &path.slug, now)
+                    .await?;
+                let groups = snapshot.scim_groups(s);
+                match live_identity(&path.slug, org, s, &groups) {
+                    Ok(identity) => Some(identity),
+                    Err(stale) => {
+                        self.log.line(&format!(
+                            "gate org={} session not accepted: {stale}",
+                            path.slug
+                        ));
+                        None
+                    }
                 }
-            },
+            }
         };
         Ok((Some(id), identity))
     }

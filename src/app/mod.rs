@@ -12,6 +12,7 @@ pub mod gateway;
 pub mod pages;
 pub mod respond;
 pub mod router;
+pub mod scim;
 mod sso;
 
 use crate::core::clock::Clock;

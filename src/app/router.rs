@@ -8,7 +8,7 @@
 
 use super::error::{AppError, ErrorCode};
 use super::respond::{harden, html, with_body};
-use super::{admin, backchannel, pages, sso, App, Request, RequestExt, Response};
+use super::{admin, backchannel, pages, scim, sso, App, Request, RequestExt, Response};
 use crate::core::http::HttpClient;
 use crate::core::jose::verify::SignatureVerifier;
 use crate::core::store::KvStore;
@@ -45,6 +45,8 @@ enum Endpoint {
     SsoMe,
     SsoLogout,
     BackchannelLogout,
+    /// `/scim/v2/{slug}[/...]`, every method.
+    Scim,
     AdminList,
     /// `/admin/orgs/{slug}[/...]`, every method: the admin module routes the sub-resource.
     AdminOrg,
@@ -122,6 +124,8 @@ fn table() -> &'static matchit::Router<Route> {
                 "/sso/backchannel-logout/:slug",
                 Route::new(app, vec![(Method::POST, BackchannelLogout)]),
             ),
+            ("/scim/v2/:slug", Route::any(app, Scim)),
+            ("/scim/v2/:slug/*rest", Route::any(app, Scim)),
             (
                 "/admin/orgs",
                 Route::new(app, vec![(Method::GET, AdminList)]),
@@ -169,7 +173,8 @@ pub(super) async fn route<S: KvStore, H: HttpClient, V: SignatureVerifier>(
         return (route.group, Err(err));
     };
     let slug = matched.params.get("slug").unwrap_or_default();
-    (route.group, call(app, req, endpoint, slug).await)
+    let rest = matched.params.get("rest").unwrap_or_default();
+    (route.group, call(app, req, endpoint, slug, rest).await)
 }
 
 async fn call<S: KvStore, H: HttpClient, V: SignatureVerifier>(
@@ -177,6 +182,7 @@ async fn call<S: KvStore, H: HttpClient, V: SignatureVerifier>(
     req: &Request,
     endpoint: Endpoint,
     slug: &str,
+    rest: &str,
 ) -> Result<Response, AppError> {
     match endpoint {
         Endpoint::LoginPage => {
@@ -190,6 +196,7 @@ async fn call<S: KvStore, H: HttpClient, V: SignatureVerifier>(
         Endpoint::SsoMe => sso::me(app, req).await,
         Endpoint::SsoLogout => sso::logout(app, req).await,
         Endpoint::BackchannelLogout => Ok(backchannel::logout(app, req, slug).await),
+        Endpoint::Scim => Ok(scim::handle(app, req, slug, rest).await),
         Endpoint::AdminList => admin::list(app, req).await,
         Endpoint::AdminOrg => admin::dispatch(app, req, slug).await,
         Endpoint::AdminPage => Ok(html(StatusCode::OK, pages::ADMIN_HTML.to_owned())),

@@ -200,6 +200,7 @@ async fn login<S: KvStore, H: HttpClient, V: SignatureVerifier>(
         jwks: &app.state.jwks,
         sessions: &sessions,
         ledger: app.ledger,
+        snapshots: &app.state.snapshots,
         idp_policy: &app.config.idp_policy,
         redirect_uri: &redirect_uri,
         leeway_secs: app.config.leeway_secs,
@@ -257,7 +258,9 @@ pub(super) async fn me<S: KvStore, H, V>(
     let mut orgs = serde_json::Map::new();
     for (slug, s) in &record.orgs {
         let org = app.state.orgs.get(&dir, slug, now).await?;
-        let Ok(identity) = live_identity(slug, org.as_deref(), s) else {
+        // Cached: the session store has just read the same org's snapshot.
+        let snapshot = app.state.snapshots.snapshot(app.ledger, slug, now).await?;
+        let Ok(identity) = live_identity(slug, org.as_deref(), s, &snapshot.scim_groups(s)) else {
             continue;
         };
         let groups: serde_json::Map<String, serde_json::Value> = identity

@@ -10,8 +10,8 @@ use crate::core::clock::Clock;
 use crate::core::directory::{DirectoryError, OrgDirectory};
 use crate::core::http::{HttpClient, HttpError};
 use crate::core::jose::verify::SignatureVerifier;
-use crate::core::ledger::{Command, LedgerPort, Refusal, Reply, SignInFacts};
-use crate::core::member::{admit, Denial, Member};
+use crate::core::ledger::{Command, LedgerPort, Refusal, Reply, SignInFacts, SnapshotCache};
+use crate::core::member::{admit_in_groups, Denial, Member};
 use crate::core::oidc::authorize::{TransactionStore, TxError};
 use crate::core::oidc::callback::{check_iss, Callback, CallbackError};
 use crate::core::oidc::discovery::{DiscoveryCache, DiscoveryError};
@@ -49,6 +49,8 @@ pub struct LoginContext<'a, S, H, V, K: KvStore, R: Revocations> {
     pub sessions: &'a SessionStore<K, R>,
     /// The org ledgers (members, deprovisioning).
     pub ledger: &'a dyn LedgerPort,
+    /// The isolate's revocation snapshots (SCIM groups at sign-in).
+    pub snapshots: &'a SnapshotCache,
     /// Which IdP URLs may be used.
     pub idp_policy: &'a IdpUrlPolicy,
     /// Our redirect URI, exactly as sent in the authorization request.
@@ -252,7 +254,15 @@ where
         })?;
 
     // The user must belong to this org, or an IdP shared by several orgs could sign anyone in.
-    let member = admit(&verified, &org).map_err(LoginError::Denied)?;
+    // The member's SCIM groups (for `scim_group` role rules), from the org's revocation
+    // snapshot: the ledger's state as of at most REVOCATION_CACHE_SECS ago.
+    let snapshot = ctx
+        .snapshots
+        .snapshot(ctx.ledger, &org.slug, now)
+        .await
+        .map_err(LoginError::Ledger)?;
+    let groups = snapshot.groups_for(verified.sub(), verified.email().unwrap_or_default());
+    let member = admit_in_groups(&verified, &org, &groups).map_err(LoginError::Denied)?;
     // The org's ledger records the member, or refuses them when SCIM deprovisioned them (or the
     // org takes only provisioned members). It answers with the login time to record, later than
     // any revocation of this member.

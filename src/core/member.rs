@@ -140,6 +140,16 @@ impl std::error::Error for Denial {}
 ///
 /// `token` must have been verified for this org's issuer and client id.
 pub fn admit(token: &VerifiedIdToken, org: &OrgConfig) -> Result<Member, Denial> {
+    admit_in_groups(token, org, &[])
+}
+
+/// [`admit`] for a member who is in the SCIM groups `scim_groups` (display names), which
+/// `scim_group` role rules match.
+pub fn admit_in_groups(
+    token: &VerifiedIdToken,
+    org: &OrgConfig,
+    scim_groups: &[&str],
+) -> Result<Member, Denial> {
     let email = token.email().ok_or(Denial::EmailMissing)?;
     match token.email_verified() {
         EmailVerified::True | EmailVerified::Absent => {}
@@ -149,9 +159,13 @@ pub fn admit(token: &VerifiedIdToken, org: &OrgConfig) -> Result<Member, Denial>
     if !org.lists_domain(email.domain()) {
         return Err(Denial::DomainMismatch(email));
     }
-    // SCIM groups are not known at this point yet (the integrator wires them in): none.
-    let role =
-        map_role(&org.role_mapping, org.default_role, token.claims(), &[]).ok_or(Denial::NoRole)?;
+    let role = map_role(
+        &org.role_mapping,
+        org.default_role,
+        token.claims(),
+        scim_groups,
+    )
+    .ok_or(Denial::NoRole)?;
     Ok(Member {
         sub: token.sub().to_owned(),
         issuer: org.issuer.clone(),

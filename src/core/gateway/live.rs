@@ -42,10 +42,12 @@ impl std::fmt::Display for Stale {
 
 /// The identity of the member of `session` (an org session of `slug`) under the org's current
 /// configuration `org` (`None`: no such org), or why the session no longer counts.
+/// `scim_groups` are the member's current SCIM groups (display names), for `scim_group` rules.
 pub fn live_identity(
     slug: &OrgSlug,
     org: Option<&OrgConfig>,
     session: &OrgSession,
+    scim_groups: &[&str],
 ) -> Result<Identity, Stale> {
     let org = org.filter(|o| o.slug == *slug).ok_or(Stale::OrgGone)?;
     if *session.issuer() != org.issuer {
@@ -64,8 +66,7 @@ pub fn live_identity(
             org.default_role,
             &org.resource_groups,
             claims,
-            // The member's SCIM groups are not wired in yet: none.
-            &[],
+            scim_groups,
         ),
         // A record from before role claims were kept: its sign-in role stands.
         None => MemberRoles {

@@ -42,7 +42,7 @@ fn session(groups: &[&str]) -> OrgSession {
 #[test]
 fn current_config_decides_the_roles() {
     let cfg = config(base());
-    let id = live_identity(&slug(), Some(&cfg), &session(&["hub-writers"])).unwrap();
+    let id = live_identity(&slug(), Some(&cfg), &session(&["hub-writers"]), &[]).unwrap();
     assert_eq!(id.roles.org, Some(Role::Write));
     assert_eq!(id.email, "ada@example.com");
     assert_eq!(id.idp, "https://idp.example.com");
@@ -52,7 +52,7 @@ fn current_config_decides_the_roles() {
         "role_mapping",
         json!([{"claim": "groups", "value": "hub-writers", "role": "admin"}]),
     ));
-    let id = live_identity(&slug(), Some(&cfg), &session(&["hub-writers"])).unwrap();
+    let id = live_identity(&slug(), Some(&cfg), &session(&["hub-writers"]), &[]).unwrap();
     assert_eq!(id.roles.org, Some(Role::Admin));
 }
 
@@ -62,10 +62,10 @@ fn default_role_removed_ends_sessions_it_alone_carried() {
     v.as_object_mut().unwrap().remove("default_role");
     let cfg = config(v);
     assert_eq!(
-        live_identity(&slug(), Some(&cfg), &session(&["other"])),
+        live_identity(&slug(), Some(&cfg), &session(&["other"]), &[]),
         Err(Stale::NoRole)
     );
-    assert!(live_identity(&slug(), Some(&cfg), &session(&["hub-writers"])).is_ok());
+    assert!(live_identity(&slug(), Some(&cfg), &session(&["hub-writers"]), &[]).is_ok());
 }
 
 #[test]
@@ -82,7 +82,7 @@ fn resource_groups_apply_live() {
             {"claim": "groups", "value": "researchers", "role": "admin", "resource_group": "research"}
         ]),
     ));
-    let id = live_identity(&slug(), Some(&cfg), &session(&["researchers"])).unwrap();
+    let id = live_identity(&slug(), Some(&cfg), &session(&["researchers"]), &[]).unwrap();
     assert_eq!(id.roles.org, Some(Role::Read));
     assert_eq!(id.roles.groups, vec![("research".to_owned(), Role::Admin)]);
 }
@@ -90,7 +90,7 @@ fn resource_groups_apply_live() {
 #[test]
 fn deleted_org_or_another_orgs_config_refused() {
     assert_eq!(
-        live_identity(&slug(), None, &session(&[])),
+        live_identity(&slug(), None, &session(&[]), &[]),
         Err(Stale::OrgGone)
     );
     let other = OrgConfig::from_admin_json(
@@ -101,7 +101,7 @@ fn deleted_org_or_another_orgs_config_refused() {
     )
     .unwrap();
     assert_eq!(
-        live_identity(&slug(), Some(&other), &session(&[])),
+        live_identity(&slug(), Some(&other), &session(&[]), &[]),
         Err(Stale::OrgGone)
     );
 }
@@ -111,17 +111,17 @@ fn issuer_client_or_domain_change_ends_the_session() {
     let s = session(&[]);
     let cfg = config(with(base(), "issuer", json!("https://idp2.example.com")));
     assert_eq!(
-        live_identity(&slug(), Some(&cfg), &s),
+        live_identity(&slug(), Some(&cfg), &s, &[]),
         Err(Stale::IssuerChanged)
     );
     let cfg = config(with(base(), "client_id", json!("client-456")));
     assert_eq!(
-        live_identity(&slug(), Some(&cfg), &s),
+        live_identity(&slug(), Some(&cfg), &s, &[]),
         Err(Stale::ClientChanged)
     );
     let cfg = config(with(base(), "domains", json!(["example.org"])));
     assert_eq!(
-        live_identity(&slug(), Some(&cfg), &s),
+        live_identity(&slug(), Some(&cfg), &s, &[]),
         Err(Stale::DomainRemoved)
     );
 }
@@ -135,6 +135,6 @@ fn records_from_before_role_claims_keep_their_sign_in_role() {
         "issuer": "https://idp.example.com"
     }))
     .unwrap();
-    let id = live_identity(&slug(), Some(&config(base())), &old).unwrap();
+    let id = live_identity(&slug(), Some(&config(base())), &old, &[]).unwrap();
     assert_eq!(id.roles.org, Some(Role::Write));
 }

@@ -89,6 +89,15 @@ pub enum Command {
         /// The hash.
         hash: Option<String>,
     },
+    /// An authenticated SCIM request ([`Reply::Scim`]).
+    Scim {
+        /// SHA-256 hex of the bearer token presented.
+        token_hash: String,
+        /// The public `.../scim/v2/{slug}`.
+        base_url: String,
+        /// The request.
+        request: crate::core::scim::ScimRequest,
+    },
     /// Forgets everything of the org (it was deleted) and refuses every session made until now
     /// ([`Reply::Done`]).
     Purge,
@@ -165,6 +174,8 @@ pub enum Reply {
     },
     /// The command was applied.
     Done,
+    /// The SCIM answer.
+    Scim(crate::core::scim::ScimResponse),
     /// The ledger refused the command (a limit was reached); nothing was changed.
     Rejected {
         /// Why, for the person who asked.

@@ -30,6 +30,7 @@ mod cache;
 mod command;
 mod memory;
 mod record;
+mod scim_link;
 mod snapshot;
 mod state;
 

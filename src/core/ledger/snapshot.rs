@@ -56,10 +56,15 @@ impl Snapshot {
     }
 
     /// The SCIM groups of the member of `session` (by subject, else by email).
-    pub fn scim_groups(&self, session: &OrgSession) -> &[String] {
-        let by_sub = self.scim_groups.get(session.sub());
-        by_sub
-            .or_else(|| self.scim_groups.get(&super::fold(session.email().as_str())))
-            .map_or(&[], Vec::as_slice)
+    pub fn scim_groups(&self, session: &OrgSession) -> Vec<&str> {
+        self.groups_for(session.sub(), session.email().as_str())
+    }
+
+    /// The SCIM groups of the member with subject `sub` (else with `email`).
+    pub fn groups_for(&self, sub: &str, email: &str) -> Vec<&str> {
+        self.scim_groups
+            .get(sub)
+            .or_else(|| self.scim_groups.get(&super::fold(email)))
+            .map_or_else(Vec::new, |g| g.iter().map(String::as_str).collect())
     }
 }

@@ -10,6 +10,7 @@ use super::{
 };
 use crate::core::clock::UnixTime;
 use crate::core::random::{Random, RandomError};
+use crate::core::scim::ScimDirectory;
 use crate::core::secret::ct_eq;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -37,7 +38,9 @@ pub struct RowChange {
     pub json: Option<String>,
 }
 
-const MEMBER: &str = "member";
+pub(super) const MEMBER: &str = "member";
+pub(super) const SCIM_USER: &str = "scim_user";
+pub(super) const SCIM_GROUP: &str = "scim_group";
 const REVOKE_SUB: &str = "revoke_sub";
 const REVOKE_EMAIL: &str = "revoke_email";
 const REVOKE_SID: &str = "revoke_sid";
@@ -56,6 +59,7 @@ pub struct Ledger {
     pub(super) jtis: BTreeMap<String, UnixTime>,
     pub(super) all_before: Option<UnixTime>,
     pub(super) scim_token_hash: Option<String>,
+    pub(super) scim_dir: ScimDirectory,
     dirty: BTreeSet<(&'static str, String)>,
     /// Rows that could not be read back at load (kept out of the state, counted for the log).
     pub unreadable_rows: usize,
@@ -93,6 +97,12 @@ impl Ledger {
                 JTI => parse(&row.json).map(|t| {
                     l.jtis.insert(row.id, t);
                 }),
+                SCIM_USER => parse(&row.json).map(|u| {
+                    l.scim_dir.users.insert(row.id, u);
+                }),
+                SCIM_GROUP => parse(&row.json).map(|g| {
+                    l.scim_dir.groups.insert(row.id, g);
+                }),
                 META if row.id == ALL_BEFORE => parse(&row.json).map(|t| l.all_before = Some(t)),
                 META if row.id == SCIM_TOKEN => {
                     parse(&row.json).map(|h| l.scim_token_hash = Some(h))
@@ -117,6 +127,8 @@ impl Ledger {
                     REVOKE_EMAIL => self.emails.get(&id).map(to_json),
                     REVOKE_SID => self.sids.get(&id).map(to_json),
                     JTI => self.jtis.get(&id).map(to_json),
+                    SCIM_USER => self.scim_dir.users.get(&id).map(to_json),
+                    SCIM_GROUP => self.scim_dir.groups.get(&id).map(to_json),
                     META if id == ALL_BEFORE => self.all_before.as_ref().map(to_json),
                     META if id == SCIM_TOKEN => self.scim_token_hash.as_ref().map(to_json),
                     _ => None,
@@ -164,6 +176,11 @@ impl Ledger {
                 self.touch(META, SCIM_TOKEN);
                 Reply::Done
             }
+            Command::Scim {
+                token_hash,
+                base_url,
+                request,
+            } => self.scim(&token_hash, request, &base_url, now, random),
             Command::Purge => {
                 self.purge(now);
                 Reply::Done
@@ -202,18 +219,17 @@ impl Ledger {
         }
     }
 
-    /// The member a sign-in of `sub` / `email` is: the one with that subject, else a
-    /// SCIM-provisioned one not yet signed in with that email.
+    /// The member a sign-in of `sub` / `email` is: the one with that subject, else the
+    /// SCIM-provisioned one with that email (SCIM's `externalId` is not always the ID token's
+    /// `sub`: Entra's default mapping sends `mailNickname`, and its `sub` is pairwise).
     fn find_member(&self, sub: &str, email: &str) -> Option<&MemberRecord> {
         self.members
             .values()
             .find(|m| m.sub.as_deref() == Some(sub))
             .or_else(|| {
-                self.members.values().find(|m| {
-                    m.source == MemberSource::Scim
-                        && m.sub.is_none()
-                        && m.email.as_deref() == Some(email)
-                })
+                self.members
+                    .values()
+                    .find(|m| m.scim_id.is_some() && m.email.as_deref() == Some(email))
             })
     }
 
@@ -323,7 +339,7 @@ impl Ledger {
             sids: self.sids.clone(),
             inactive_subs: inactive.clone().filter_map(|m| m.sub.clone()).collect(),
             inactive_emails: inactive.filter_map(|m| m.email.clone()).collect(),
-            scim_groups: BTreeMap::new(),
+            scim_groups: self.scim_groups_by_member(),
         }
     }
 
@@ -496,6 +512,12 @@ impl Ledger {
             for id in map.into_keys() {
                 self.dirty.insert((kind, id));
             }
+        }
+        for id in std::mem::take(&mut self.scim_dir.users).into_keys() {
+            self.dirty.insert((SCIM_USER, id));
+        }
+        for id in std::mem::take(&mut self.scim_dir.groups).into_keys() {
+            self.dirty.insert((SCIM_GROUP, id));
         }
         // Seen jtis stay: a replay after the org is re-created must still do nothing.
         self.scim_token_hash = None;
