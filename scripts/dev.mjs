@@ -56,6 +56,9 @@ const idp = await startIdp({
   postLogoutRedirectUris: [`${ORIGIN}/`],
   clientId: 'edge-sso-demo',
   clientSecret: 'demo-client-secret',
+  // Signing out at the IdP ends the worker's sessions of that IdP session (OIDC Back-Channel
+  // Logout 1.0): the IdP posts a logout token here.
+  backchannelLogoutUri: `${ORIGIN}/sso/backchannel-logout/acme`,
 });
 
 const vars = {
@@ -148,6 +151,14 @@ if (!put.ok) {
   await stop(1);
 }
 
+// SCIM for the demo org: a fresh token each start (only its hash is stored; minting replaces it).
+const minted = await fetch(`${ORIGIN}/admin/orgs/acme/scim-token`, {
+  method: 'POST',
+  headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+});
+const scim = minted.ok ? await minted.json() : null;
+if (!scim) console.warn(`  minting the demo SCIM token failed: ${minted.status}`);
+
 console.log(`
   edge-sso is running at ${ORIGIN}
 
@@ -163,6 +174,14 @@ console.log(`
     ${ORIGIN}/orgs/acme/settings/general   admins only (access rule settings/** -> admin)
     ${ORIGIN}/.well-known/jwks.json        the keys origins verify Edge-SSO-Assertion with
   Demo origin    ${origin.url}         (direct, bypassing the gateway: no identity)
+
+  Offboarding (see README "Offboarding")
+    members        curl -s -H 'authorization: Bearer ${ADMIN_TOKEN}' ${ORIGIN}/admin/orgs/acme/members
+    revoke         curl -s -H 'authorization: Bearer ${ADMIN_TOKEN}' -H 'content-type: application/json' \\
+                     -d '{"email":"bob@acme.test"}' ${ORIGIN}/admin/orgs/acme/revoke
+    SCIM base URL  ${scim?.base_url ?? '(unavailable)'}
+    SCIM token     ${scim?.token ?? '(unavailable)'}
+    IdP sign-out   ${idp.issuer}/session/end   (ends the IdP session; the IdP tells the worker)
 
   Ctrl-C stops the worker, the IdP and the demo origin.
 `);
