@@ -75,7 +75,8 @@ impl AssertionContext {
 /// The assertion's claims: `iss`, `aud`, `sub`, `email`, `org`, `role` (the org-wide role,
 /// left out when the member has none), `rg` (resource group name -> role, only when the member
 /// has any), `idp` (the IdP's issuer), `iat` = `now`, `exp` = `now` + `ttl_secs` capped at
-/// [`MAX_ASSERTION_TTL_SECS`], and `jti` (random, from the caller).
+/// [`MAX_ASSERTION_TTL_SECS`] and at the session's end (an assertion never outlives the session
+/// it speaks for), and `jti` (random, from the caller).
 pub fn assertion_claims(
     ctx: &AssertionContext,
     identity: &Identity,
@@ -105,7 +106,10 @@ pub fn assertion_claims(
     c.insert("iat".into(), json!(now.secs()));
     c.insert(
         "exp".into(),
-        json!(now.plus(ttl_secs.min(MAX_ASSERTION_TTL_SECS)).secs()),
+        json!(now
+            .plus(ttl_secs.min(MAX_ASSERTION_TTL_SECS))
+            .min(identity.expires_at)
+            .secs()),
     );
     c.insert("jti".into(), json!(jti));
     Value::Object(c)
@@ -120,6 +124,7 @@ mod tests {
 
     fn identity(org: Option<Role>, groups: Vec<(String, Role)>) -> Identity {
         Identity {
+            expires_at: crate::core::clock::UnixTime(u64::MAX),
             org: OrgSlug::parse("acme").unwrap(),
             sub: "00u1".into(),
             email: "bob@acme.com".into(),
@@ -189,5 +194,14 @@ mod tests {
         assert!(c.get("rg").is_none());
         let c = assertion_claims(&ctx, &identity(None, vec![]), UnixTime(u64::MAX), 300, "j");
         assert_eq!(c["exp"], json!(u64::MAX));
+    }
+
+    #[test]
+    fn exp_never_outlives_the_session() {
+        let ctx = AssertionContext::new("https://sso.example.com", "https://hub.example").unwrap();
+        let mut id = identity(Some(Role::Read), vec![]);
+        id.expires_at = UnixTime(1_000 + 42);
+        let c = assertion_claims(&ctx, &id, UnixTime(1_000), 300, "j");
+        assert_eq!(c["exp"], json!(1_042));
     }
 }

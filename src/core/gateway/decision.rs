@@ -22,6 +22,8 @@ pub struct Identity {
     pub idp: String,
     /// The member's roles, as mapped at sign-in.
     pub roles: MemberRoles,
+    /// When the member's org session ends (nothing said about them may outlive it).
+    pub expires_at: crate::core::clock::UnixTime,
 }
 
 /// Everything [`decide`] looks at.
@@ -236,6 +238,7 @@ mod tests {
 
     fn member(org: Option<Role>, groups: &[(&str, Role)]) -> Identity {
         Identity {
+            expires_at: crate::core::clock::UnixTime(u64::MAX),
             org: OrgSlug::parse("acme").unwrap(),
             sub: "u1".into(),
             email: "bob@acme.com".into(),

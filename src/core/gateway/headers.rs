@@ -44,6 +44,23 @@ const HOP_BY_HOP: [&str; 9] = [
     "expect",
 ];
 
+/// Request headers a client could set to mislead the origin about where the request came from
+/// or which host it was for: never forwarded as the client sent them. `Host` comes from
+/// `ORIGIN_URL` (the platform's fetch sets it from the URL); the client's address, in production,
+/// from the platform's own `CF-Connecting-IP`, which Cloudflare sets on the subrequest itself.
+pub const UNTRUSTED_REQUEST_HEADERS: [&str; 10] = [
+    "host",
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-forwarded-port",
+    "x-real-ip",
+    "true-client-ip",
+    "cf-connecting-ip",
+    "cf-connecting-ipv6",
+];
+
 /// The hop-by-hop names: the fixed list plus every name listed in a `Connection` header.
 fn hop_by_hop_names<K: AsRef<str>, V: AsRef<str>>(headers: &[(K, V)]) -> Vec<String> {
     let mut names: Vec<String> = HOP_BY_HOP.iter().map(|s| s.to_string()).collect();
@@ -109,7 +126,7 @@ where
 }
 
 /// The request headers to forward: without hop-by-hop headers, without any `Edge-SSO-*`
-/// header, and with edge-sso's cookies (`own`, normally [`EDGE_SSO_COOKIES`]) removed from
+/// header, without [`UNTRUSTED_REQUEST_HEADERS`], and with edge-sso's cookies (`own`, normally [`EDGE_SSO_COOKIES`]) removed from
 /// `Cookie` (dropped when nothing is left). Order is kept. Add the gateway's own `Edge-SSO-*`
 /// headers after this.
 pub fn forward_request_headers<I, K, V>(headers: I, own: &[&str]) -> Vec<(String, String)>
@@ -124,7 +141,12 @@ where
         .iter()
         .filter_map(|(k, v)| {
             let (k, v) = (k.as_ref(), v.as_ref());
-            if is_listed(&hop, k) || has_edge_sso_prefix(k) {
+            if is_listed(&hop, k)
+                || has_edge_sso_prefix(k)
+                || UNTRUSTED_REQUEST_HEADERS
+                    .iter()
+                    .any(|u| k.eq_ignore_ascii_case(u))
+            {
                 return None;
             }
             if k.eq_ignore_ascii_case("cookie") {
@@ -208,13 +230,10 @@ mod tests {
             ]),
             &EDGE_SSO_COOKIES,
         );
+        // Host is the origin's (from ORIGIN_URL), never the client's.
         assert_eq!(
             out,
-            h(&[
-                ("Host", "hub.example"),
-                ("Accept", "text/html"),
-                ("Authorization", "Bearer t")
-            ])
+            h(&[("Accept", "text/html"), ("Authorization", "Bearer t")])
         );
     }
 
@@ -312,6 +331,7 @@ mod tests {
 
     fn identity(email: &str, role: Option<Role>) -> Identity {
         Identity {
+            expires_at: crate::core::clock::UnixTime(u64::MAX),
             org: OrgSlug::parse("acme").unwrap(),
             sub: "u1".into(),
             email: email.into(),
@@ -347,5 +367,24 @@ mod tests {
             &EDGE_SSO_COOKIES,
         );
         assert!(forwarded.is_empty());
+    }
+
+    #[test]
+    fn host_and_forwarding_headers_from_the_client_are_not_forwarded() {
+        let out = forward_request_headers(
+            [
+                ("Host", "evil.example"),
+                ("X-Forwarded-For", "1.2.3.4"),
+                ("X-Forwarded-Host", "evil.example"),
+                ("x-forwarded-proto", "http"),
+                ("Forwarded", "for=1.2.3.4"),
+                ("X-Real-IP", "1.2.3.4"),
+                ("True-Client-IP", "1.2.3.4"),
+                ("CF-Connecting-IP", "1.2.3.4"),
+                ("Accept", "text/html"),
+            ],
+            &EDGE_SSO_COOKIES,
+        );
+        assert_eq!(out, vec![("Accept".to_owned(), "text/html".to_owned())]);
     }
 }

@@ -83,6 +83,7 @@ pub fn live_identity(
         email: session.email().as_str().to_owned(),
         idp: session.issuer().as_str().to_owned(),
         roles,
+        expires_at: session.expires_at(),
     })
 }
 
