@@ -181,3 +181,30 @@ export async function me(client, origin) {
 }
 
 export { HttpClient };
+
+/**
+ * The offboarding bound (issue 9): a revoked session is refused everywhere within 10 s of the
+ * revoking request's answer (the ledger's REVOCATION_CACHE_SECS = 4 plus clock granularity, with
+ * room to spare).
+ */
+export const REVOCATION_BOUND_MS = 10_000;
+
+/**
+ * Poll `probe` every 250 ms until it is truthy, and fail unless that happened within
+ * REVOCATION_BOUND_MS of `answeredAt` (the `Date.now()` at which the revoking request was
+ * answered). Counts from the moment the successful probe was sent, so a slow probe cannot hide
+ * a late refusal. Resolves to the elapsed milliseconds.
+ */
+export async function refusedWithinBound(answeredAt, probe, { what = 'refusal' } = {}) {
+  let sentAt = answeredAt;
+  await waitFor(
+    async () => {
+      sentAt = Date.now();
+      return probe();
+    },
+    { timeoutMs: Math.max(0, answeredAt + REVOCATION_BOUND_MS - Date.now()), intervalMs: 250, what },
+  );
+  const elapsed = sentAt - answeredAt;
+  assert.ok(elapsed <= REVOCATION_BOUND_MS, `${what} came ${elapsed} ms after the answer (bound ${REVOCATION_BOUND_MS} ms)`);
+  return elapsed;
+}

@@ -40,6 +40,12 @@ export function claimsFor(login) {
   };
 }
 
+/** Whether `url` points at this machine (the test worker), by literal loopback host. */
+function isLoopback(url) {
+  const host = new URL(url).hostname;
+  return host === '127.0.0.1' || host === 'localhost' || host === '[::1]';
+}
+
 const escapeHtml = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 const page = (title, body) => `<!DOCTYPE html>
@@ -86,6 +92,14 @@ function buildProvider(issuer, opts, keys) {
       };
     },
     pkce: { required: () => true },
+    // oidc-provider (9.13) guards its outgoing requests against SSRF by adding a dispatcher that
+    // drops connections to special-use addresses, 127.0.0.1 included: its back-channel logout
+    // POSTs (the only requests this IdP sends) would never reach the loopback worker. Drop that
+    // dispatcher for loopback targets only.
+    fetch: (url, options) => {
+      const { dispatcher, ...rest } = options;
+      return globalThis.fetch(url, isLoopback(url) ? rest : options);
+    },
     ttl: { AuthorizationCode: 60, Interaction: 600, Session: 3600, Grant: 3600, AccessToken: 600, IdToken: 600 },
     features: {
       devInteractions: { enabled: true },
