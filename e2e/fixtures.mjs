@@ -20,7 +20,7 @@ import { startWorker } from './worker.mjs';
  * @returns {Promise<{idp, worker, origin: string, upstream: object|null, admin: AdminClient,
  *   stop: () => Promise<void>}>} `origin` is the worker's URL; `upstream` the origin server.
  */
-export async function startStack({ idpOptions = {}, vars = {}, upstream = null } = {}) {
+export async function startStack({ idpOptions = {}, vars = {}, upstream = null, realRateLimits = false } = {}) {
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
   const publicOrigin = vars.PUBLIC_ORIGIN ?? origin;
@@ -40,7 +40,7 @@ export async function startStack({ idpOptions = {}, vars = {}, upstream = null }
       });
     }
     const workerVars = upstreamServer ? { ORIGIN_URL: upstreamServer.url, ...vars } : vars;
-    worker = await startWorker({ port, vars: workerVars });
+    worker = await startWorker({ port, vars: workerVars, realRateLimits });
   } catch (err) {
     await upstreamServer?.stop();
     await idp.stop();

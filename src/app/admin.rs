@@ -14,14 +14,22 @@ use http::StatusCode;
 pub const MAX_LISTED_ORGS: usize = 1000;
 
 /// Checks `Authorization: Bearer <ADMIN_TOKEN>` in constant time.
-pub(super) fn authorize<S, H, V>(app: &App<'_, S, H, V>, req: &Request) -> Result<(), AppError> {
+pub(super) async fn authorize<S, H, V>(
+    app: &App<'_, S, H, V>,
+    req: &Request,
+) -> Result<(), AppError> {
     let presented = req
         .header("authorization")
         .and_then(|h| h.strip_prefix("Bearer "))
         .map(str::trim);
     match presented {
         Some(token) if app.config.admin_token.ct_eq_str(token) => Ok(()),
-        _ => Err(ErrorCode::Unauthorized.into()),
+        _ => {
+            // Failed authentications are rate limited per client; a right token never counts.
+            app.rate_limit(req, crate::core::ratelimit::LimitClass::AuthFailure)
+                .await?;
+            Err(ErrorCode::Unauthorized.into())
+        }
     }
 }
 
@@ -131,7 +139,7 @@ pub(super) async fn list<S: KvStore, H: HttpClient, V: SignatureVerifier>(
     app: &App<'_, S, H, V>,
     req: &Request,
 ) -> Result<Response, AppError> {
-    authorize(app, req)?;
+    authorize(app, req).await?;
     let orgs = OrgDirectory::new(&app.store).list(MAX_LISTED_ORGS).await?;
     let list: Vec<_> = orgs.iter().map(OrgConfig::redacted_json).collect();
     Ok(json(StatusCode::OK, &serde_json::json!({ "orgs": list })))
@@ -143,7 +151,7 @@ async fn get<S: KvStore, H: HttpClient, V: SignatureVerifier>(
     req: &Request,
     slug: &str,
 ) -> Result<Response, AppError> {
-    authorize(app, req)?;
+    authorize(app, req).await?;
     let slug = parse_slug(slug)?;
     match OrgDirectory::new(&app.store).get(&slug).await? {
         Some(cfg) => Ok(json(StatusCode::OK, &cfg.redacted_json())),
@@ -157,7 +165,7 @@ async fn put<S: KvStore, H: HttpClient, V: SignatureVerifier>(
     req: &Request,
     slug: &str,
 ) -> Result<Response, AppError> {
-    authorize(app, req)?;
+    authorize(app, req).await?;
     let slug = parse_slug(slug)?;
     let body = body_bytes(req)?;
     let dir = OrgDirectory::new(&app.store);
@@ -183,7 +191,7 @@ async fn delete<S: KvStore, H: HttpClient, V: SignatureVerifier>(
     req: &Request,
     slug: &str,
 ) -> Result<Response, AppError> {
-    authorize(app, req)?;
+    authorize(app, req).await?;
     let slug = parse_slug(slug)?;
     existing_org(app, &slug).await?;
     // The ledger first: if it fails, nothing is deleted; if the KV delete then fails, the org

@@ -50,7 +50,7 @@ pub(super) async fn list<S: KvStore, H, V>(
     req: &Request,
     slug: &OrgSlug,
 ) -> Result<Response, AppError> {
-    authorize(app, req)?;
+    authorize(app, req).await?;
     existing_org(app, slug).await?;
     let limit = match req.query("limit") {
         None => DEFAULT_MEMBERS_PAGE,
@@ -148,7 +148,7 @@ pub(super) async fn revoke<S: KvStore, H, V>(
     req: &Request,
     slug: &OrgSlug,
 ) -> Result<Response, AppError> {
-    authorize(app, req)?;
+    authorize(app, req).await?;
     let selector = selector(body_bytes(req)?)?;
     existing_org(app, slug).await?;
     let reply = call(app, slug, Command::Revoke { selector }).await?;
@@ -170,7 +170,7 @@ pub(super) async fn mint_scim_token<S: KvStore, H, V>(
     req: &Request,
     slug: &OrgSlug,
 ) -> Result<Response, AppError> {
-    authorize(app, req)?;
+    authorize(app, req).await?;
     existing_org(app, slug).await?;
     let token = app
         .random
@@ -196,7 +196,7 @@ pub(super) async fn delete_scim_token<S: KvStore, H, V>(
     req: &Request,
     slug: &OrgSlug,
 ) -> Result<Response, AppError> {
-    authorize(app, req)?;
+    authorize(app, req).await?;
     existing_org(app, slug).await?;
     match call(app, slug, Command::SetScimToken { hash: None }).await? {
         Reply::Done => Ok(with_body(

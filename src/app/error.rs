@@ -64,6 +64,8 @@ error_codes! {
     InvalidField => ("invalid_field", BAD_REQUEST, "A field of this request is not valid."),
 
     // -- admin API
+    /// Too many requests from this client (the answer carries `Retry-After`).
+    RateLimited => ("rate_limited", TOO_MANY_REQUESTS, "Too many requests; try again in a minute."),
     /// No or a wrong admin bearer token.
     Unauthorized => ("unauthorized", UNAUTHORIZED, "A valid admin token is required (Authorization: Bearer <ADMIN_TOKEN>)."),
     /// No organisation has this slug.

@@ -105,8 +105,12 @@ impl<S: KvStore, H: HttpClient, V: SignatureVerifier> App<'_, S, H, V> {
     pub async fn gate<G: Signer>(&self, req: &Request, signer: Option<&G>) -> GateOutcome {
         match self.judge(req, signer).await {
             Ok(Judged::Forward(plan)) => GateOutcome::Forward(plan),
-            Ok(Judged::Respond(resp)) => GateOutcome::Respond(RouteGroup::App.finish(resp)),
-            Err(err) => GateOutcome::Respond(RouteGroup::App.finish(self.render_error(req, err))),
+            Ok(Judged::Respond(resp)) => {
+                GateOutcome::Respond(self.deployed(RouteGroup::App.finish(resp)))
+            }
+            Err(err) => GateOutcome::Respond(
+                self.deployed(RouteGroup::App.finish(self.render_error(req, err))),
+            ),
         }
     }
 

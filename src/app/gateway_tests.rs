@@ -152,6 +152,7 @@ impl Fixture {
             log: &self.log,
             state: &self.state,
             ledger: &self.ledger,
+            limits: &crate::core::ratelimit::NoLimits,
         }
     }
 

@@ -229,6 +229,34 @@ pub struct App<'a, S, H, V> {
     pub state: &'a IsolateState,
     /// The org ledgers (members, revocations, SCIM): one Durable Object per org on the edge.
     pub ledger: &'a dyn crate::core::ledger::LedgerPort,
+    /// Rate limits per client address (the Workers Rate Limiting binding on the edge).
+    pub limits: &'a dyn crate::core::ratelimit::RateLimits,
+}
+
+/// The client's address as the platform reports it (`CF-Connecting-IP`, set by Cloudflare's
+/// edge, never a forwarded header), the key of every rate limit.
+pub(crate) fn client_key(req: &Request) -> &str {
+    req.header("cf-connecting-ip")
+        .map(str::trim)
+        .filter(|ip| !ip.is_empty() && ip.len() <= 64)
+        .unwrap_or("unknown")
+}
+
+impl<S, H, V> App<'_, S, H, V> {
+    /// Counts one request of `class` from this client; a 429 with `Retry-After` over budget.
+    pub(crate) async fn rate_limit(
+        &self,
+        req: &Request,
+        class: crate::core::ratelimit::LimitClass,
+    ) -> Result<(), AppError> {
+        if self.limits.allow(class, client_key(req)).await {
+            return Ok(());
+        }
+        let (_, period) = class.budget();
+        self.log.line(&format!("rate-limited class={class:?}"));
+        Err(AppError::new(error::ErrorCode::RateLimited)
+            .header(http::header::RETRY_AFTER, http::HeaderValue::from(period)))
+    }
 }
 
 impl<S: KvStore, H, V> App<'_, S, H, V> {
@@ -255,7 +283,16 @@ impl<S: KvStore, H: HttpClient, V: SignatureVerifier> App<'_, S, H, V> {
             Ok(resp) => resp,
             Err(err) => self.render_error(&req, err),
         };
-        group.finish(resp)
+        self.deployed(group.finish(resp))
+    }
+
+    /// The deployment's response policy on edge-sso's own responses (HSTS, production CSP).
+    pub(crate) fn deployed(&self, resp: Response) -> Response {
+        respond::deployment_policy(
+            resp,
+            self.config.public_origin.scheme() == "https",
+            self.config.idp_policy.allow_insecure_loopback,
+        )
     }
 
     /// Logs `err` with a fresh correlation id and renders it for the client.
@@ -323,6 +360,7 @@ mod tests {
             log: &MemoryLog::default(),
             state: &IsolateState::default(),
             ledger: &crate::core::ledger::MemoryLedger::new(&clock),
+            limits: &crate::core::ratelimit::NoLimits,
         };
         let mut req = http::Request::builder().method(method).uri(uri);
         if let Some(a) = accept {

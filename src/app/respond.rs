@@ -10,8 +10,34 @@ use http::{HeaderValue, StatusCode};
 
 /// Content-Security-Policy for every HTML page: no inline script or style, no third parties.
 /// `form-action` allows the IdP hand-off (a redirect after a form submit) to any https origin
-/// and to loopback IdPs in development.
+/// and to loopback IdPs in development ([`CSP_PRODUCTION`] drops those).
 pub const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self' https: http://127.0.0.1:* http://localhost:*; frame-ancestors 'none'; base-uri 'none'";
+
+/// [`CSP`] for deployments that admit no loopback IdP: `form-action` without loopback sources.
+pub const CSP_PRODUCTION: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self' https:; frame-ancestors 'none'; base-uri 'none'";
+
+/// `Strict-Transport-Security` on https deployments (two years; no `includeSubDomains`: the
+/// hub's other hosts are not edge-sso's to decide for).
+pub const HSTS: &str = "max-age=63072000";
+
+/// The deployment's part of the response policy of edge-sso's own pages: HSTS when
+/// `PUBLIC_ORIGIN` is https, and the production CSP unless loopback IdPs are allowed.
+pub fn deployment_policy(mut resp: Response, https: bool, loopback_idps: bool) -> Response {
+    let h = resp.headers_mut();
+    if https {
+        h.insert(
+            http::header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(HSTS),
+        );
+    }
+    if !loopback_idps && h.contains_key(CONTENT_SECURITY_POLICY) {
+        h.insert(
+            CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP_PRODUCTION),
+        );
+    }
+    resp
+}
 
 /// A header value from our own text; a value that is not one (a control character) is our
 /// bug, answered with a 500 rather than a panic.
@@ -57,6 +83,15 @@ pub fn harden(mut resp: Response) -> Response {
     h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     h.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    // No other site's window may hold a reference to ours, nor embed our responses.
+    h.insert(
+        http::header::HeaderName::from_static("cross-origin-opener-policy"),
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        http::header::HeaderName::from_static("cross-origin-resource-policy"),
+        HeaderValue::from_static("same-origin"),
+    );
     if !h.contains_key(CACHE_CONTROL) {
         h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }

@@ -184,6 +184,18 @@ async fn call<S: KvStore, H: HttpClient, V: SignatureVerifier>(
     slug: &str,
     rest: &str,
 ) -> Result<Response, AppError> {
+    use crate::core::ratelimit::LimitClass;
+    if matches!(
+        endpoint,
+        Endpoint::SsoStart
+            | Endpoint::SsoCallback
+            | Endpoint::SsoLogout
+            | Endpoint::BackchannelLogout
+    ) {
+        // Sign-in and sign-out routes, back-channel logout included: a 429 with Retry-After
+        // over the client's budget, before any storage or IdP is touched.
+        app.rate_limit(req, LimitClass::Login).await?;
+    }
     match endpoint {
         Endpoint::LoginPage => {
             let rt = req

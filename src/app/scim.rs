@@ -38,6 +38,10 @@ fn render(r: ScimResponse) -> Response {
     if r.status == 401 {
         let _ = resp.set_header(WWW_AUTHENTICATE, "Bearer realm=\"scim\"");
     }
+    if r.status == 429 {
+        let (_, period) = crate::core::ratelimit::LimitClass::AuthFailure.budget();
+        let _ = resp.set_header(http::header::RETRY_AFTER, &period.to_string());
+    }
     resp
 }
 
@@ -69,10 +73,11 @@ async fn answer<S: KvStore, H, V>(
         .map(str::trim)
         .filter(|t| !t.is_empty());
     let Some(token) = token else {
-        return error(
+        let r = error(
             401,
             "A SCIM bearer token is required (Authorization: Bearer <token>).",
         );
+        return limited_or(app, req, r).await;
     };
     let Some(body) = req.body().as_bytes() else {
         return error(400, "Unreadable body.");
@@ -101,6 +106,7 @@ async fn answer<S: KvStore, H, V>(
             if r.status == 401 {
                 app.log
                     .line(&format!("scim org={} refused=bad token", slug.as_str()));
+                return limited_or(app, req, r).await;
             }
             r
         }
@@ -113,5 +119,24 @@ async fn answer<S: KvStore, H, V>(
                 "The organisation's directory is unavailable; retry later.",
             )
         }
+    }
+}
+
+/// A failed SCIM authentication counts against the client's budget: `r`, or a SCIM 429 once
+/// over it.
+async fn limited_or<S, H, V>(
+    app: &App<'_, S, H, V>,
+    req: &Request,
+    r: ScimResponse,
+) -> ScimResponse {
+    match app
+        .rate_limit(req, crate::core::ratelimit::LimitClass::AuthFailure)
+        .await
+    {
+        Ok(()) => r,
+        Err(_) => error(
+            429,
+            "Too many failed authentications; try again in a minute.",
+        ),
     }
 }

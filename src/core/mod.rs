@@ -20,6 +20,7 @@ pub mod oidc;
 pub mod org;
 pub mod org_cache;
 pub mod random;
+pub mod ratelimit;
 pub mod roles;
 pub mod scim;
 pub mod secret;

@@ -7,6 +7,7 @@ mod fetch;
 mod kv;
 mod ledger;
 mod proxy;
+mod ratelimit;
 mod signer;
 mod webcrypto;
 
@@ -219,6 +220,7 @@ async fn fetch(
     };
     let state = STATE.with(|s| *s);
     let ledger = ledger::DoLedger { env: &env };
+    let limits = ratelimit::EdgeRateLimits { env: &env };
     let app = App {
         config,
         store,
@@ -229,6 +231,7 @@ async fn fetch(
         log: &ConsoleLog,
         state,
         ledger: &ledger,
+        limits: &limits,
     };
     if !gated {
         return to_worker(app.handle(app_req).await);

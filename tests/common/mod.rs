@@ -18,6 +18,7 @@ use edge_sso::core::http::{HttpClient, HttpError, HttpRequest, HttpResponse, Met
 use edge_sso::core::jose::native_verifier::NativeVerifier;
 use edge_sso::core::ledger::MemoryLedger;
 use edge_sso::core::random::CountingRandom;
+use edge_sso::core::ratelimit::MemoryRateLimits;
 use edge_sso::core::store::{block_on, MemoryStore, OpCounts};
 pub use http::Method as InMethod;
 use jwt_compact::alg::{Es256, Rsa, RsaPrivateKey};
@@ -477,6 +478,8 @@ pub struct Harness {
     pub state: IsolateState,
     /// The org ledgers.
     pub ledger: MemoryLedger<&'static FixedClock>,
+    /// Rate limits (real budgets, in memory).
+    pub limits: MemoryRateLimits<&'static FixedClock>,
     secrets: RefCell<Vec<String>>,
 }
 
@@ -514,6 +517,13 @@ impl Harness {
             log: MemoryLog::default(),
             state: IsolateState::default(),
             ledger: MemoryLedger::new(clock),
+            limits: {
+                // Tests drive many requests from one "client": budgets are the real ones only
+                // where a test asks (`limits.budget_override.set(None)`).
+                let limits = MemoryRateLimits::new(clock);
+                limits.budget_override.set(Some(1_000_000));
+                limits
+            },
             secrets: RefCell::new(Vec::new()),
         }
     }
@@ -538,6 +548,7 @@ impl Harness {
             log: &self.log,
             state: &self.state,
             ledger: &self.ledger,
+            limits: &self.limits,
         }
     }
 

@@ -1,0 +1,211 @@
+//! Abuse resistance through the app on its native ports: rate limits per client address, and
+//! the deployment's response policy on edge-sso's own pages.
+
+mod common;
+
+use common::*;
+use edge_sso::app::{HeaderExt, Response};
+use edge_sso::core::ratelimit::LimitClass;
+use http::Method;
+
+fn from(h: &Harness, ip: &str, method: Method, path: &str, headers: &[(&str, &str)]) -> Response {
+    let mut all = vec![("cf-connecting-ip", ip)];
+    all.extend_from_slice(headers);
+    h.request(method, path, &all, b"")
+}
+
+fn real_budgets(h: &Harness) {
+    h.limits.budget_override.set(None);
+}
+
+#[test]
+fn sign_in_routes_are_limited_per_client_address_with_retry_after() {
+    let h = Harness::with_orgs();
+    real_budgets(&h);
+    let (limit, period) = LimitClass::Login.budget();
+    let json = [("accept", "application/json")];
+    for i in 0..limit {
+        let r = from(
+            &h,
+            "203.0.113.7",
+            Method::GET,
+            "/sso/start?email=ada@acme.com",
+            &json,
+        );
+        assert_eq!(r.status(), 302, "request {i}");
+    }
+    let r = from(
+        &h,
+        "203.0.113.7",
+        Method::GET,
+        "/sso/start?email=ada@acme.com",
+        &json,
+    );
+    assert_eq!(r.status(), 429);
+    assert_eq!(r.header("retry-after"), Some(period.to_string().as_str()));
+    assert_eq!(json_body(&r)["error"], "rate_limited");
+    // A browser gets the page; the callback and logout share the budget.
+    let r = from(
+        &h,
+        "203.0.113.7",
+        Method::GET,
+        "/sso/start?email=ada@acme.com",
+        &[],
+    );
+    assert_eq!(r.status(), 429);
+    assert!(r.header("content-type").unwrap().starts_with("text/html"));
+    assert_eq!(
+        from(
+            &h,
+            "203.0.113.7",
+            Method::GET,
+            "/sso/callback?code=x&state=y",
+            &json
+        )
+        .status(),
+        429
+    );
+    assert_eq!(
+        from(
+            &h,
+            "203.0.113.7",
+            Method::POST,
+            "/sso/backchannel-logout/acme-corp",
+            &json
+        )
+        .status(),
+        429
+    );
+    // Another client is not affected; the window ends.
+    assert_eq!(
+        from(
+            &h,
+            "198.51.100.1",
+            Method::GET,
+            "/sso/start?email=ada@acme.com",
+            &json
+        )
+        .status(),
+        302
+    );
+    h.clock.advance(period);
+    assert_eq!(
+        from(
+            &h,
+            "203.0.113.7",
+            Method::GET,
+            "/sso/start?email=ada@acme.com",
+            &json
+        )
+        .status(),
+        302
+    );
+}
+
+#[test]
+fn failed_admin_authentications_are_limited_and_a_right_token_never_counts() {
+    let h = Harness::with_orgs();
+    real_budgets(&h);
+    let (limit, _) = LimitClass::AuthFailure.budget();
+    let ok = format!("Bearer {ADMIN_TOKEN}");
+    for _ in 0..3 * limit {
+        let r = from(
+            &h,
+            "203.0.113.9",
+            Method::GET,
+            "/admin/orgs",
+            &[("authorization", &ok)],
+        );
+        assert_eq!(r.status(), 200);
+    }
+    for i in 0..limit {
+        let r = from(
+            &h,
+            "203.0.113.9",
+            Method::GET,
+            "/admin/orgs",
+            &[("authorization", "Bearer wrong")],
+        );
+        assert_eq!(r.status(), 401, "attempt {i}");
+    }
+    let r = from(
+        &h,
+        "203.0.113.9",
+        Method::GET,
+        "/admin/orgs",
+        &[("authorization", "Bearer wrong")],
+    );
+    assert_eq!(r.status(), 429);
+    assert!(r.header("retry-after").is_some());
+    // SCIM failures share the budget and answer in the SCIM error schema.
+    let r = from(
+        &h,
+        "203.0.113.9",
+        Method::GET,
+        "/scim/v2/acme-corp/Users",
+        &[("authorization", "Bearer nope")],
+    );
+    assert_eq!(r.status(), 429);
+    assert_eq!(r.header("content-type"), Some("application/scim+json"));
+    assert_eq!(json_body(&r)["status"], "429");
+    assert!(r.header("retry-after").is_some());
+    let r = from(
+        &h,
+        "198.51.100.2",
+        Method::GET,
+        "/admin/orgs",
+        &[("authorization", "Bearer wrong")],
+    );
+    assert_eq!(r.status(), 401, "another client");
+}
+
+#[test]
+fn own_pages_carry_hsts_coop_corp_and_the_production_csp() {
+    let h = Harness::with_orgs();
+    for path in ["/", "/nope", "/sso/me", "/admin"] {
+        let r = h.get(path, None);
+        assert_eq!(
+            r.header("strict-transport-security"),
+            Some("max-age=63072000"),
+            "{path}"
+        );
+        assert_eq!(
+            r.header("cross-origin-opener-policy"),
+            Some("same-origin"),
+            "{path}"
+        );
+        assert_eq!(
+            r.header("cross-origin-resource-policy"),
+            Some("same-origin"),
+            "{path}"
+        );
+        if let Some(csp) = r.header("content-security-policy") {
+            assert!(
+                !csp.contains("127.0.0.1") && !csp.contains("localhost"),
+                "{path}: {csp}"
+            );
+        }
+    }
+}
+
+#[test]
+fn admin_and_scim_apis_answer_no_cors() {
+    let h = Harness::with_orgs();
+    for path in [
+        "/admin/orgs",
+        "/admin/orgs/acme-corp",
+        "/scim/v2/acme-corp/Users",
+    ] {
+        let r = h.request(
+            Method::OPTIONS,
+            path,
+            &[
+                ("origin", "https://evil.example"),
+                ("access-control-request-method", "PUT"),
+            ],
+            b"",
+        );
+        assert!(r.status().as_u16() >= 400, "{path}: {}", r.status());
+        assert!(r.header("access-control-allow-origin").is_none(), "{path}");
+    }
+}
