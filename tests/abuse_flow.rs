@@ -209,3 +209,48 @@ fn admin_and_scim_apis_answer_no_cors() {
         assert!(r.header("access-control-allow-origin").is_none(), "{path}");
     }
 }
+
+#[test]
+fn changing_the_issuer_or_client_id_needs_a_new_client_secret() {
+    let h = Harness::with_orgs();
+    let mut body = Harness::org_body(h.acme_idp(), &["acme.com"]);
+    body.as_object_mut().unwrap().remove("client_secret");
+    let unchanged = h.put_org(ACME, &body);
+    assert_eq!(
+        unchanged.status(),
+        200,
+        "same client: the stored secret is kept"
+    );
+    for (field, value) in [
+        ("client_id", "another-client"),
+        ("issuer", "https://login.globex.test"),
+    ] {
+        let mut moved = body.clone();
+        moved[field] = serde_json::json!(value);
+        let r = h.put_org(ACME, &moved);
+        assert_eq!(r.status(), 400, "{field}: {}", r.text());
+        assert_eq!(json_body(&r)["field"], "client_secret", "{field}");
+        moved["client_secret"] = serde_json::json!("a-new-secret");
+        assert_eq!(
+            h.put_org(ACME, &moved).status(),
+            200,
+            "{field} with a new secret"
+        );
+    }
+}
+
+#[test]
+fn a_key_repeated_at_any_depth_of_an_admin_body_is_400_naming_it() {
+    let h = Harness::with_orgs();
+    let body = br#"{"domains":["acme.com"],"issuer":"https://idp.acme.test/realms/acme","client_id":"acme","client_secret":"s","role_mapping":[{"claim":"groups","value":"a","value":"b","role":"admin"}]}"#;
+    let r = h.admin(Method::PUT, &format!("/admin/orgs/{ACME}"), body);
+    assert_eq!(r.status(), 400, "{}", r.text());
+    assert_eq!(json_body(&r)["field"], "role_mapping[0].value");
+    let r = h.admin(
+        Method::POST,
+        &format!("/admin/orgs/{ACME}/revoke"),
+        br#"{"email":"a@acme.com","email":"b@acme.com"}"#,
+    );
+    assert_eq!(r.status(), 400);
+    assert_eq!(json_body(&r)["field"], "email");
+}

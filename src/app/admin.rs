@@ -8,6 +8,7 @@ use crate::core::http::HttpClient;
 use crate::core::jose::verify::SignatureVerifier;
 use crate::core::org::{OrgConfig, OrgSlug, MAX_BODY_BYTES};
 use crate::core::store::KvStore;
+use crate::core::strict_json::{check_no_duplicate_keys, StrictJsonError};
 use http::StatusCode;
 
 /// Most orgs `GET /admin/orgs` returns.
@@ -37,7 +38,8 @@ fn parse_slug(raw: &str) -> Result<OrgSlug, AppError> {
     Ok(OrgSlug::parse(raw)?)
 }
 
-/// The buffered admin body, refused over [`MAX_BODY_BYTES`].
+/// The buffered admin body, refused over [`MAX_BODY_BYTES`] and when any object in it repeats
+/// a key (at any depth: the field is named).
 pub(super) fn body_bytes(req: &Request) -> Result<&[u8], AppError> {
     // The edge buffers bodies of this group; anything else is refused, never read as empty.
     let body = req
@@ -48,6 +50,12 @@ pub(super) fn body_bytes(req: &Request) -> Result<&[u8], AppError> {
         return Err(AppError::new(ErrorCode::TooLarge)
             .message(format!("body: must be at most {MAX_BODY_BYTES} bytes"))
             .field("body"));
+    }
+    if let Err(StrictJsonError::DuplicateKey { path }) = check_no_duplicate_keys(body) {
+        let path: String = path.chars().take(128).collect();
+        return Err(AppError::new(ErrorCode::InvalidField)
+            .message(format!("{path}: appears more than once"))
+            .field(path));
     }
     Ok(body)
 }
@@ -172,6 +180,19 @@ async fn put<S: KvStore, H: HttpClient, V: SignatureVerifier>(
     let existing = dir.get(&slug).await?;
     // Validation is pure: a body that fails it writes nothing.
     let cfg = OrgConfig::from_admin_json(slug, body, &app.config.idp_policy, existing.as_ref())?;
+    // A new issuer or client id gets a new secret in the same request: the stored secret is
+    // never sent to a token endpoint it was not issued for.
+    if let Some(old) = &existing {
+        let moved = old.issuer != cfg.issuer || old.client_id != cfg.client_id;
+        let secret_given = serde_json::from_slice::<serde_json::Value>(body)
+            .ok()
+            .is_some_and(|v| v.get("client_secret").is_some());
+        if moved && !secret_given {
+            return Err(AppError::new(ErrorCode::InvalidField)
+                .message("client_secret: required when issuer or client_id changes (the stored secret belongs to the old client)")
+                .field("client_secret"));
+        }
+    }
     let body = cfg.redacted_json();
     let slug = cfg.slug.clone();
     let outcome = dir.put(cfg).await;

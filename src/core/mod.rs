@@ -26,3 +26,4 @@ pub mod scim;
 pub mod secret;
 pub mod session;
 pub mod store;
+pub mod strict_json;
