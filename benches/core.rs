@@ -1,8 +1,7 @@
 //! Native micro-benchmarks of the protocol core (`cargo bench --bench core`; scripts/bench.sh
-//! runs them short). Fixture keys come from tests/fixtures/; tokens are signed here with
-//! jwt-compact (the crate's own test kit is `#[cfg(test)]`).
+//! runs them short). Fixture keys (tests/fixtures/) and the token signer come from the crate's
+//! test kit, `core::jose::testkit` (feature `testkit`, enabled by the self dev-dependency).
 
-use base64ct::{Base64UrlUnpadded, Encoding};
 use criterion::{criterion_group, criterion_main, Criterion};
 use edge_sso::core::clock::{FixedClock, UnixTime};
 use edge_sso::core::cookie::read_cookie;
@@ -10,6 +9,7 @@ use edge_sso::core::email::EmailAddress;
 use edge_sso::core::jose::alg::JwsAlg;
 use edge_sso::core::jose::jwk::Jwks;
 use edge_sso::core::jose::native_verifier::NativeVerifier;
+use edge_sso::core::jose::testkit::{self, Key};
 use edge_sso::core::oidc::authorize::{authorization_url, begin};
 use edge_sso::core::oidc::discovery::parse_metadata;
 use edge_sso::core::oidc::idtoken::{IdTokenVerifier, UntrustedIdToken};
@@ -20,10 +20,7 @@ use edge_sso::core::random::CountingRandom;
 use edge_sso::core::secret::Secret;
 use edge_sso::core::session::{OrgSession, SessionCache, SessionId, SessionStore};
 use edge_sso::core::store::{block_on, MemoryStore};
-use jwt_compact::alg::{Ed25519, Es256, Rsa, RsaPrivateKey};
-use jwt_compact::jwk::JsonWebKey;
-use jwt_compact::{Algorithm, AlgorithmSignature};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::hint::black_box;
 use std::rc::Rc;
 use url::Url;
@@ -33,71 +30,24 @@ const CLIENT_ID: &str = "client-123";
 const NOW: u64 = 1_700_000_000;
 const NONCE: &str = "nonce-Zk3x9";
 
-const RSA: &str = include_str!("../tests/fixtures/rsa2048-a.private.jwk.json");
-const P256: &str = include_str!("../tests/fixtures/p256.private.jwk.json");
-const ED25519: &str = include_str!("../tests/fixtures/ed25519.private.jwk.json");
-
-/// The public half of a private fixture JWK, with `kid`.
-fn public(private: &str, kid: &str) -> Value {
-    let mut v: serde_json::Map<String, Value> = serde_json::from_str(private).unwrap();
-    for member in ["d", "p", "q", "dp", "dq", "qi"] {
-        v.remove(member);
-    }
-    v.insert("kid".into(), kid.into());
-    Value::Object(v)
-}
-
 fn jwks_json() -> Vec<u8> {
-    serde_json::to_vec(&json!({ "keys": [
-        public(RSA, "rsa"), public(P256, "ec"), public(ED25519, "ed"),
-    ]}))
-    .unwrap()
-}
-
-fn b64json(v: &Value) -> String {
-    Base64UrlUnpadded::encode_string(&serde_json::to_vec(v).unwrap())
+    testkit::jwks_json(&[(Key::RsaA, "rsa"), (Key::P256, "ec"), (Key::Ed25519, "ed")])
 }
 
 fn sign(alg: JwsAlg) -> String {
-    let (name, kid) = match alg {
-        JwsAlg::RS256 => ("RS256", "rsa"),
-        JwsAlg::PS256 => ("PS256", "rsa"),
-        JwsAlg::ES256 => ("ES256", "ec"),
-        JwsAlg::EdDSA => ("EdDSA", "ed"),
+    let (name, key, kid) = match alg {
+        JwsAlg::RS256 => ("RS256", Key::RsaA, "rsa"),
+        JwsAlg::PS256 => ("PS256", Key::RsaA, "rsa"),
+        JwsAlg::ES256 => ("ES256", Key::P256, "ec"),
+        JwsAlg::EdDSA => ("EdDSA", Key::Ed25519, "ed"),
     };
     let claims = json!({
         "iss": ISS, "aud": CLIENT_ID, "sub": "user-42", "exp": NOW + 300, "iat": NOW - 10,
         "nonce": NONCE, "email": "ada@example.org", "email_verified": true, "sid": "session-7",
         "auth_time": NOW - 20, "groups": ["admins"],
     });
-    let input = format!(
-        "{}.{}",
-        b64json(&json!({"alg": name, "typ": "JWT", "kid": kid})),
-        b64json(&claims)
-    );
-    let sig: Vec<u8> = match alg {
-        JwsAlg::RS256 | JwsAlg::PS256 => {
-            let jwk: JsonWebKey<'_> = serde_json::from_str(RSA).unwrap();
-            let sk = RsaPrivateKey::try_from(&jwk).unwrap();
-            let rsa = if alg == JwsAlg::PS256 {
-                Rsa::ps256()
-            } else {
-                Rsa::rs256()
-            };
-            rsa.sign(&sk, input.as_bytes()).as_bytes().into_owned()
-        }
-        JwsAlg::ES256 => {
-            let jwk: JsonWebKey<'_> = serde_json::from_str(P256).unwrap();
-            let sk = <Es256 as Algorithm>::SigningKey::try_from(&jwk).unwrap();
-            Es256.sign(&sk, input.as_bytes()).as_bytes().into_owned()
-        }
-        JwsAlg::EdDSA => {
-            let jwk: JsonWebKey<'_> = serde_json::from_str(ED25519).unwrap();
-            let sk = <Ed25519 as Algorithm>::SigningKey::try_from(&jwk).unwrap();
-            Ed25519.sign(&sk, input.as_bytes()).as_bytes().into_owned()
-        }
-    };
-    format!("{input}.{}", Base64UrlUnpadded::encode_string(&sig))
+    let header = json!({"alg": name, "typ": "JWT", "kid": kid});
+    testkit::sign(key, &header, &claims)
 }
 
 fn idtoken(c: &mut Criterion) {

@@ -182,10 +182,12 @@ pub trait Log {
     fn line(&self, line: &str);
 }
 
+#[cfg(any(test, feature = "testkit"))]
 /// A log that keeps lines in memory (tests assert that no secret ever reaches it).
 #[derive(Debug, Default)]
 pub struct MemoryLog(pub std::cell::RefCell<Vec<String>>);
 
+#[cfg(any(test, feature = "testkit"))]
 impl Log for MemoryLog {
     fn line(&self, line: &str) {
         self.0.borrow_mut().push(line.to_owned());

@@ -1,6 +1,7 @@
 //! Time as a parameter: every check that depends on "now" takes a [`Clock`].
 
 use serde::{Deserialize, Serialize};
+#[cfg(any(test, feature = "testkit"))]
 use std::cell::Cell;
 
 /// Whole seconds since the Unix epoch (the unit of JWT `exp`, `iat`, `nbf`).
@@ -25,10 +26,12 @@ pub trait Clock {
     fn now(&self) -> UnixTime;
 }
 
+#[cfg(any(test, feature = "testkit"))]
 /// A stopped clock for tests; it moves only when told to.
 #[derive(Debug)]
 pub struct FixedClock(Cell<u64>);
 
+#[cfg(any(test, feature = "testkit"))]
 impl FixedClock {
     /// A clock stopped at `secs` since the epoch.
     pub fn at(secs: u64) -> Self {
@@ -44,6 +47,7 @@ impl FixedClock {
     }
 }
 
+#[cfg(any(test, feature = "testkit"))]
 impl Clock for FixedClock {
     fn now(&self) -> UnixTime {
         UnixTime(self.0.get())

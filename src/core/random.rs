@@ -2,6 +2,7 @@
 //! `crypto.getRandomValues` on Workers); tests use a deterministic source.
 
 use base64ct::{Base64UrlUnpadded, Encoding};
+#[cfg(any(test, feature = "testkit"))]
 use std::cell::Cell;
 
 /// The CSPRNG could not be read. Callers fail closed.
@@ -39,10 +40,12 @@ impl Random for OsRandom {
     }
 }
 
+#[cfg(any(test, feature = "testkit"))]
 /// Deterministic bytes for tests: a counter, so every call gives different output.
 #[derive(Debug, Default)]
 pub struct CountingRandom(Cell<u64>);
 
+#[cfg(any(test, feature = "testkit"))]
 impl Random for CountingRandom {
     fn fill(&self, buf: &mut [u8]) -> Result<(), RandomError> {
         for b in buf.iter_mut() {

@@ -2,8 +2,11 @@
 //! prefix listing. Workers KV is eventually consistent (a write can take up to ~60 s to be seen
 //! at other locations) and its minimum TTL is 60 s; callers must design for both.
 
+#[cfg(any(test, feature = "testkit"))]
 use crate::core::clock::{Clock, UnixTime};
+#[cfg(any(test, feature = "testkit"))]
 use std::cell::RefCell;
+#[cfg(any(test, feature = "testkit"))]
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -50,6 +53,7 @@ impl<T: KvStore + ?Sized> KvStore for &T {
     }
 }
 
+#[cfg(any(test, feature = "testkit"))]
 /// An in-memory [`KvStore`] with TTLs on an injected clock, for tests and benchmarks.
 /// It counts operations so tests can assert how many KV calls a request makes.
 pub struct MemoryStore<C: Clock> {
@@ -60,6 +64,7 @@ pub struct MemoryStore<C: Clock> {
     counts: RefCell<OpCounts>,
 }
 
+#[cfg(any(test, feature = "testkit"))]
 /// How many operations of each kind a [`MemoryStore`] served.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct OpCounts {
@@ -73,6 +78,7 @@ pub struct OpCounts {
     pub lists: u64,
 }
 
+#[cfg(any(test, feature = "testkit"))]
 impl<C: Clock> MemoryStore<C> {
     /// An empty store on `clock`.
     pub fn new(clock: C) -> Self {
@@ -106,6 +112,7 @@ impl<C: Clock> MemoryStore<C> {
     }
 }
 
+#[cfg(any(test, feature = "testkit"))]
 impl<C: Clock> KvStore for MemoryStore<C> {
     async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
         self.counts.borrow_mut().gets += 1;
@@ -165,6 +172,7 @@ impl<T: KvStore> KvStore for Rc<T> {
     }
 }
 
+#[cfg(any(test, feature = "testkit"))]
 /// Runs a future that never waits on I/O to completion (the in-memory ports complete at once).
 /// For native tests and benchmarks only; panics if the future is genuinely pending.
 pub fn block_on<F: std::future::Future>(fut: F) -> F::Output {

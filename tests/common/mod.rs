@@ -16,14 +16,12 @@ use edge_sso::app::{App, Body, HeaderExt, IsolateState, MemoryLog, Request, Resp
 use edge_sso::core::clock::{Clock, FixedClock};
 use edge_sso::core::http::{HttpClient, HttpError, HttpRequest, HttpResponse, Method};
 use edge_sso::core::jose::native_verifier::NativeVerifier;
+use edge_sso::core::jose::testkit;
 use edge_sso::core::ledger::MemoryLedger;
 use edge_sso::core::random::CountingRandom;
 use edge_sso::core::ratelimit::MemoryRateLimits;
 use edge_sso::core::store::{block_on, MemoryStore, OpCounts};
 pub use http::Method as InMethod;
-use jwt_compact::alg::{Es256, Rsa, RsaPrivateKey};
-use jwt_compact::jwk::JsonWebKey;
-use jwt_compact::{Algorithm, AlgorithmSignature};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::cell::{Cell, RefCell};
@@ -61,11 +59,12 @@ pub enum Key {
 }
 
 impl Key {
-    fn fixture(self) -> &'static str {
+    /// The same key in the crate's test kit (which holds the fixtures and the signer).
+    fn kit(self) -> testkit::Key {
         match self {
-            Key::RsaA => include_str!("../fixtures/rsa2048-a.private.jwk.json"),
-            Key::RsaB => include_str!("../fixtures/rsa2048-b.private.jwk.json"),
-            Key::P256 => include_str!("../fixtures/p256.private.jwk.json"),
+            Key::RsaA => testkit::Key::RsaA,
+            Key::RsaB => testkit::Key::RsaB,
+            Key::P256 => testkit::Key::P256,
         }
     }
 
@@ -79,35 +78,15 @@ impl Key {
 
     /// The public JWK (private members dropped) with key id `kid`.
     pub fn public_jwk(self, kid: &str) -> Value {
-        let mut v: serde_json::Map<String, Value> = serde_json::from_str(self.fixture()).unwrap();
-        for private in ["d", "p", "q", "dp", "dq", "qi"] {
-            v.remove(private);
-        }
-        v.insert("kid".into(), kid.into());
-        v.insert("use".into(), "sig".into());
-        Value::Object(v)
+        let mut v = testkit::public_json(self.kit(), kid);
+        v["use"] = "sig".into();
+        v
     }
 
     /// A compact JWS of `claims` with header `{alg, typ, kid}`, signed by this key.
     pub fn sign(self, kid: &str, claims: &Value) -> String {
         let header = json!({"alg": self.alg(), "typ": "JWT", "kid": kid});
-        let b64 = |v: &Value| Base64UrlUnpadded::encode_string(&serde_json::to_vec(v).unwrap());
-        let input = format!("{}.{}", b64(&header), b64(claims));
-        let jwk: JsonWebKey<'_> = serde_json::from_str(self.fixture()).unwrap();
-        let sig: Vec<u8> = match self {
-            Key::RsaA | Key::RsaB => {
-                let sk = RsaPrivateKey::try_from(&jwk).unwrap();
-                Rsa::rs256()
-                    .sign(&sk, input.as_bytes())
-                    .as_bytes()
-                    .into_owned()
-            }
-            Key::P256 => {
-                let sk = <Es256 as Algorithm>::SigningKey::try_from(&jwk).unwrap();
-                Es256.sign(&sk, input.as_bytes()).as_bytes().into_owned()
-            }
-        };
-        format!("{input}.{}", Base64UrlUnpadded::encode_string(&sig))
+        testkit::sign(self.kit(), &header, claims)
     }
 }
 

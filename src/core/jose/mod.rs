@@ -15,12 +15,12 @@
 pub mod alg;
 pub mod jwk;
 pub mod jws;
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(all(not(target_arch = "wasm32"), any(test, feature = "testkit")))]
 pub mod native_signer;
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(all(not(target_arch = "wasm32"), any(test, feature = "testkit")))]
 pub mod native_verifier;
 pub mod private_jwk;
 pub mod sign;
-#[cfg(test)]
-pub(crate) mod testkit;
+#[cfg(all(not(target_arch = "wasm32"), any(test, feature = "testkit")))]
+pub mod testkit;
 pub mod verify;

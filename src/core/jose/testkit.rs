@@ -1,5 +1,6 @@
 //! Test keys (from `tests/fixtures/`) and a signer that signs whatever header and payload a test
-//! asks for, including headers no real signer would write.
+//! asks for, including headers no real signer would write. The one token signer of the unit
+//! tests, `tests/` and `benches/` (feature `testkit`; never in the Wasm build).
 
 use crate::core::jose::jwk::{Jwks, PublicJwk};
 use base64ct::{Base64UrlUnpadded, Encoding};
@@ -12,10 +13,15 @@ use std::sync::OnceLock;
 /// A fixture key pair.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Key {
+    /// RSA 2048 (RS256, PS256).
     RsaA,
+    /// Another RSA 2048 key (the "rotated" key; also signs "bad signature" tokens).
     RsaB,
+    /// RSA 1024: must be refused (RFC 7518 section 3.3 asks for 2048 bits or more).
     RsaWeak,
+    /// P-256 (ES256).
     P256,
+    /// Ed25519 (EdDSA).
     Ed25519,
 }
 

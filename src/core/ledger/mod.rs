@@ -28,6 +28,7 @@
 
 mod cache;
 mod command;
+#[cfg(any(test, feature = "testkit"))]
 mod memory;
 mod record;
 mod scim_link;
@@ -39,6 +40,7 @@ mod tests;
 
 pub use cache::{LedgerRevocations, SnapshotCache};
 pub use command::{Command, MemberView, Provisioning, Refusal, Reply, Selector, SignInFacts};
+#[cfg(any(test, feature = "testkit"))]
 pub use memory::MemoryLedger;
 pub use record::{MemberRecord, MemberSource, SessionMark};
 pub use snapshot::Snapshot;

@@ -36,7 +36,9 @@ mod tests;
 pub use cache::SessionCache;
 pub use id::SessionId;
 pub use record::{OrgSession, SessionRecord};
-pub use revocation::{MemoryRevocations, NoRevocations, Revocations};
+#[cfg(any(test, feature = "testkit"))]
+pub use revocation::MemoryRevocations;
+pub use revocation::{NoRevocations, Revocations};
 pub use store::{NewSession, SessionError, SessionStore};
 
 /// Random bytes in a session id (256 bits, OWASP asks for at least 64 bits of entropy).

@@ -1,11 +1,14 @@
 //! The revocation port: asked about every org session before it is accepted.
 
 use crate::core::clock::UnixTime;
+#[cfg(any(test, feature = "testkit"))]
 use crate::core::oidc::issuer::IssuerUrl;
 use crate::core::org::OrgSlug;
 use crate::core::session::OrgSession;
 use crate::core::store::StoreError;
+#[cfg(any(test, feature = "testkit"))]
 use std::cell::{Cell, RefCell};
+#[cfg(any(test, feature = "testkit"))]
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
@@ -62,6 +65,7 @@ impl Revocations for NoRevocations {
     }
 }
 
+#[cfg(any(test, feature = "testkit"))]
 /// Revocations in memory, for tests: a member (by issuer and `sub`), one IdP session (by issuer
 /// and `sid`), or every org session of an org made before a time.
 #[derive(Debug, Default)]
@@ -73,6 +77,7 @@ pub struct MemoryRevocations {
     pub fail: Cell<bool>,
 }
 
+#[cfg(any(test, feature = "testkit"))]
 impl MemoryRevocations {
     /// No revocations.
     pub fn new() -> Self {
@@ -102,6 +107,7 @@ impl MemoryRevocations {
     }
 }
 
+#[cfg(any(test, feature = "testkit"))]
 impl Revocations for MemoryRevocations {
     async fn org_session_valid(
         &self,

@@ -1,0 +1,397 @@
+use super::*;
+use crate::core::clock::Clock;
+use crate::core::clock::FixedClock;
+use crate::core::http::HttpResponse;
+use crate::core::jose::native_verifier::NativeVerifier;
+use crate::core::oidc::idtoken::testkit::*;
+use crate::core::oidc::idtoken::{
+    IdTokenError, IdTokenVerifier, UntrustedIdToken, VerifiedIdToken,
+};
+use crate::core::oidc::verify_id_token::{verify_id_token, IdTokenPorts, VerifyError};
+use crate::core::secret::Secret;
+use crate::core::store::{block_on, MemoryStore};
+use serde_json::json;
+use std::cell::Cell;
+use std::collections::VecDeque;
+
+/// A fake transport: canned answers in order, then `fallback` forever; counts calls and
+/// honours the `max_body` contract like a real client would.
+struct FakeHttp {
+    queue: RefCell<VecDeque<Result<HttpResponse, HttpError>>>,
+    fallback: RefCell<Option<Result<HttpResponse, HttpError>>>,
+    calls: Cell<usize>,
+    last_max_body: Cell<usize>,
+}
+
+impl FakeHttp {
+    fn new(answers: Vec<Result<HttpResponse, HttpError>>) -> Self {
+        FakeHttp {
+            queue: RefCell::new(answers.into()),
+            fallback: RefCell::new(None),
+            calls: Cell::new(0),
+            last_max_body: Cell::new(0),
+        }
+    }
+    fn push(&self, answer: Result<HttpResponse, HttpError>) {
+        self.queue.borrow_mut().push_back(answer);
+    }
+    fn always(&self, answer: Result<HttpResponse, HttpError>) {
+        *self.fallback.borrow_mut() = Some(answer);
+    }
+}
+
+impl HttpClient for FakeHttp {
+    async fn send(&self, req: HttpRequest, max_body: usize) -> Result<HttpResponse, HttpError> {
+        assert_eq!(req.url.as_str(), JWKS_URI);
+        self.calls.set(self.calls.get() + 1);
+        self.last_max_body.set(max_body);
+        let answer = self
+            .queue
+            .borrow_mut()
+            .pop_front()
+            .or_else(|| self.fallback.borrow().clone())
+            .expect("unexpected fetch");
+        let resp = answer?;
+        if resp.body.len() > max_body {
+            return Err(HttpError::TooLarge);
+        }
+        Ok(resp)
+    }
+}
+
+const JWKS_URI: &str = "https://idp.example.com/jwks";
+
+fn ok(keys: &[(Key, &str)], max_age: Option<u64>) -> Result<HttpResponse, HttpError> {
+    let mut r = HttpResponse::new(200, "application/json", jwks_json(keys));
+    if let Some(s) = max_age {
+        r.headers
+            .push("Cache-Control", format!("public, max-age={s}"));
+    }
+    Ok(r)
+}
+
+fn status(code: u16) -> Result<HttpResponse, HttpError> {
+    Ok(HttpResponse::new(code, "text/plain", "nope"))
+}
+
+fn token(key: Key, kid: &str) -> UntrustedIdToken {
+    let t = sign(key, &json!({"alg": "RS256", "kid": kid}), &claims());
+    UntrustedIdToken::parse(&t).unwrap()
+}
+
+struct World {
+    clock: &'static FixedClock,
+    store: MemoryStore<&'static FixedClock>,
+    http: FakeHttp,
+}
+
+impl World {
+    fn new(answers: Vec<Result<HttpResponse, HttpError>>) -> Self {
+        // One stopped clock for the cache and the store; each test leaks one (tiny).
+        let clock: &'static FixedClock = Box::leak(Box::new(FixedClock::at(NOW)));
+        World {
+            clock,
+            store: MemoryStore::new(clock),
+            http: FakeHttp::new(answers),
+        }
+    }
+    fn verify(
+        &self,
+        cache: &JwksCache,
+        token: &UntrustedIdToken,
+    ) -> Result<VerifiedIdToken, VerifyError> {
+        let ports = IdTokenPorts {
+            store: &self.store,
+            http: &self.http,
+            verifier: &NativeVerifier,
+            clock: self.clock,
+            jwks: cache,
+        };
+        block_on(verify_id_token(
+            &ports,
+            &IdTokenVerifier::new(ISS, CLIENT_ID),
+            &Url::parse(JWKS_URI).unwrap(),
+            token,
+            &Secret::new(NONCE),
+        ))
+    }
+    /// A token valid at the world's current time.
+    fn token_now(&self, key: Key, kid: &str) -> UntrustedIdToken {
+        let now = self.clock.now().secs();
+        let mut c = claims();
+        c["iat"] = json!(now);
+        c["exp"] = json!(now + 300);
+        let t = sign(key, &json!({"alg": "RS256", "kid": kid}), &c);
+        UntrustedIdToken::parse(&t).unwrap()
+    }
+}
+
+#[test]
+fn fetches_once_then_serves_from_the_isolate() {
+    let w = World::new(vec![ok(&[(Key::RsaA, "a")], None)]);
+    let cache = JwksCache::new();
+    let t = token(Key::RsaA, "a");
+    assert!(w.verify(&cache, &t).is_ok());
+    assert_eq!(w.http.last_max_body.get(), MAX_JWKS_BYTES);
+    let gets = w.store.counts().gets;
+    assert!(w.verify(&cache, &t).is_ok());
+    assert_eq!(w.http.calls.get(), 1);
+    assert_eq!(w.store.counts().gets, gets, "isolate hit: no KV read");
+}
+
+#[test]
+fn kv_cached_keys_serve_a_fresh_isolate_without_fetching() {
+    let w = World::new(vec![ok(&[(Key::RsaA, "a")], None)]);
+    let t = token(Key::RsaA, "a");
+    assert!(w.verify(&JwksCache::new(), &t).is_ok());
+    let key = format!("jwks:{}", sha256_hex(ISS.as_bytes()));
+    assert!(w.store.snapshot().iter().any(|(k, _)| *k == key));
+    let fresh_isolate = JwksCache::new();
+    assert!(w.verify(&fresh_isolate, &t).is_ok());
+    assert_eq!(w.http.calls.get(), 1);
+}
+
+#[test]
+fn unknown_kid_triggers_one_refetch() {
+    let w = World::new(vec![
+        ok(&[(Key::RsaA, "a")], None),
+        ok(&[(Key::RsaA, "a")], None),
+    ]);
+    let cache = JwksCache::new();
+    assert!(w.verify(&cache, &token(Key::RsaA, "a")).is_ok());
+    w.clock.advance(REFETCH_COOLDOWN_SECS);
+    let err = w.verify(&cache, &w.token_now(Key::RsaB, "b")).unwrap_err();
+    assert_eq!(err, VerifyError::IdToken(IdTokenError::UnknownKid));
+    assert_eq!(w.http.calls.get(), 2);
+}
+
+#[test]
+fn rotation_picks_up_the_new_key() {
+    let w = World::new(vec![
+        ok(&[(Key::RsaA, "a")], None),
+        ok(&[(Key::RsaA, "a"), (Key::RsaB, "b")], None),
+    ]);
+    let cache = JwksCache::new();
+    assert!(w.verify(&cache, &token(Key::RsaA, "a")).is_ok());
+    w.clock.advance(REFETCH_COOLDOWN_SECS);
+    let tb = w.token_now(Key::RsaB, "b");
+    assert_eq!(w.verify(&cache, &tb).unwrap().sub(), "user-42");
+    assert!(w.verify(&cache, &tb).is_ok());
+    assert_eq!(w.http.calls.get(), 2);
+    // Another isolate finds the rotated set in KV.
+    assert!(w.verify(&JwksCache::new(), &tb).is_ok());
+    assert_eq!(w.http.calls.get(), 2);
+}
+
+#[test]
+fn rotation_right_after_a_scheduled_fetch_is_picked_up() {
+    let w = World::new(vec![
+        ok(&[(Key::RsaA, "a")], None),
+        ok(&[(Key::RsaA, "a"), (Key::RsaB, "b")], None),
+    ]);
+    let cache = JwksCache::new();
+    assert!(w.verify(&cache, &token(Key::RsaA, "a")).is_ok());
+    // The scheduled (first) fetch does not start the cooldown: the new kid refetches at once.
+    assert!(w.verify(&cache, &token(Key::RsaB, "b")).is_ok());
+    assert_eq!(w.http.calls.get(), 2);
+}
+
+#[test]
+fn second_unknown_kid_within_cooldown_is_refused_until_it_ends() {
+    let w = World::new(vec![
+        ok(&[(Key::RsaA, "a")], None),
+        ok(&[(Key::RsaA, "a")], None),
+        ok(&[(Key::RsaB, "b")], None),
+    ]);
+    let cache = JwksCache::new();
+    assert!(w.verify(&cache, &token(Key::RsaA, "a")).is_ok());
+    // A forced refetch for an unknown kid starts the cooldown.
+    let unknown = token(Key::RsaB, "zzz");
+    assert!(w.verify(&cache, &unknown).is_err());
+    assert_eq!(w.http.calls.get(), 2);
+    let tb = token(Key::RsaB, "b");
+    assert_eq!(
+        w.verify(&cache, &tb).unwrap_err(),
+        VerifyError::IdToken(IdTokenError::UnknownKid)
+    );
+    assert_eq!(w.http.calls.get(), 2, "no fetch during the cooldown");
+    w.clock.advance(REFETCH_COOLDOWN_SECS);
+    assert!(w.verify(&cache, &tb).is_ok());
+    assert_eq!(w.http.calls.get(), 3);
+}
+
+#[test]
+fn cooldown_holds_under_a_flood_of_random_kids() {
+    let w = World::new(vec![]);
+    w.http.always(ok(&[(Key::RsaA, "a")], None));
+    let cache = JwksCache::new();
+    let other_isolate = JwksCache::new();
+    for i in 0..120u64 {
+        if i % 2 == 0 && i > 0 {
+            w.clock.advance(1);
+        }
+        let t = w.token_now(Key::RsaB, &format!("random-{i}"));
+        let isolate = if i % 3 == 0 { &other_isolate } else { &cache };
+        assert_eq!(
+            w.verify(isolate, &t).unwrap_err(),
+            VerifyError::IdToken(IdTokenError::UnknownKid)
+        );
+    }
+    // 60 seconds of flood from two isolates: the first (scheduled) fetch, then forced
+    // refetches at t=0, 20 and 40 only.
+    assert_eq!(w.clock.now().secs() - NOW, 59);
+    assert_eq!(w.http.calls.get(), 4);
+}
+
+#[test]
+fn endpoint_failure_keeps_the_last_good_keys() {
+    let w = World::new(vec![ok(&[(Key::RsaA, "a")], Some(300))]);
+    let cache = JwksCache::new();
+    assert!(w.verify(&cache, &token(Key::RsaA, "a")).is_ok());
+    w.clock.advance(400);
+    w.http.push(status(500));
+    assert!(w.verify(&cache, &w.token_now(Key::RsaA, "a")).is_ok());
+    assert_eq!(w.http.calls.get(), 2);
+    // Within the cooldown no further fetch; stale keys keep serving.
+    assert!(w.verify(&cache, &w.token_now(Key::RsaA, "a")).is_ok());
+    assert_eq!(w.http.calls.get(), 2);
+    // A fresh isolate gets the stale keys from KV too.
+    assert!(w
+        .verify(&JwksCache::new(), &w.token_now(Key::RsaA, "a"))
+        .is_ok());
+    assert_eq!(w.http.calls.get(), 2);
+    // Past the staleness bound the keys are gone.
+    w.clock.advance(MAX_STALE_SECS);
+    w.http.push(Err(HttpError::Timeout));
+    assert_eq!(
+        w.verify(&cache, &w.token_now(Key::RsaA, "a")).unwrap_err(),
+        VerifyError::JwksUnavailable(JwksFetchError::Http(HttpError::Timeout))
+    );
+}
+
+#[test]
+fn expired_keys_are_refetched() {
+    let w = World::new(vec![
+        ok(&[(Key::RsaA, "a")], Some(600)),
+        ok(&[(Key::RsaB, "b")], None),
+    ]);
+    let cache = JwksCache::new();
+    assert!(w.verify(&cache, &token(Key::RsaA, "a")).is_ok());
+    w.clock.advance(599);
+    assert!(w.verify(&cache, &w.token_now(Key::RsaA, "a")).is_ok());
+    assert_eq!(w.http.calls.get(), 1);
+    w.clock.advance(1);
+    assert!(w.verify(&cache, &w.token_now(Key::RsaB, "b")).is_ok());
+    assert_eq!(w.http.calls.get(), 2);
+}
+
+#[test]
+fn no_keys_and_failing_endpoint_is_unavailable() {
+    let w = World::new(vec![status(503)]);
+    let cache = JwksCache::new();
+    let t = token(Key::RsaA, "a");
+    assert_eq!(
+        w.verify(&cache, &t).unwrap_err(),
+        VerifyError::JwksUnavailable(JwksFetchError::Status(503))
+    );
+    assert_eq!(
+        w.verify(&cache, &t).unwrap_err(),
+        VerifyError::JwksUnavailable(JwksFetchError::CoolingDown)
+    );
+    // The failed attempt is recorded in KV: another isolate does not fetch either.
+    assert_eq!(
+        w.verify(&JwksCache::new(), &t).unwrap_err(),
+        VerifyError::JwksUnavailable(JwksFetchError::CoolingDown)
+    );
+    assert_eq!(w.http.calls.get(), 1);
+}
+
+#[test]
+fn redirect_is_refused() {
+    let mut r = HttpResponse::new(302, "text/plain", "");
+    r.headers.push("location", "https://evil.example/jwks");
+    let w = World::new(vec![Ok(r)]);
+    assert_eq!(
+        w.verify(&JwksCache::new(), &token(Key::RsaA, "a"))
+            .unwrap_err(),
+        VerifyError::JwksUnavailable(JwksFetchError::Redirect(302))
+    );
+}
+
+#[test]
+fn oversize_jwks_is_refused() {
+    let body = vec![b' '; MAX_JWKS_BYTES + 1];
+    let w = World::new(vec![Ok(HttpResponse::new(200, "application/json", body))]);
+    assert_eq!(
+        w.verify(&JwksCache::new(), &token(Key::RsaA, "a"))
+            .unwrap_err(),
+        VerifyError::JwksUnavailable(JwksFetchError::Http(HttpError::TooLarge))
+    );
+}
+
+#[test]
+fn invalid_jwks_is_refused() {
+    let w = World::new(vec![Ok(HttpResponse::new(200, "application/json", "{}"))]);
+    assert_eq!(
+        w.verify(&JwksCache::new(), &token(Key::RsaA, "a"))
+            .unwrap_err(),
+        VerifyError::JwksUnavailable(JwksFetchError::Invalid(JwksError::Malformed))
+    );
+}
+
+#[test]
+fn token_errors_pass_through() {
+    let w = World::new(vec![ok(&[(Key::RsaA, "a")], None)]);
+    let mut c = claims();
+    c["nonce"] = json!("other");
+    let t = sign(Key::RsaA, &json!({"alg": "RS256", "kid": "a"}), &c);
+    let t = UntrustedIdToken::parse(&t).unwrap();
+    assert_eq!(
+        w.verify(&JwksCache::new(), &t).unwrap_err(),
+        VerifyError::IdToken(IdTokenError::NonceMismatch)
+    );
+    assert_eq!(w.http.calls.get(), 1);
+}
+
+#[test]
+fn kv_failure_is_not_fatal() {
+    let w = World::new(vec![ok(&[(Key::RsaA, "a")], None)]);
+    w.store.fail.set(true);
+    assert!(w.verify(&JwksCache::new(), &token(Key::RsaA, "a")).is_ok());
+}
+
+#[test]
+fn changed_jwks_uri_is_a_miss() {
+    let w = World::new(vec![ok(&[(Key::RsaA, "a")], None)]);
+    let cache = JwksCache::new();
+    // Seed the isolate and KV with an entry for another URI.
+    let other = Entry {
+        jwks_uri: "https://old.example/jwks".into(),
+        jwks: Some(Rc::new(jwks(&[(Key::RsaB, "a")]))),
+        fetched_at: UnixTime(NOW),
+        expires_at: UnixTime(NOW + 3600),
+        last_attempt: UnixTime(NOW),
+    };
+    cache.entries.borrow_mut().insert(ISS.into(), other.clone());
+    block_on(save_kv(&w.store, ISS, &other, UnixTime(NOW)));
+    assert!(w.verify(&cache, &token(Key::RsaA, "a")).is_ok());
+    assert_eq!(w.http.calls.get(), 1);
+}
+
+#[test]
+fn ttl_follows_cache_control_within_bounds() {
+    assert_eq!(ttl_from_cache_control(None), DEFAULT_TTL_SECS);
+    assert_eq!(ttl_from_cache_control(Some("no-cache")), DEFAULT_TTL_SECS);
+    assert_eq!(ttl_from_cache_control(Some("max-age=7200")), 7200);
+    assert_eq!(
+        ttl_from_cache_control(Some("public, Max-Age=\"900\", must-revalidate")),
+        900
+    );
+    assert_eq!(ttl_from_cache_control(Some("max-age=0")), MIN_TTL_SECS);
+    assert_eq!(ttl_from_cache_control(Some("max-age=999999")), MAX_TTL_SECS);
+    assert_eq!(ttl_from_cache_control(Some("max-age=-1")), DEFAULT_TTL_SECS);
+    assert_eq!(
+        ttl_from_cache_control(Some("s-maxage=10")),
+        DEFAULT_TTL_SECS
+    );
+}
