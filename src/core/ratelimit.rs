@@ -5,8 +5,11 @@
 //! Keys are the client's address as the platform reports it (`CF-Connecting-IP`, which
 //! Cloudflare sets and overwrites at its edge), never a forwarded header.
 
+#[cfg(any(test, feature = "testkit"))]
 use crate::core::clock::Clock;
+#[cfg(any(test, feature = "testkit"))]
 use std::cell::{Cell, RefCell};
+#[cfg(any(test, feature = "testkit"))]
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -54,6 +57,7 @@ impl RateLimits for NoLimits {
 }
 
 /// Fixed windows in memory on an injected clock, for native tests.
+#[cfg(any(test, feature = "testkit"))]
 pub struct MemoryRateLimits<C: Clock> {
     clock: C,
     windows: RefCell<HashMap<(LimitClass, String), (u64, u32)>>,
@@ -61,6 +65,7 @@ pub struct MemoryRateLimits<C: Clock> {
     pub budget_override: Cell<Option<u32>>,
 }
 
+#[cfg(any(test, feature = "testkit"))]
 impl<C: Clock> MemoryRateLimits<C> {
     /// Empty windows on `clock`.
     pub fn new(clock: C) -> Self {
@@ -72,6 +77,7 @@ impl<C: Clock> MemoryRateLimits<C> {
     }
 }
 
+#[cfg(any(test, feature = "testkit"))]
 impl<C: Clock> RateLimits for MemoryRateLimits<C> {
     fn allow<'a>(&'a self, class: LimitClass, key: &'a str) -> LimitFuture<'a> {
         let (limit, period) = class.budget();
