@@ -597,3 +597,151 @@ fn a_bad_backchannel_logout_request_is_400_invalid_request_and_ends_nothing() {
     assert_eq!(r.status(), 400, "not a form");
     assert!(signed_in_to_acme(&h, &s));
 }
+
+// =============================================================================================
+// Audit log
+
+fn audit(h: &Harness, query: &str) -> Value {
+    let r = h.admin(
+        InMethod::GET,
+        &format!("/admin/orgs/{ACME}/audit{query}"),
+        b"",
+    );
+    assert_eq!(r.status(), 200, "{}", r.text());
+    json_body(&r)
+}
+
+#[test]
+fn the_audit_log_records_each_offboarding_event_newest_first_without_secrets() {
+    let h = Harness::with_orgs();
+    let mut acme = Harness::org_body(h.acme_idp(), &["acme.com", "bücher.example"]);
+    acme["session_ttl_secs"] = json!(7200);
+    assert_eq!(h.put_org(ACME, &acme).status(), 200);
+    let token = scim_token(&h, ACME);
+    h.login("ada@acme.com", None);
+    revoke(&h, &json!({ "email": "ada@acme.com" }));
+    let r = scim(
+        &h,
+        &token,
+        InMethod::POST,
+        "/Users",
+        Some(scim_user("bob@acme.com", "bob")),
+    );
+    let id = json_body(&r)["id"].as_str().unwrap().to_owned();
+    let patch = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "value": {"active": false}}],
+    });
+    scim(
+        &h,
+        &token,
+        InMethod::PATCH,
+        &format!("/Users/{id}"),
+        Some(patch),
+    );
+    let idp = h.acme_idp();
+    let lt = idp.key.sign(
+        &idp.kid,
+        &logout_claims(&h, Some("user-42"), None, "j-audit"),
+    );
+    assert_eq!(backchannel(&h, ACME, &lt).status(), 200);
+
+    let log = audit(&h, "");
+    let events: Vec<&str> = log["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "org.sso_logout.backchannel",
+            "org.member.deprovisioned",
+            "org.scim.user.created",
+            "org.member.revoked",
+            "org.sso_login",
+            "org.scim.token.minted",
+            "org.settings.sso",
+            "org.created",
+        ]
+    );
+    let by = |name: &str| {
+        log["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["event"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by("org.sso_login")["actor"], "ada@acme.com");
+    assert_eq!(by("org.member.revoked")["actor"], "operator");
+    assert_eq!(by("org.member.revoked")["detail"]["revoked"], 1);
+    assert_eq!(by("org.member.deprovisioned")["actor"], "scim");
+    assert_eq!(by("org.sso_logout.backchannel")["actor"], "idp");
+    let settings = by("org.settings.sso");
+    assert_eq!(
+        settings["detail"]["changes"]["session_ttl_secs"],
+        json!({"old": 3600, "new": 7200})
+    );
+    assert!(
+        settings["detail"]["changes"].get("client_secret").is_none(),
+        "unchanged"
+    );
+    for e in log["events"].as_array().unwrap() {
+        assert!(e["cid"].as_str().is_some_and(|c| !c.is_empty()), "{e}");
+        assert!(e["at"].is_u64(), "{e}");
+    }
+    // A rotated secret is recorded as changed, never by value.
+    acme["client_secret"] = json!("a-rotated-client-secret-value");
+    assert_eq!(h.put_org(ACME, &acme).status(), 200);
+    let rotated = audit(&h, "?type=org.settings.sso&limit=1");
+    assert_eq!(
+        rotated["events"][0]["detail"]["changes"],
+        json!({"client_secret": {"changed": true}})
+    );
+    let text = format!("{log}{rotated}");
+    for secret in ["a-rotated-client-secret-value", &idp.client_secret, &token] {
+        assert!(!text.contains(secret), "a secret in the audit log");
+    }
+    // Filtered by family, paged by cursor.
+    let scim_only = audit(&h, "?type=org.scim");
+    assert_eq!(scim_only["events"].as_array().unwrap().len(), 2);
+    let page = audit(&h, "?limit=4");
+    assert_eq!(page["events"].as_array().unwrap().len(), 4);
+    let next = page["next_cursor"].as_u64().unwrap();
+    let rest = audit(&h, &format!("?limit=200&cursor={next}"));
+    assert_eq!(rest["events"].as_array().unwrap().len(), 5);
+    assert_eq!(
+        rest["events"][0]["event"], "org.member.revoked",
+        "the rotation came first"
+    );
+    for bad in ["?limit=0", "?cursor=x", "?type=ORG", "?type="] {
+        let r = h.admin(
+            InMethod::GET,
+            &format!("/admin/orgs/{ACME}/audit{bad}"),
+            b"",
+        );
+        assert_eq!(r.status(), 400, "{bad}");
+    }
+}
+
+#[test]
+fn a_refused_sign_in_is_audited_with_its_reason() {
+    let h = Harness::with_orgs();
+    let token = scim_token(&h, ACME);
+    let r = scim(
+        &h,
+        &token,
+        InMethod::POST,
+        "/Users",
+        Some(scim_user("ada@acme.com", "user-42")),
+    );
+    let id = json_body(&r)["id"].as_str().unwrap().to_owned();
+    scim(&h, &token, InMethod::DELETE, &format!("/Users/{id}"), None);
+    assert_eq!(sign_in_with(&h, "ada@acme.com", |_| {}).status(), 403);
+    let log = audit(&h, "?type=org.sso_login_denied");
+    assert_eq!(log["events"][0]["detail"]["reason"], "deprovisioned");
+    assert_eq!(log["events"][0]["actor"], "ada@acme.com");
+}

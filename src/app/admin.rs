@@ -78,6 +78,7 @@ enum Sub {
     Members,
     Revoke,
     ScimToken,
+    Audit,
 }
 
 impl Sub {
@@ -87,6 +88,7 @@ impl Sub {
             Sub::Members => "GET",
             Sub::Revoke => "POST",
             Sub::ScimToken => "POST, DELETE",
+            Sub::Audit => "GET",
         }
     }
 }
@@ -99,6 +101,7 @@ fn split(rest: &str) -> (&str, Sub) {
         ("/members", Sub::Members),
         ("/revoke", Sub::Revoke),
         ("/scim-token", Sub::ScimToken),
+        ("/audit", Sub::Audit),
     ] {
         if let Some(slug) = rest.strip_suffix(suffix) {
             return (slug, sub);
@@ -134,6 +137,9 @@ pub(super) async fn dispatch<S: KvStore, H: HttpClient, V: SignatureVerifier>(
         }
         Sub::ScimToken if m == Method::POST => {
             super::admin_members::mint_scim_token(app, req, &parse_slug(raw)?).await
+        }
+        Sub::Audit if m == Method::GET => {
+            super::admin_members::audit(app, req, &parse_slug(raw)?).await
         }
         Sub::ScimToken if m == Method::DELETE => {
             super::admin_members::delete_scim_token(app, req, &parse_slug(raw)?).await
@@ -195,6 +201,7 @@ async fn put<S: KvStore, H: HttpClient, V: SignatureVerifier>(
     }
     let body = cfg.redacted_json();
     let slug = cfg.slug.clone();
+    let changes = settings_changes(existing.as_ref(), &cfg);
     let outcome = dir.put(cfg).await;
     // This isolate's live sessions see the change at once; others within the cache window.
     app.state.orgs.forget(&slug);
@@ -202,6 +209,14 @@ async fn put<S: KvStore, H: HttpClient, V: SignatureVerifier>(
         PutOutcome::Created => StatusCode::CREATED,
         PutOutcome::Updated => StatusCode::OK,
     };
+    let event = if existing.is_some() {
+        "org.settings.sso"
+    } else {
+        "org.created"
+    };
+    if existing.is_none() || changes.as_object().is_some_and(|c| !c.is_empty()) {
+        super::admin_members::record_settings(app, &slug, event, changes).await;
+    }
     Ok(json(status, &body))
 }
 
@@ -229,4 +244,30 @@ async fn delete<S: KvStore, H: HttpClient, V: SignatureVerifier>(
     } else {
         Err(ErrorCode::UnknownOrg.into())
     }
+}
+
+/// The fields that differ between `old` and `new` as `{field: {"old", "new"}}`; the client
+/// secret only as `{"changed": true}` (never its value).
+fn settings_changes(old: Option<&OrgConfig>, new: &OrgConfig) -> serde_json::Value {
+    let new_json = new.redacted_json();
+    let old_json = old
+        .map(OrgConfig::redacted_json)
+        .unwrap_or(serde_json::Value::Null);
+    let mut out = serde_json::Map::new();
+    if let Some(fields) = new_json.as_object() {
+        for (k, v) in fields {
+            let before = old_json.get(k).cloned().unwrap_or(serde_json::Value::Null);
+            if &before != v && k != "client_secret_set" {
+                out.insert(k.clone(), serde_json::json!({ "old": before, "new": v }));
+            }
+        }
+    }
+    let secret_changed = old.is_none_or(|o| !o.client_secret.ct_eq_str(new.client_secret.expose()));
+    if secret_changed {
+        out.insert(
+            "client_secret".into(),
+            serde_json::json!({ "changed": true }),
+        );
+    }
+    serde_json::Value::Object(out)
 }

@@ -6,7 +6,9 @@ use super::admin::{authorize, body_bytes, existing_org};
 use super::error::{AppError, ErrorCode};
 use super::respond::{json, with_body};
 use super::{App, Body, Request, RequestExt, Response};
-use crate::core::ledger::{Command, Reply, Selector, MAX_MEMBERS_PAGE};
+use crate::core::ledger::{
+    AuditEvent, AuditMeta, Command, Reply, Selector, MAX_AUDIT_PAGE, MAX_MEMBERS_PAGE,
+};
 use crate::core::org::OrgSlug;
 use crate::core::secret::sha256_hex;
 use crate::core::store::{KvStore, StoreError};
@@ -30,12 +32,31 @@ fn odd_reply(r: Reply) -> AppError {
     AppError::from(StoreError(format!("unexpected ledger reply: {r:?}")))
 }
 
-/// Calls the org's ledger; a refusal (a limit) is a 503 with its message.
+/// The operator as the actor of an admin change, with a fresh correlation id (also logged).
+pub(super) fn operator<S, H, V>(app: &App<'_, S, H, V>) -> AuditMeta {
+    let cid = app.random.token(9).unwrap_or_else(|_| "-".into());
+    app.log
+        .line(&format!("admin change cid={cid} actor=operator"));
+    AuditMeta {
+        actor: "operator".into(),
+        cid,
+    }
+}
+
+/// Calls the org's ledger; a refusal (a limit) is a 503 with its message. Writes are attributed
+/// to the operator in the audit log.
 async fn call<S, H, V>(
     app: &App<'_, S, H, V>,
     org: &OrgSlug,
     cmd: Command,
 ) -> Result<Reply, AppError> {
+    let cmd = match cmd {
+        read @ (Command::Members { .. } | Command::Audit { .. } | Command::Snapshot) => read,
+        write => Command::Audited {
+            meta: operator(app),
+            cmd: Box::new(write),
+        },
+    };
     match app.ledger.call(org, cmd).await? {
         Reply::Rejected { message } => {
             Err(AppError::new(ErrorCode::StorageUnavailable).message(message))
@@ -215,5 +236,88 @@ pub(super) async fn purge<S, H, V>(app: &App<'_, S, H, V>, slug: &OrgSlug) -> Re
     match reply {
         Reply::Done => Ok(()),
         r => Err(odd_reply(r)),
+    }
+}
+
+/// `GET /admin/orgs/{slug}/audit[?limit=&cursor=&type=]`: the audit log, newest first.
+pub(super) async fn audit<S: KvStore, H, V>(
+    app: &App<'_, S, H, V>,
+    req: &Request,
+    slug: &OrgSlug,
+) -> Result<Response, AppError> {
+    authorize(app, req).await?;
+    existing_org(app, slug).await?;
+    let limit = match req.query("limit") {
+        None => DEFAULT_MEMBERS_PAGE,
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_AUDIT_PAGE).contains(n))
+            .ok_or_else(|| {
+                invalid(
+                    "limit",
+                    format!("must be a whole number from 1 to {MAX_AUDIT_PAGE}"),
+                )
+            })?,
+    };
+    let cursor = match req.query("cursor") {
+        None => None,
+        Some(c) => Some(
+            c.parse::<u64>()
+                .map_err(|_| invalid("cursor", "must be the next_cursor of a previous page"))?,
+        ),
+    };
+    let event_type = req.query("type");
+    let name_ok = |t: &str| {
+        !t.is_empty()
+            && t.len() <= 64
+            && t.bytes()
+                .all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_')
+    };
+    if event_type.as_deref().is_some_and(|t| !name_ok(t)) {
+        return Err(invalid(
+            "type",
+            "must be an event name or family such as org.scim",
+        ));
+    }
+    let cmd = Command::Audit {
+        limit,
+        cursor,
+        event_type,
+    };
+    match call(app, slug, cmd).await? {
+        Reply::Audit {
+            events,
+            next_cursor,
+        } => Ok(json(
+            StatusCode::OK,
+            &json!({ "events": events, "next_cursor": next_cursor }),
+        )),
+        r => Err(odd_reply(r)),
+    }
+}
+
+/// Records an operator's configuration change of `slug` (`changes`: field -> {old, new}, secrets
+/// only as `"changed": true`). A failure is logged, never fails the change itself, which is
+/// already stored.
+pub(super) async fn record_settings<S, H, V>(
+    app: &App<'_, S, H, V>,
+    slug: &OrgSlug,
+    event: &str,
+    changes: Value,
+) {
+    let meta = operator(app);
+    let event = AuditEvent::new(event, &meta, app.clock.now(), json!({ "changes": changes }));
+    if app
+        .ledger
+        .call(slug, Command::Record { event })
+        .await
+        .is_err()
+    {
+        app.log.line(&format!(
+            "audit record failed org={} cid={}",
+            slug.as_str(),
+            meta.cid
+        ));
     }
 }

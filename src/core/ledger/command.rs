@@ -98,6 +98,27 @@ pub enum Command {
         /// The request.
         request: crate::core::scim::ScimRequest,
     },
+    /// `cmd`, with its audit events attributed to `meta`'s actor and correlation id.
+    Audited {
+        /// Who, and which request.
+        meta: super::AuditMeta,
+        /// The command.
+        cmd: Box<Command>,
+    },
+    /// Appends an event the app made ([`Reply::Done`]).
+    Record {
+        /// The event.
+        event: super::AuditEvent,
+    },
+    /// A page of the audit log, newest first ([`Reply::Audit`]).
+    Audit {
+        /// Page size (capped at [`super::MAX_AUDIT_PAGE`]).
+        limit: usize,
+        /// The `next_cursor` of the previous page.
+        cursor: Option<u64>,
+        /// Only events of this family (`org.scim` matches `org.scim.user.deleted`).
+        event_type: Option<String>,
+    },
     /// Forgets everything of the org (it was deleted) and refuses every session made until now
     /// ([`Reply::Done`]).
     Purge,
@@ -176,6 +197,13 @@ pub enum Reply {
     Done,
     /// The SCIM answer.
     Scim(crate::core::scim::ScimResponse),
+    /// A page of the audit log.
+    Audit {
+        /// The events, newest first.
+        events: Vec<super::AuditEvent>,
+        /// Where the next (older) page starts, if there is one.
+        next_cursor: Option<u64>,
+    },
     /// The ledger refused the command (a limit was reached); nothing was changed.
     Rejected {
         /// Why, for the person who asked.

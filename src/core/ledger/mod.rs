@@ -26,6 +26,7 @@
 //!
 //! [`Revocations`]: crate::core::session::Revocations
 
+mod audit;
 mod cache;
 mod command;
 #[cfg(any(test, feature = "testkit"))]
@@ -38,6 +39,7 @@ mod state;
 #[cfg(test)]
 mod tests;
 
+pub use audit::{AuditEvent, AuditMeta, AUDIT_RETENTION_SECS, MAX_AUDIT_EVENTS, MAX_AUDIT_PAGE};
 pub use cache::{LedgerRevocations, SnapshotCache};
 pub use command::{Command, MemberView, Provisioning, Refusal, Reply, Selector, SignInFacts};
 #[cfg(any(test, feature = "testkit"))]

@@ -52,15 +52,41 @@ impl Ledger {
                 ScimChange::User { id, before } => {
                     self.touch(SCIM_USER, &id);
                     if let Some(user) = self.scim_dir.users.get(&id).cloned() {
+                        let event = match &before {
+                            None => "org.scim.user.created",
+                            Some(b) if b.active && !user.active => "org.member.deprovisioned",
+                            Some(b) if !b.active && user.active => "org.member.reactivated",
+                            Some(_) => "org.scim.user.updated",
+                        };
+                        let detail = serde_json::json!({
+                            "scim_id": id, "user_name": user.user_name, "active": user.active,
+                        });
+                        self.emit(event, "scim", detail, now, random);
                         self.mirror_user(&user, before.as_ref(), now, random);
                     }
                 }
                 ScimChange::UserDeleted { before } => {
                     self.touch(SCIM_USER, &before.id);
+                    let detail = serde_json::json!({
+                        "scim_id": before.id, "user_name": before.user_name,
+                    });
+                    self.emit("org.scim.user.deleted", "scim", detail, now, random);
                     self.tombstone(&before, now);
                 }
-                ScimChange::Group { id } | ScimChange::GroupDeleted { id } => {
+                ScimChange::Group { id } => {
                     self.touch(SCIM_GROUP, &id);
+                    let name = self
+                        .scim_dir
+                        .groups
+                        .get(&id)
+                        .map(|g| g.display_name.clone());
+                    let detail = serde_json::json!({ "scim_id": id, "display_name": name });
+                    self.emit("org.scim.group.changed", "scim", detail, now, random);
+                }
+                ScimChange::GroupDeleted { id } => {
+                    self.touch(SCIM_GROUP, &id);
+                    let detail = serde_json::json!({ "scim_id": id });
+                    self.emit("org.scim.group.deleted", "scim", detail, now, random);
                 }
             }
         }

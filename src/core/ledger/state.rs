@@ -2,6 +2,9 @@
 //! (in the Durable Object, loaded once from its SQLite rows); every command reports the rows it
 //! changed ([`Ledger::take_changes`]) for the caller to store before it answers.
 
+use super::audit::{
+    bounded, of_type, AuditEvent, AuditMeta, AUDIT_RETENTION_SECS, MAX_AUDIT_EVENTS, MAX_AUDIT_PAGE,
+};
 use super::command::{Command, MemberView, Provisioning, Refusal, Reply, Selector, SignInFacts};
 use super::record::{MemberRecord, MemberSource, SessionMark};
 use super::snapshot::Snapshot;
@@ -41,6 +44,11 @@ pub struct RowChange {
 pub(super) const MEMBER: &str = "member";
 pub(super) const SCIM_USER: &str = "scim_user";
 pub(super) const SCIM_GROUP: &str = "scim_group";
+const AUDIT: &str = "audit";
+
+fn audit_key(seq: u64) -> String {
+    format!("{seq:020}")
+}
 const REVOKE_SUB: &str = "revoke_sub";
 const REVOKE_EMAIL: &str = "revoke_email";
 const REVOKE_SID: &str = "revoke_sid";
@@ -60,6 +68,9 @@ pub struct Ledger {
     pub(super) all_before: Option<UnixTime>,
     pub(super) scim_token_hash: Option<String>,
     pub(super) scim_dir: ScimDirectory,
+    pub(super) audit: BTreeMap<u64, AuditEvent>,
+    /// Who the command being applied is attributed to (set by [`Command::Audited`]).
+    meta: Option<AuditMeta>,
     dirty: BTreeSet<(&'static str, String)>,
     /// Rows that could not be read back at load (kept out of the state, counted for the log).
     pub unreadable_rows: usize,
@@ -103,6 +114,9 @@ impl Ledger {
                 SCIM_GROUP => parse(&row.json).map(|g| {
                     l.scim_dir.groups.insert(row.id, g);
                 }),
+                AUDIT => parse::<AuditEvent>(&row.json).map(|e| {
+                    l.audit.insert(e.seq, e);
+                }),
                 META if row.id == ALL_BEFORE => parse(&row.json).map(|t| l.all_before = Some(t)),
                 META if row.id == SCIM_TOKEN => {
                     parse(&row.json).map(|h| l.scim_token_hash = Some(h))
@@ -129,6 +143,11 @@ impl Ledger {
                     JTI => self.jtis.get(&id).map(to_json),
                     SCIM_USER => self.scim_dir.users.get(&id).map(to_json),
                     SCIM_GROUP => self.scim_dir.groups.get(&id).map(to_json),
+                    AUDIT => id
+                        .parse::<u64>()
+                        .ok()
+                        .and_then(|seq| self.audit.get(&seq))
+                        .map(to_json),
                     META if id == ALL_BEFORE => self.all_before.as_ref().map(to_json),
                     META if id == SCIM_TOKEN => self.scim_token_hash.as_ref().map(to_json),
                     _ => None,
@@ -159,19 +178,53 @@ impl Ledger {
     ) -> Result<Reply, RandomError> {
         self.prune(now);
         Ok(match cmd {
+            Command::Audited { meta, cmd } => {
+                let outer = self.meta.replace(meta);
+                let reply = self.apply(*cmd, now, random);
+                self.meta = outer;
+                reply?
+            }
+            Command::Record { event } => {
+                self.record(event, now);
+                Reply::Done
+            }
+            Command::Audit {
+                limit,
+                cursor,
+                event_type,
+            } => self.audit_page(limit, cursor, event_type.as_deref()),
             Command::SignIn(facts) => self.sign_in(facts, now, random)?,
             Command::Snapshot => Reply::Snapshot(self.snapshot()),
-            Command::Revoke { selector } => Reply::Revoked {
-                revoked: self.revoke(&selector, now),
-            },
+            Command::Revoke { selector } => {
+                let revoked = self.revoke(&selector, now);
+                let detail = serde_json::json!({ "selector": selector, "revoked": revoked });
+                self.emit("org.member.revoked", "operator", detail, now, random);
+                Reply::Revoked { revoked }
+            }
             Command::BackchannelLogout {
                 jti,
                 remember_until,
                 sub,
                 sid,
-            } => self.backchannel_logout(jti, remember_until, sub, sid, now),
+            } => {
+                let detail = serde_json::json!({ "sub": sub, "sid": sid });
+                let reply = self.backchannel_logout(jti, remember_until, sub, sid, now);
+                if let Reply::LoggedOut { replayed, revoked } = &reply {
+                    let mut detail = detail;
+                    detail["replayed"] = (*replayed).into();
+                    detail["revoked"] = (*revoked).into();
+                    self.emit("org.sso_logout.backchannel", "idp", detail, now, random);
+                }
+                reply
+            }
             Command::Members { limit, cursor } => self.members_page(limit, cursor, now),
             Command::SetScimToken { hash } => {
+                let event = if hash.is_some() {
+                    "org.scim.token.minted"
+                } else {
+                    "org.scim.token.disabled"
+                };
+                self.emit(event, "operator", serde_json::json!({}), now, random);
                 self.scim_token_hash = hash;
                 self.touch(META, SCIM_TOKEN);
                 Reply::Done
@@ -183,6 +236,13 @@ impl Ledger {
             } => self.scim(&token_hash, request, &base_url, now, random),
             Command::Purge => {
                 self.purge(now);
+                self.emit(
+                    "org.deleted",
+                    "operator",
+                    serde_json::json!({}),
+                    now,
+                    random,
+                );
                 Reply::Done
             }
         })
@@ -206,6 +266,17 @@ impl Ledger {
                 map.remove(&k);
                 self.dirty.insert((kind, k));
             }
+        }
+        let oldest = UnixTime(now.secs().saturating_sub(AUDIT_RETENTION_SECS));
+        let expired: Vec<u64> = self
+            .audit
+            .iter()
+            .take_while(|(_, e)| e.at < oldest)
+            .map(|(seq, _)| *seq)
+            .collect();
+        for seq in expired {
+            self.audit.remove(&seq);
+            self.dirty.insert((AUDIT, audit_key(seq)));
         }
         let seen: Vec<String> = self
             .jtis
@@ -260,6 +331,8 @@ impl Ledger {
                 && (m.sub.as_deref() == Some(&facts.sub) || m.email.as_deref() == Some(&email))
         });
         if inactive {
+            let detail = serde_json::json!({ "sub": facts.sub, "reason": "deprovisioned" });
+            self.emit("org.sso_login_denied", &email, detail, now, random);
             return Ok(Reply::Refused {
                 reason: Refusal::Deprovisioned,
             });
@@ -270,6 +343,8 @@ impl Ledger {
             .and_then(|id| self.members.get(id))
             .is_some_and(|m| m.scim_id.is_some());
         if facts.provisioning == Provisioning::Scim && !provisioned {
+            let detail = serde_json::json!({ "sub": facts.sub, "reason": "not_provisioned" });
+            self.emit("org.sso_login_denied", &email, detail, now, random);
             return Ok(Reply::Refused {
                 reason: Refusal::NotProvisioned,
             });
@@ -323,6 +398,11 @@ impl Ledger {
             m.sessions.drain(..excess);
         }
         self.touch(MEMBER, &id);
+        if let Some(m) = self.members.get(&id) {
+            let detail = serde_json::json!({ "member_id": id, "sub": m.sub, "role": m.role });
+            let actor = m.email.clone().unwrap_or_default();
+            self.emit("org.sso_login", &actor, detail, now, random);
+        }
         Ok(Reply::SignedIn {
             member_id: id,
             logged_in_at,
@@ -500,6 +580,69 @@ impl Ledger {
         }
     }
 
+    /// Appends an event made inside the ledger; the actor is the [`Command::Audited`] one when
+    /// there is one, else `default_actor`.
+    pub(super) fn emit(
+        &mut self,
+        event: &str,
+        default_actor: &str,
+        detail: serde_json::Value,
+        now: UnixTime,
+        random: &dyn Random,
+    ) {
+        let meta = match &self.meta {
+            Some(m) => m.clone(),
+            None => AuditMeta {
+                actor: default_actor.to_owned(),
+                cid: random.token(9).unwrap_or_else(|_| "-".into()),
+            },
+        };
+        self.record(AuditEvent::new(event, &meta, now, detail), now);
+    }
+
+    /// Appends `event` as the newest entry, dropping the oldest past [`MAX_AUDIT_EVENTS`].
+    fn record(&mut self, mut event: AuditEvent, now: UnixTime) {
+        let seq = self.audit.keys().next_back().map_or(1, |s| s + 1);
+        event.seq = seq;
+        event.at = now;
+        event.detail = bounded(event.detail);
+        event.event = event.event.chars().take(64).collect();
+        event.actor = event.actor.chars().take(320).collect();
+        event.cid = event.cid.chars().take(64).collect();
+        self.audit.insert(seq, event);
+        self.dirty.insert((AUDIT, audit_key(seq)));
+        while self.audit.len() > MAX_AUDIT_EVENTS {
+            let Some((old, _)) = self.audit.pop_first() else {
+                break;
+            };
+            self.dirty.insert((AUDIT, audit_key(old)));
+        }
+    }
+
+    fn audit_page(&self, limit: usize, cursor: Option<u64>, event_type: Option<&str>) -> Reply {
+        let limit = limit.clamp(1, MAX_AUDIT_PAGE);
+        let before = cursor.unwrap_or(u64::MAX);
+        let mut events: Vec<AuditEvent> = self
+            .audit
+            .range(..before)
+            .rev()
+            .map(|(_, e)| e)
+            .filter(|e| event_type.is_none_or(|t| of_type(&e.event, t)))
+            .take(limit + 1)
+            .cloned()
+            .collect();
+        let next_cursor = if events.len() > limit {
+            events.truncate(limit);
+            events.last().map(|e| e.seq)
+        } else {
+            None
+        };
+        Reply::Audit {
+            events,
+            next_cursor,
+        }
+    }
+
     fn purge(&mut self, now: UnixTime) {
         for id in std::mem::take(&mut self.members).into_keys() {
             self.dirty.insert((MEMBER, id));
@@ -518,6 +661,9 @@ impl Ledger {
         }
         for id in std::mem::take(&mut self.scim_dir.groups).into_keys() {
             self.dirty.insert((SCIM_GROUP, id));
+        }
+        for seq in std::mem::take(&mut self.audit).into_keys() {
+            self.dirty.insert((AUDIT, audit_key(seq)));
         }
         // Seen jtis stay: a replay after the org is re-created must still do nothing.
         self.scim_token_hash = None;
