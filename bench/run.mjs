@@ -49,8 +49,8 @@ const LOAD_SECS = Number(process.env.BENCH_LOAD_SECS ?? 8);
 const LOAD_CONNS = Number(process.env.BENCH_LOAD_CONNS ?? 8);
 const CALLBACKS = Number(process.env.BENCH_CALLBACKS ?? 20);
 const STARTUPS = Number(process.env.BENCH_STARTUPS ?? 3);
-const GATE_ROUNDS = Number(process.env.BENCH_GATE_ROUNDS ?? 4); // autocannon rounds per variant
-const GATE_SECS = Number(process.env.BENCH_GATE_SECS ?? 4); // seconds per autocannon round
+const GATE_ROUNDS = Number(process.env.BENCH_GATE_ROUNDS ?? 6); // autocannon rounds per variant
+const GATE_SECS = Number(process.env.BENCH_GATE_SECS ?? 3); // seconds per autocannon round
 const GATE_SEQ = Number(process.env.BENCH_GATE_SEQ ?? 600); // sequential requests per variant
 const BIG_MIB = Number(process.env.BENCH_BIG_MIB ?? 50); // upload and download size
 const REVOKE_TRIALS = Number(process.env.BENCH_REVOKE_TRIALS ?? 20); // per channel
@@ -433,6 +433,7 @@ async function gatewayBench(stack) {
   const load = { passthrough: agg('passthrough'), gated: agg('gated'), rounds };
   load.ratio_p50 = load.gated.p50_ms / load.passthrough.p50_ms;
   load.ratio_p50_per_round = rounds.map((r) => r.ratio_p50);
+  load.ratio_p50_median_of_rounds = median(load.ratio_p50_per_round);
   load.kv_during_gated = kv;
   load.gated_requests_counted = gatedRequests;
   log('gateway load', JSON.stringify({ ...load, rounds: undefined }));
