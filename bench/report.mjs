@@ -227,6 +227,8 @@ if (res.revocation) {
   w('one deployment. Channels: admin `POST /admin/orgs/acme/revoke` (`sub`, and `email` every other trial),');
   w('back-channel logout (a logout token with `sub`, signed with the IdP\'s key, POSTed to `/sso/backchannel-logout/acme`),');
   w('SCIM (user created by `POST /Users` before the sign-in, then `PATCH` `active: false`, Okta\'s form).');
+  w('B\'s snapshot is usually refreshed by the check request just before the pause (a sign-in takes longer than');
+  w('the 4 s window), so B\'s figures sit near the worst case: about 4 s minus the pause.');
   w();
   w('| Channel | Same isolate p50 | Same isolate max | Other isolate p50 | Other isolate max | Refused at the first request after the answer (same / other) | Not refused within 20 s |');
   w('|---|---|---|---|---|---|---|');
@@ -269,7 +271,10 @@ if (res.gateway) {
   const G = res.gateway;
   const met = (r) => (r <= 1.2 ? 'met' : 'NOT met');
   w(`- Gated GET p50 at most 1.2x a pass-through worker's: sequential ${met(G.sequential.ratio_p50)} (${f2(G.sequential.ratio_p50)}x), under load ${met(G.load.ratio_p50)} (${f2(G.load.ratio_p50)}x).`);
-  w(`- No KV read on a gated GET with a cached session: ${G.sequential.kv_during_gated.get === 0 ? 'met' : 'NOT met'} (${G.sequential.kv_during_gated.get} reads in ${G.sequential.gated.requests} sequential requests; ${G.load.kv_during_gated.get} in ${G.load.gated_requests_counted} under load, the 10 s session cache expiring).`);
+  const burst = G.sequential.kv_cached_burst;
+  const verdict = burst ? `${burst.get === 0 ? 'met' : 'NOT met'} (${burst.get} reads in ${burst.requests} gated requests right after one that filled the caches)` : 'not measured directly';
+  w(`- No KV read on a gated GET with a cached session: ${verdict}. Over longer runs the reads are those of the`);
+  w(`  10 s session-cache entry expiring: ${G.sequential.kv_during_gated.get} in ${G.sequential.gated.requests} sequential requests, ${G.load.kv_during_gated.get} in ${G.load.gated_requests_counted} under load.`);
 }
 if (res.memory) {
   const g = res.memory.gated;
