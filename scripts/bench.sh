@@ -2,8 +2,10 @@
 # The benchmark command (`make bench`): native criterion benches of the core, the release and
 # bench Wasm builds, their sizes, then the in-workerd runs (bench/run.mjs: Rust/Wasm vs jose
 # verification, autocannon load against the worker with the local IdP, KV operation counts,
-# wrangler dev start-up). Renders bench/RESULTS.md from what it measured. Loopback only;
-# bounded: about 5 minutes on 2 cores. BENCH_ONLY=verify,load,startup limits the workerd part.
+# wrangler dev start-up, the gated GET against a pass-through worker, 50 MB through the gate,
+# revocation latency per channel). Renders bench/RESULTS.md from what it measured. Loopback
+# only; bounded: about 9 minutes on 2 cores.
+# BENCH_ONLY=verify,load,startup,gateway,memory,revocation limits the workerd part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
