@@ -68,6 +68,8 @@ error_codes! {
     RateLimited => ("rate_limited", TOO_MANY_REQUESTS, "Too many requests; try again in a minute."),
     /// No or a wrong admin bearer token.
     Unauthorized => ("unauthorized", UNAUTHORIZED, "A valid admin token is required (Authorization: Bearer <ADMIN_TOKEN>)."),
+    /// The caller is authenticated but may not do this (an org admin outside their powers).
+    Forbidden => ("forbidden", FORBIDDEN, "You may not do this."),
     /// No organisation has this slug.
     UnknownOrg => ("unknown_org", NOT_FOUND, "No organisation has this slug."),
     /// Another organisation already claims one of the domains.

@@ -4,6 +4,7 @@
 //! supplies the ports.
 
 mod admin;
+mod admin_auth;
 mod admin_members;
 mod backchannel;
 pub mod config;
