@@ -358,6 +358,11 @@ pub struct OrgConfig {
     /// SCIM-provisioned users (`scim`).
     #[serde(default)]
     pub provisioning: Provisioning,
+    /// Domains proven by DNS (see [`crate::core::domains`]): maintained by the registry's
+    /// writes, never by the admin body (an admin `PUT` keeps the stored list). They route and
+    /// admit like `domains`, which are verified by the operator's word.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub verified_domains: Vec<EmailDomain>,
 }
 
 /// An admin body field that failed validation: `field` is a path such as `domains[1]`,
@@ -492,6 +497,9 @@ fn parse_domains(v: &Value) -> Result<Vec<EmailDomain>, FieldError> {
         let field = format!("domains[{i}]");
         let d = EmailDomain::parse(string(item, &field)?)
             .map_err(|e| FieldError::new(&field, e.to_string()))?;
+        if crate::core::domains::public::is_public_mail_domain(&d) {
+            return Err(FieldError::new(field, public_domain_message(&d)));
+        }
         if let Some(j) = out.iter().position(|o| *o == d) {
             return Err(FieldError::new(
                 field,
@@ -501,6 +509,11 @@ fn parse_domains(v: &Value) -> Result<Vec<EmailDomain>, FieldError> {
         out.push(d);
     }
     Ok(out)
+}
+
+/// Why a public mail domain is refused (the same words for the config and for claims).
+pub fn public_domain_message(d: &EmailDomain) -> String {
+    format!("{d} is a public mail domain (anyone can get an address there): it cannot be claimed by an organisation")
 }
 
 /// The issuer: an [`IssuerUrl`] that also passes the deployment's URL policy.
@@ -774,6 +787,10 @@ impl OrgConfig {
             access_rules,
             resource_groups,
             provisioning,
+            // Registry-maintained: an admin body never sets them, a replaced config keeps them.
+            verified_domains: existing
+                .map(|o| o.verified_domains.clone())
+                .unwrap_or_default(),
         })
     }
 
@@ -788,9 +805,19 @@ impl OrgConfig {
         v
     }
 
-    /// Whether this org claims `domain`.
+    /// Whether `domain` is this org's: listed by the operator (`domains`) or proven by DNS
+    /// (`verified_domains`). Routing and admission both ask this.
     pub fn lists_domain(&self, domain: &EmailDomain) -> bool {
-        self.domains.contains(domain)
+        self.domains.contains(domain) || self.verified_domains.contains(domain)
+    }
+
+    /// Every domain of the org: the operator's, then the DNS-verified ones not among them.
+    pub fn all_domains(&self) -> impl Iterator<Item = &EmailDomain> {
+        self.domains.iter().chain(
+            self.verified_domains
+                .iter()
+                .filter(|d| !self.domains.contains(d)),
+        )
     }
 }
 
@@ -980,6 +1007,35 @@ mod tests {
         ))
         .unwrap_err();
         assert_eq!(e.message, "acme.com is the same domain as domains[0]");
+        // Public mail domains, normalised as the lookup does.
+        assert_eq!(f(json!(["acme.com", "gmail.com"])), "domains[1]");
+        assert_eq!(f(json!(["Proton.ME"])), "domains[0]");
+        let e = parse(&with(minimal(), "domains", Some(json!(["outlook.com"])))).unwrap_err();
+        assert!(e.message.starts_with("outlook.com is a public mail domain"), "{}", e.message);
+    }
+
+    #[test]
+    fn verified_domains_are_kept_across_admin_puts_and_count() {
+        let policy = IdpUrlPolicy::default();
+        let slug = OrgSlug::parse("acme").unwrap();
+        let mut old = OrgConfig::from_admin_json(slug.clone(), minimal().to_string().as_bytes(), &policy, None).unwrap();
+        assert!(old.verified_domains.is_empty());
+        let dns = EmailDomain::parse("dns.example").unwrap();
+        assert!(!old.lists_domain(&dns));
+        old.verified_domains.push(dns.clone());
+        assert!(old.lists_domain(&dns));
+        let new = OrgConfig::from_admin_json(slug, minimal().to_string().as_bytes(), &policy, Some(&old)).unwrap();
+        assert_eq!(new.verified_domains, [dns.clone()]);
+        let all: Vec<&str> = new.all_domains().map(|d| d.as_str()).collect();
+        assert_eq!(all, ["acme.com", "dns.example"]);
+        // Not settable through the body.
+        let body = with(minimal(), "verified_domains", Some(json!(["x.com"])));
+        assert_eq!(err_field(&body), "verified_domains");
+        // Stored configs without the field still read.
+        let mut v = serde_json::to_value(&new).unwrap();
+        v.as_object_mut().unwrap().remove("verified_domains");
+        let back: OrgConfig = serde_json::from_value(v).unwrap();
+        assert!(back.verified_domains.is_empty());
     }
 
     #[test]
