@@ -4,6 +4,7 @@
 //! supplies the ports.
 
 mod admin;
+mod admin_domains;
 mod admin_members;
 mod backchannel;
 pub mod config;
@@ -23,6 +24,7 @@ use crate::core::oidc::jwks_cache::JwksCache;
 use crate::core::random::Random;
 use crate::core::session::SessionCache;
 use crate::core::store::KvStore;
+pub use admin_domains::RecheckReport;
 use config::AppConfig;
 use error::AppError;
 use std::rc::Rc;
@@ -229,6 +231,8 @@ pub struct App<'a, S, H, V> {
     pub state: &'a IsolateState,
     /// The org ledgers (members, revocations, SCIM): one Durable Object per org on the edge.
     pub ledger: &'a dyn crate::core::ledger::LedgerPort,
+    /// Who has claimed and verified which domain: one Durable Object on the edge.
+    pub registry: &'a dyn crate::core::domains::RegistryPort,
 }
 
 impl<S: KvStore, H, V> App<'_, S, H, V> {
@@ -323,6 +327,7 @@ mod tests {
             log: &MemoryLog::default(),
             state: &IsolateState::default(),
             ledger: &crate::core::ledger::MemoryLedger::new(&clock),
+            registry: &crate::core::domains::MemoryRegistry::new(&clock),
         };
         let mut req = http::Request::builder().method(method).uri(uri);
         if let Some(a) = accept {
@@ -348,6 +353,9 @@ mod tests {
             (Method::GET, "/admin/orgs/acme/revoke", "POST"),
             (Method::PUT, "/admin/orgs/acme/members", "GET"),
             (Method::GET, "/admin/orgs/acme/scim-token", "POST, DELETE"),
+            (Method::POST, "/admin/orgs/acme/domains", "GET"),
+            (Method::GET, "/admin/orgs/acme/domains/acme.com", "PUT, DELETE"),
+            (Method::GET, "/admin/orgs/acme/domains/acme.com/verify", "POST"),
             (Method::OPTIONS, "/", "GET, HEAD"),
             (Method::POST, "/admin/orgs", "GET"),
             (Method::GET, "/sso/logout", "POST"),

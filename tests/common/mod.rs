@@ -477,6 +477,8 @@ pub struct Harness {
     pub state: IsolateState,
     /// The org ledgers.
     pub ledger: MemoryLedger<&'static FixedClock>,
+    /// The domain registry.
+    pub registry: edge_sso::core::domains::MemoryRegistry<&'static FixedClock>,
     secrets: RefCell<Vec<String>>,
 }
 
@@ -514,6 +516,7 @@ impl Harness {
             log: MemoryLog::default(),
             state: IsolateState::default(),
             ledger: MemoryLedger::new(clock),
+            registry: edge_sso::core::domains::MemoryRegistry::new(clock),
             secrets: RefCell::new(Vec::new()),
         }
     }
@@ -538,6 +541,7 @@ impl Harness {
             log: &self.log,
             state: &self.state,
             ledger: &self.ledger,
+            registry: &self.registry,
         }
     }
 
