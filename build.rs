@@ -25,7 +25,10 @@ fn main() {
         )
     });
     let mut domains = parse(&raw).unwrap_or_else(|e| {
-        panic!("\n\n{} is not the expected JSON array of domain names: {e}\n\n", path.display())
+        panic!(
+            "\n\n{} is not the expected JSON array of domain names: {e}\n\n",
+            path.display()
+        )
     });
     if domains.len() < 1000 {
         panic!(

@@ -138,12 +138,18 @@ impl<S: KvStore, H: HttpClient, V> App<'_, S, H, V> {
             let (after, change) = match self.registry.call(cmd).await {
                 Ok(Reply::Recorded { claim, change }) => (claim, change),
                 Ok(other) => {
-                    self.log.line(&format!("domain recheck domain={} org={}: {other:?}", claim.domain, claim.org));
+                    self.log.line(&format!(
+                        "domain recheck domain={} org={}: {other:?}",
+                        claim.domain, claim.org
+                    ));
                     report.errors += 1;
                     continue;
                 }
                 Err(e) => {
-                    self.log.line(&format!("domain recheck domain={} org={}: {e}", claim.domain, claim.org));
+                    self.log.line(&format!(
+                        "domain recheck domain={} org={}: {e}",
+                        claim.domain, claim.org
+                    ));
                     report.errors += 1;
                     continue;
                 }
@@ -162,7 +168,10 @@ impl<S: KvStore, H: HttpClient, V> App<'_, S, H, V> {
                 report.unverified.push(after.domain.clone());
             }
             if let Err(e) = self.sync_routing(&after, change).await {
-                self.log.line(&format!("domain routing domain={} org={}: {e}", after.domain, after.org));
+                self.log.line(&format!(
+                    "domain routing domain={} org={}: {e}",
+                    after.domain, after.org
+                ));
                 report.errors += 1;
             }
         }
@@ -192,7 +201,11 @@ pub(super) async fn list<S: KvStore, H, V>(
 ) -> Result<Response, AppError> {
     authorize(app, req)?;
     let org = existing_org(app, slug).await?;
-    let claims = match app.registry.call(Command::List { org: slug.clone() }).await? {
+    let claims = match app
+        .registry
+        .call(Command::List { org: slug.clone() })
+        .await?
+    {
         Reply::Claims { claims } => claims,
         r => return Err(odd_reply(r)),
     };
@@ -204,7 +217,11 @@ pub(super) async fn list<S: KvStore, H, V>(
             v
         })
         .collect();
-    for d in org.domains.iter().filter(|d| !claims.iter().any(|c| c.domain == **d)) {
+    for d in org
+        .domains
+        .iter()
+        .filter(|d| !claims.iter().any(|c| c.domain == **d))
+    {
         out.push(json!({
             "domain": d,
             "status": "verified",
@@ -295,14 +312,16 @@ pub(super) async fn verify<S: KvStore, H: HttpClient, V>(
         } => return Err(no_claim(&domain)),
         r => return Err(odd_reply(r)),
     };
-    app.sync_routing(&claim, change).await.map_err(|e| match e {
-        DirectoryError::DomainClaimed { domain } => AppError::new(ErrorCode::DomainClaimed)
-            .message(format!(
-                "The domain {domain} is listed in another organisation's domains."
-            ))
-            .field("domain"),
-        e => e.into(),
-    })?;
+    app.sync_routing(&claim, change)
+        .await
+        .map_err(|e| match e {
+            DirectoryError::DomainClaimed { domain } => AppError::new(ErrorCode::DomainClaimed)
+                .message(format!(
+                    "The domain {domain} is listed in another organisation's domains."
+                ))
+                .field("domain"),
+            e => e.into(),
+        })?;
     let mut body = claim.view();
     body["check"] = answer.check.as_str().into();
     body["message"] = answer.check.message().into();
@@ -363,7 +382,11 @@ pub(super) async fn release_org<S, H, V>(
     app: &App<'_, S, H, V>,
     slug: &OrgSlug,
 ) -> Result<(), AppError> {
-    match app.registry.call(Command::ReleaseOrg { org: slug.clone() }).await? {
+    match app
+        .registry
+        .call(Command::ReleaseOrg { org: slug.clone() })
+        .await?
+    {
         Reply::Released { .. } => Ok(()),
         r => Err(odd_reply(r)),
     }

@@ -66,7 +66,11 @@ impl HttpClient for FakeDoh {
                 "name": format!("{name}."), "type": 16, "TTL": 60, "data": format!("\"{v}\"")
             })).collect::<Vec<_>>()}),
         };
-        Ok(HttpResponse::new(200, "application/dns-json", body.to_string()))
+        Ok(HttpResponse::new(
+            200,
+            "application/dns-json",
+            body.to_string(),
+        ))
     }
 }
 
@@ -161,11 +165,18 @@ impl T {
     }
 
     fn verify(&self, org: &str, domain: &str) -> (u16, Value) {
-        self.json(Method::POST, &format!("/admin/orgs/{org}/domains/{domain}/verify"))
+        self.json(
+            Method::POST,
+            &format!("/admin/orgs/{org}/domains/{domain}/verify"),
+        )
     }
 
     fn recheck(&self) -> crate::app::RecheckReport {
-        block_on(self.app().recheck_domains(crate::core::domains::RECHECKS_PER_RUN)).unwrap()
+        block_on(
+            self.app()
+                .recheck_domains(crate::core::domains::RECHECKS_PER_RUN),
+        )
+        .unwrap()
     }
 }
 
@@ -188,29 +199,48 @@ fn claim_publish_verify_and_route() {
 
     // Absent, then wrong, then right.
     let (s, v) = t.verify("acme", "acme.dev");
-    assert_eq!((s, v["check"].as_str(), v["status"].as_str()), (200, Some("nxdomain"), Some("pending")));
+    assert_eq!(
+        (s, v["check"].as_str(), v["status"].as_str()),
+        (200, Some("nxdomain"), Some("pending"))
+    );
     assert!(v["message"].as_str().unwrap().contains("NXDOMAIN"));
     t.doh.set("acme.dev", Dns::Txt(vec![]));
     assert_eq!(t.verify("acme", "acme.dev").1["check"], "no_record");
-    t.doh.set("acme.dev", Dns::Txt(vec!["edge-sso-verify=not-it".into()]));
+    t.doh
+        .set("acme.dev", Dns::Txt(vec!["edge-sso-verify=not-it".into()]));
     assert_eq!(t.verify("acme", "acme.dev").1["check"], "wrong_value");
     t.doh.set("acme.dev", Dns::ServFail);
     assert_eq!(t.verify("acme", "acme.dev").1["check"], "servfail");
     t.doh.set("acme.dev", Dns::Down);
     assert_eq!(t.verify("acme", "acme.dev").1["check"], "doh_failure");
-    assert!(t.log.0.borrow().iter().any(|l| l.contains("doh_failure") && l.contains("timed out")));
+    assert!(t
+        .log
+        .0
+        .borrow()
+        .iter()
+        .any(|l| l.contains("doh_failure") && l.contains("timed out")));
     assert_eq!(t.routes_to("acme.dev"), None);
-    t.doh.set("acme.dev", Dns::Txt(vec!["v=spf1 -all".into(), value.clone()]));
+    t.doh.set(
+        "acme.dev",
+        Dns::Txt(vec!["v=spf1 -all".into(), value.clone()]),
+    );
     let (s, v) = t.verify("acme", "acme.dev");
-    assert_eq!((s, v["check"].as_str(), v["status"].as_str()), (200, Some("verified"), Some("verified")));
+    assert_eq!(
+        (s, v["check"].as_str(), v["status"].as_str()),
+        (200, Some("verified"), Some("verified"))
+    );
     assert_eq!(v["verified_at"], 1_700_000_000u64);
     assert_eq!(t.routes_to("acme.dev").as_deref(), Some("acme"));
     // Admission counts it: the org config lists it as DNS-verified.
     let (_, org) = t.json(Method::GET, "/admin/orgs/acme");
     assert_eq!(org["verified_domains"], json!(["acme.dev"]));
     // An admin PUT of the config keeps it.
-    let body = json!({"domains": ["acme.com"], "issuer": "https://acme.okta.com", "client_id": "c2"});
-    assert_eq!(t.send(Method::PUT, "/admin/orgs/acme", Some(body)).status(), 200);
+    let body =
+        json!({"domains": ["acme.com"], "issuer": "https://acme.okta.com", "client_id": "c2"});
+    assert_eq!(
+        t.send(Method::PUT, "/admin/orgs/acme", Some(body)).status(),
+        200
+    );
     assert_eq!(t.routes_to("acme.dev").as_deref(), Some("acme"));
 
     // The list: the claim, then the operator's domain.
@@ -222,8 +252,11 @@ fn claim_publish_verify_and_route() {
     assert_eq!(list[0]["source"], "dns");
     assert_eq!(list[0]["txt_value"], value.as_str());
     assert_eq!(list[0]["last_checked"], 1_700_000_000u64);
-    assert_eq!(list[1], json!({"domain": "acme.com", "status": "verified", "source": "operator",
-        "txt_name": null, "txt_value": null, "verified_at": null, "last_checked": null}));
+    assert_eq!(
+        list[1],
+        json!({"domain": "acme.com", "status": "verified", "source": "operator",
+        "txt_name": null, "txt_value": null, "verified_at": null, "last_checked": null})
+    );
 }
 
 #[test]
@@ -238,9 +271,13 @@ fn another_orgs_pending_and_verified_claims() {
     assert_eq!(t.verify("beta", "shared.com").1["status"], "verified");
     assert_eq!(t.routes_to("shared.com").as_deref(), Some("beta"));
     // Now acme cannot verify it, even with its own record: 409 naming beta (operator only).
-    t.doh.set("shared.com", Dns::Txt(vec![a.clone(), b.clone()]));
+    t.doh
+        .set("shared.com", Dns::Txt(vec![a.clone(), b.clone()]));
     let (s, v) = t.verify("acme", "shared.com");
-    assert_eq!((s, v["error"].as_str(), v["org"].as_str()), (409, Some("domain_claimed"), Some("beta")));
+    assert_eq!(
+        (s, v["error"].as_str(), v["org"].as_str()),
+        (409, Some("domain_claimed"), Some("beta"))
+    );
     assert!(v["message"].as_str().unwrap().contains("beta"));
     assert_eq!(t.routes_to("shared.com").as_deref(), Some("beta"));
     // But it may still hold a pending claim on it.
@@ -257,7 +294,11 @@ fn another_orgs_pending_and_verified_claims() {
     let r = t.send(Method::PUT, "/admin/orgs/acme", Some(body));
     assert_eq!(r.status(), 409, "{}", r.text());
     // Beta releases it: acme may verify now.
-    assert_eq!(t.send(Method::DELETE, "/admin/orgs/beta/domains/shared.com", None).status(), 204);
+    assert_eq!(
+        t.send(Method::DELETE, "/admin/orgs/beta/domains/shared.com", None)
+            .status(),
+        204
+    );
     assert_eq!(t.routes_to("shared.com"), None);
     assert_eq!(t.verify("acme", "shared.com").1["status"], "verified");
     assert_eq!(t.routes_to("shared.com").as_deref(), Some("acme"));
@@ -282,7 +323,11 @@ fn the_scheduled_recheck_unverifies_after_n_misses() {
         t.clock.advance(1800);
         let r = t.recheck();
         assert_eq!((r.misses, r.unverified.len()), (1, 0));
-        assert_eq!(t.routes_to("acme.dev").as_deref(), Some("acme"), "after {n} misses");
+        assert_eq!(
+            t.routes_to("acme.dev").as_deref(),
+            Some("acme"),
+            "after {n} misses"
+        );
         t.doh.set("acme.dev", Dns::Down);
         assert_eq!(t.recheck().misses, 0);
         t.doh.set("acme.dev", Dns::ServFail);
@@ -298,7 +343,12 @@ fn the_scheduled_recheck_unverifies_after_n_misses() {
     assert_eq!(list["domains"][0]["last_check"], "nxdomain");
     let (_, org) = t.json(Method::GET, "/admin/orgs/acme");
     assert_eq!(org.get("verified_domains"), None);
-    assert!(t.log.0.borrow().iter().any(|l| l.starts_with("domain unverified domain=acme.dev org=acme")));
+    assert!(t
+        .log
+        .0
+        .borrow()
+        .iter()
+        .any(|l| l.starts_with("domain unverified domain=acme.dev org=acme")));
     // Not re-checked any more; a manual verify brings it back.
     assert_eq!(t.recheck().checked, 0);
     t.doh.set("acme.dev", Dns::Txt(vec![v]));
@@ -313,7 +363,11 @@ fn a_lost_routing_write_is_repaired_by_the_next_check() {
     t.doh.set("acme.dev", Dns::Txt(vec![v]));
     t.verify("acme", "acme.dev");
     // Simulate a lost write: the index entry is gone.
-    block_on(crate::core::store::KvStore::delete(&t.store, "domain:acme.dev")).unwrap();
+    block_on(crate::core::store::KvStore::delete(
+        &t.store,
+        "domain:acme.dev",
+    ))
+    .unwrap();
     assert_eq!(t.routes_to("acme.dev"), None);
     t.recheck();
     assert_eq!(t.routes_to("acme.dev").as_deref(), Some("acme"));
@@ -337,8 +391,14 @@ fn refusals() {
         assert_eq!((s, v["field"].as_str()), (400, Some(field)), "{path}: {v}");
     }
     let (_, v) = t.json(Method::PUT, "/admin/orgs/acme/domains/gmail.com");
-    assert!(v["message"].as_str().unwrap().contains("public mail domain"));
-    assert_eq!(t.json(Method::PUT, "/admin/orgs/nobody/domains/x.dev").0, 404);
+    assert!(v["message"]
+        .as_str()
+        .unwrap()
+        .contains("public mail domain"));
+    assert_eq!(
+        t.json(Method::PUT, "/admin/orgs/nobody/domains/x.dev").0,
+        404
+    );
     assert_eq!(t.json(Method::GET, "/admin/orgs/nobody/domains").0, 404);
     // IDN in the path, percent-encoded, is normalised as the lookup does.
     let (s, v) = t.json(Method::PUT, "/admin/orgs/acme/domains/b%C3%BCcher.de");
@@ -358,9 +418,16 @@ fn refusals() {
         (Method::POST, "/admin/orgs/acme/domains/x.dev/verify"),
         (Method::DELETE, "/admin/orgs/acme/domains/x.dev"),
     ] {
-        assert_eq!(t.send_as(m, p, None, "wrong-token-wrong-token").status(), 401, "{p}");
+        assert_eq!(
+            t.send_as(m, p, None, "wrong-token-wrong-token").status(),
+            401,
+            "{p}"
+        );
     }
-    assert!(t.doh.asked.borrow().is_empty(), "no DNS asked for a refused request");
+    assert!(
+        t.doh.asked.borrow().is_empty(),
+        "no DNS asked for a refused request"
+    );
 }
 
 #[test]
@@ -380,7 +447,10 @@ fn deleting_the_org_releases_its_claims() {
     let v = t.claim("acme", "acme.dev");
     t.doh.set("acme.dev", Dns::Txt(vec![v]));
     t.verify("acme", "acme.dev");
-    assert_eq!(t.send(Method::DELETE, "/admin/orgs/acme", None).status(), 204);
+    assert_eq!(
+        t.send(Method::DELETE, "/admin/orgs/acme", None).status(),
+        204
+    );
     assert_eq!(t.routes_to("acme.dev"), None);
     assert!(t.registry.rows().is_empty());
     // The domain is free for beta.
@@ -390,7 +460,9 @@ fn deleting_the_org_releases_its_claims() {
 }
 
 impl App<'_, &MemoryStore<&'static FixedClock>, &FakeDoh, NativeVerifier> {
-    fn recheck_domains_blocking(&self) -> Result<crate::app::RecheckReport, crate::app::error::AppError> {
+    fn recheck_domains_blocking(
+        &self,
+    ) -> Result<crate::app::RecheckReport, crate::app::error::AppError> {
         block_on(self.recheck_domains(5))
     }
 }

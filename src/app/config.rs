@@ -192,10 +192,16 @@ impl AppConfig {
 fn parse_doh_url(s: &str, allow_insecure_loopback: bool) -> Result<Url, ConfigError> {
     const V: &str = "DOH_URL";
     let u = Url::parse(s.trim()).map_err(|_| {
-        bad(V, "must be an absolute URL like https://cloudflare-dns.com/dns-query")
+        bad(
+            V,
+            "must be an absolute URL like https://cloudflare-dns.com/dns-query",
+        )
     })?;
     if u.query().is_some() || u.fragment().is_some() {
-        return Err(bad(V, "must not have a query or fragment (name and type are added)"));
+        return Err(bad(
+            V,
+            "must not have a query or fragment (name and type are added)",
+        ));
     }
     IdpUrlPolicy {
         allow_insecure_loopback,
@@ -287,11 +293,17 @@ mod tests {
             ])
         };
         assert_eq!(
-            with("https://dns.google/resolve", "false").unwrap().doh_url.as_str(),
+            with("https://dns.google/resolve", "false")
+                .unwrap()
+                .doh_url
+                .as_str(),
             "https://dns.google/resolve"
         );
         assert_eq!(
-            with("http://127.0.0.1:8053/dns-query", "true").unwrap().doh_url.as_str(),
+            with("http://127.0.0.1:8053/dns-query", "true")
+                .unwrap()
+                .doh_url
+                .as_str(),
             "http://127.0.0.1:8053/dns-query"
         );
         for (doh, dev) in [

@@ -354,8 +354,16 @@ mod tests {
             (Method::PUT, "/admin/orgs/acme/members", "GET"),
             (Method::GET, "/admin/orgs/acme/scim-token", "POST, DELETE"),
             (Method::POST, "/admin/orgs/acme/domains", "GET"),
-            (Method::GET, "/admin/orgs/acme/domains/acme.com", "PUT, DELETE"),
-            (Method::GET, "/admin/orgs/acme/domains/acme.com/verify", "POST"),
+            (
+                Method::GET,
+                "/admin/orgs/acme/domains/acme.com",
+                "PUT, DELETE",
+            ),
+            (
+                Method::GET,
+                "/admin/orgs/acme/domains/acme.com/verify",
+                "POST",
+            ),
             (Method::OPTIONS, "/", "GET, HEAD"),
             (Method::POST, "/admin/orgs", "GET"),
             (Method::GET, "/sso/logout", "POST"),

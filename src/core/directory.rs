@@ -294,10 +294,14 @@ impl<S: KvStore> OrgDirectory<S> {
                             domain: domain.clone(),
                         });
                     }
-                    self.store.put(&domain_key(domain), slug.as_str(), None).await?;
+                    self.store
+                        .put(&domain_key(domain), slug.as_str(), None)
+                        .await?;
                 }
                 Some(IndexEntry::Corrupt(_)) | None => {
-                    self.store.put(&domain_key(domain), slug.as_str(), None).await?;
+                    self.store
+                        .put(&domain_key(domain), slug.as_str(), None)
+                        .await?;
                 }
             }
             if !listed {
@@ -324,9 +328,7 @@ impl<S: KvStore> OrgDirectory<S> {
     async fn write_config(&self, config: &OrgConfig) -> Result<(), DirectoryError> {
         let json = serde_json::to_string(config)
             .map_err(|e| DirectoryError::Corrupt(format!("cannot serialise org config: {e}")))?;
-        self.store
-            .put(&org_key(&config.slug), &json, None)
-            .await?;
+        self.store.put(&org_key(&config.slug), &json, None).await?;
         Ok(())
     }
 
@@ -689,23 +691,33 @@ mod tests {
         block_on(d.put(config("other", &["other.com"]))).unwrap();
         assert!(block_on(d.set_verified(&slug("acme"), &dom("acme.dev"), true)).unwrap());
         assert_eq!(routes_to(&d, "acme.dev").as_deref(), Some("acme"));
-        assert_eq!(block_on(d.owner_of(&dom("acme.dev"))).unwrap(), Some(slug("acme")));
+        assert_eq!(
+            block_on(d.owner_of(&dom("acme.dev"))).unwrap(),
+            Some(slug("acme"))
+        );
         // Idempotent, and kept by an admin put of the config (which keeps verified_domains).
         assert!(block_on(d.set_verified(&slug("acme"), &dom("acme.dev"), true)).unwrap());
         let mut c = config("acme", &["acme.com"]);
-        c.verified_domains = block_on(d.get(&slug("acme"))).unwrap().unwrap().verified_domains;
+        c.verified_domains = block_on(d.get(&slug("acme")))
+            .unwrap()
+            .unwrap()
+            .verified_domains;
         block_on(d.put(c)).unwrap();
         assert_eq!(routes_to(&d, "acme.dev").as_deref(), Some("acme"));
         // The operator cannot give a DNS-verified domain to another org.
         assert_eq!(
             block_on(d.put(config("other", &["other.com", "acme.dev"]))),
-            Err(DirectoryError::DomainClaimed { domain: dom("acme.dev") })
+            Err(DirectoryError::DomainClaimed {
+                domain: dom("acme.dev")
+            })
         );
         // Nor can DNS take an operator-listed one.
         let before = store.snapshot();
         assert_eq!(
             block_on(d.set_verified(&slug("acme"), &dom("other.com"), true)),
-            Err(DirectoryError::DomainClaimed { domain: dom("other.com") })
+            Err(DirectoryError::DomainClaimed {
+                domain: dom("other.com")
+            })
         );
         assert_eq!(store.snapshot(), before);
         // Unverified: routing stops, the index entry goes.

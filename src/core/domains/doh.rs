@@ -234,7 +234,10 @@ mod tests {
         let a = answer(json!({"Status": 0,
             "Answer": [txt("_edge-sso-challenge.acme.com", "edge-sso-verify=abc123")]}));
         assert_eq!(a.check, DnsCheck::Verified);
-        assert_eq!(txt_value(r#""a\"b" "c\\d" "\065""#).as_deref(), Some("a\"bc\\dA"));
+        assert_eq!(
+            txt_value(r#""a\"b" "c\\d" "\065""#).as_deref(),
+            Some("a\"bc\\dA")
+        );
         assert_eq!(txt_value(r#""unterminated"#), None);
         assert_eq!(txt_value(r#""a" junk"#), None);
         assert_eq!(txt_value(r#""\9""#), None);
@@ -281,10 +284,16 @@ mod tests {
 
     #[test]
     fn rcodes_and_empty_answers() {
-        assert_eq!(answer(json!({"Status": 3, "AD": true})).check, DnsCheck::NxDomain);
+        assert_eq!(
+            answer(json!({"Status": 3, "AD": true})).check,
+            DnsCheck::NxDomain
+        );
         assert_eq!(answer(json!({"Status": 2})).check, DnsCheck::ServFail);
         assert_eq!(answer(json!({"Status": 0})).check, DnsCheck::NoRecord);
-        assert_eq!(answer(json!({"Status": 0, "Answer": []})).check, DnsCheck::NoRecord);
+        assert_eq!(
+            answer(json!({"Status": 0, "Answer": []})).check,
+            DnsCheck::NoRecord
+        );
         // Only CNAMEs, or other types.
         assert_eq!(
             answer(json!({"Status": 0, "Answer": [{"name": "_edge-sso-challenge.acme.com", "type": 1, "TTL": 1, "data": "1.2.3.4"}]})).check,

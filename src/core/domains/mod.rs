@@ -65,7 +65,10 @@ pub fn txt_name(domain: &EmailDomain) -> String {
 
 /// A fresh challenge value, `edge-sso-verify=<32 base64url characters>`.
 pub fn new_txt_value(random: &dyn Random) -> Result<String, RandomError> {
-    Ok(format!("{TXT_VALUE_PREFIX}{}", random.token(CHALLENGE_BYTES)?))
+    Ok(format!(
+        "{TXT_VALUE_PREFIX}{}",
+        random.token(CHALLENGE_BYTES)?
+    ))
 }
 
 /// The outcome of one look at the challenge record, each with its own wire string.

@@ -78,7 +78,13 @@ mod tests {
 
     #[test]
     fn organisations_are_not() {
-        for d in ["acme.com", "example.com", "xn--bcher-kva.de", "eng.gmail.com", "a.io"] {
+        for d in [
+            "acme.com",
+            "example.com",
+            "xn--bcher-kva.de",
+            "eng.gmail.com",
+            "a.io",
+        ] {
             assert!(!public(d), "{d}");
         }
     }
@@ -96,7 +102,9 @@ mod tests {
         for d in ["a.com", "b.com", "c.org", "zz.net"] {
             assert!(contains(list, d), "{d}");
         }
-        for d in ["", "a", "a.co", "a.comm", "b.co", "c.orgx", "zz", "zzz.net", "\n"] {
+        for d in [
+            "", "a", "a.co", "a.comm", "b.co", "c.orgx", "zz", "zzz.net", "\n",
+        ] {
             assert!(!contains(list, d), "{d:?}");
         }
         assert!(!contains("", "a.com"));

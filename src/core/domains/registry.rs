@@ -275,8 +275,7 @@ impl Registry {
                         created: false,
                     });
                 }
-                if self.claims.keys().filter(|(_, o)| *o == key.1).count() >= MAX_CLAIMS_PER_ORG
-                {
+                if self.claims.keys().filter(|(_, o)| *o == key.1).count() >= MAX_CLAIMS_PER_ORG {
                     return Ok(Reply::Refused {
                         refusal: Refusal::TooManyClaims,
                     });
@@ -338,7 +337,8 @@ impl Registry {
                 Reply::Released { claims }
             }
             Command::Due { limit } => {
-                let mut due: Vec<&Claim> = self.claims.values().filter(|c| c.is_verified()).collect();
+                let mut due: Vec<&Claim> =
+                    self.claims.values().filter(|c| c.is_verified()).collect();
                 // Never checked first, then the oldest check; ties by domain (the map order).
                 due.sort_by_key(|c| c.last_checked);
                 Reply::Claims {
@@ -359,7 +359,13 @@ impl Registry {
     /// | verified   | a miss, misses+1 = N           | unverified ([`Change::Unverified`])  |
     /// | pending / unverified | a miss               | unchanged                            |
     /// | any        | `servfail` / `doh_failure`     | unchanged (only `last_checked`)       |
-    fn record(&mut self, domain: EmailDomain, org: OrgSlug, check: DnsCheck, now: UnixTime) -> Reply {
+    fn record(
+        &mut self,
+        domain: EmailDomain,
+        org: OrgSlug,
+        check: DnsCheck,
+        now: UnixTime,
+    ) -> Reply {
         let other = (check == DnsCheck::Verified)
             .then(|| self.verified_elsewhere(&domain, &org))
             .flatten();

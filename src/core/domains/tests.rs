@@ -29,14 +29,25 @@ impl T {
 }
 
 fn claim(r: &MemoryRegistry<&FixedClock>, o: &str, d: &str) -> (Claim, bool) {
-    match r.call_now(Command::Claim { org: org(o), domain: dom(d) }).unwrap() {
+    match r
+        .call_now(Command::Claim {
+            org: org(o),
+            domain: dom(d),
+        })
+        .unwrap()
+    {
         Reply::Claimed { claim, created } => (claim, created),
         other => panic!("{other:?}"),
     }
 }
 
 fn record(r: &MemoryRegistry<&FixedClock>, o: &str, d: &str, check: DnsCheck) -> Reply {
-    r.call_now(Command::Record { org: org(o), domain: dom(d), check }).unwrap()
+    r.call_now(Command::Record {
+        org: org(o),
+        domain: dom(d),
+        check,
+    })
+    .unwrap()
 }
 
 fn recorded(reply: Reply) -> (Claim, Change) {
@@ -57,7 +68,10 @@ fn a_challenge_is_fresh_and_well_formed() {
     assert!(a["edge-sso-verify=".len()..]
         .bytes()
         .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
-    assert_eq!(txt_name(&dom("Bücher.de")), "_edge-sso-challenge.xn--bcher-kva.de");
+    assert_eq!(
+        txt_name(&dom("Bücher.de")),
+        "_edge-sso-challenge.xn--bcher-kva.de"
+    );
 }
 
 #[test]
@@ -72,7 +86,10 @@ fn claim_is_pending_and_idempotent() {
     t.clock.advance(10);
     let (again, created) = claim(&r, "acme", "acme.com");
     assert!(!created);
-    assert_eq!(again, c, "the same challenge: a published record stays valid");
+    assert_eq!(
+        again, c,
+        "the same challenge: a published record stays valid"
+    );
     let v = c.view();
     assert_eq!(v["txt_name"], "_edge-sso-challenge.acme.com");
     assert_eq!(v["status"], "pending");
@@ -86,7 +103,10 @@ fn verify_then_misses_unverify_after_n() {
     claim(&r, "acme", "acme.com");
     // A miss while pending changes nothing but the last check.
     let (c, ch) = recorded(record(&r, "acme", "acme.com", DnsCheck::NxDomain));
-    assert_eq!((c.status, ch, c.misses), (ClaimStatus::Pending, Change::None, 0));
+    assert_eq!(
+        (c.status, ch, c.misses),
+        (ClaimStatus::Pending, Change::None, 0)
+    );
     assert_eq!(c.last_check, Some(DnsCheck::NxDomain));
     t.clock.advance(60);
     let (c, ch) = recorded(record(&r, "acme", "acme.com", DnsCheck::Verified));
@@ -95,7 +115,10 @@ fn verify_then_misses_unverify_after_n() {
     // Failures of the resolver never count.
     for check in [DnsCheck::ServFail, DnsCheck::DohFailure, DnsCheck::ServFail] {
         let (c, ch) = recorded(record(&r, "acme", "acme.com", check));
-        assert_eq!((c.status, ch, c.misses), (ClaimStatus::Verified, Change::None, 0));
+        assert_eq!(
+            (c.status, ch, c.misses),
+            (ClaimStatus::Verified, Change::None, 0)
+        );
     }
     // Misses count; a success in between resets them.
     for check in [DnsCheck::NoRecord, DnsCheck::WrongValue] {
@@ -106,18 +129,27 @@ fn verify_then_misses_unverify_after_n() {
     assert_eq!((c.misses, c.verified_at), (0, Some(UnixTime(1_060))));
     for n in 1..MISSES_TO_UNVERIFY {
         let (c, ch) = recorded(record(&r, "acme", "acme.com", DnsCheck::NxDomain));
-        assert_eq!((c.status, ch, c.misses), (ClaimStatus::Verified, Change::None, n));
+        assert_eq!(
+            (c.status, ch, c.misses),
+            (ClaimStatus::Verified, Change::None, n)
+        );
         // A resolver failure in between does not break the run of misses either.
         recorded(record(&r, "acme", "acme.com", DnsCheck::DohFailure));
     }
     let (c, ch) = recorded(record(&r, "acme", "acme.com", DnsCheck::NoRecord));
-    assert_eq!((c.status, ch), (ClaimStatus::Unverified, Change::Unverified));
+    assert_eq!(
+        (c.status, ch),
+        (ClaimStatus::Unverified, Change::Unverified)
+    );
     // Further misses keep it unverified without another change; a success re-verifies.
     let (c, ch) = recorded(record(&r, "acme", "acme.com", DnsCheck::NoRecord));
     assert_eq!((c.status, ch), (ClaimStatus::Unverified, Change::None));
     t.clock.advance(5);
     let (c, ch) = recorded(record(&r, "acme", "acme.com", DnsCheck::Verified));
-    assert_eq!((c.status, ch, c.misses), (ClaimStatus::Verified, Change::Verified, 0));
+    assert_eq!(
+        (c.status, ch, c.misses),
+        (ClaimStatus::Verified, Change::Verified, 0)
+    );
     assert_eq!(c.verified_at, Some(UnixTime(1_065)));
 }
 
@@ -133,10 +165,18 @@ fn pending_claims_never_block_and_verified_ones_do() {
     assert_eq!(ch, Change::Verified);
     assert_eq!(
         record(&r, "alpha", "shared.com", DnsCheck::Verified),
-        Reply::Refused { refusal: Refusal::VerifiedElsewhere { org: org("beta") } }
+        Reply::Refused {
+            refusal: Refusal::VerifiedElsewhere { org: org("beta") }
+        }
     );
     // A refused check changes nothing.
-    match r.call_now(Command::Get { org: org("alpha"), domain: dom("shared.com") }).unwrap() {
+    match r
+        .call_now(Command::Get {
+            org: org("alpha"),
+            domain: dom("shared.com"),
+        })
+        .unwrap()
+    {
         Reply::Found { claim: Some(c) } => {
             assert_eq!((c.status, c.last_checked), (ClaimStatus::Pending, None))
         }
@@ -154,10 +194,18 @@ fn pending_claims_never_block_and_verified_ones_do() {
     // And beta cannot come back while alpha holds it.
     assert!(matches!(
         record(&r, "beta", "shared.com", DnsCheck::Verified),
-        Reply::Refused { refusal: Refusal::VerifiedElsewhere { .. } }
+        Reply::Refused {
+            refusal: Refusal::VerifiedElsewhere { .. }
+        }
     ));
     // Release frees it.
-    match r.call_now(Command::Release { org: org("alpha"), domain: dom("shared.com") }).unwrap() {
+    match r
+        .call_now(Command::Release {
+            org: org("alpha"),
+            domain: dom("shared.com"),
+        })
+        .unwrap()
+    {
         Reply::Released { claims } => assert_eq!(claims.len(), 1),
         other => panic!("{other:?}"),
     }
@@ -171,10 +219,16 @@ fn unknown_claims_are_refused() {
     let r = t.reg();
     assert_eq!(
         record(&r, "acme", "acme.com", DnsCheck::Verified),
-        Reply::Refused { refusal: Refusal::NoClaim }
+        Reply::Refused {
+            refusal: Refusal::NoClaim
+        }
     );
     assert_eq!(
-        r.call_now(Command::Release { org: org("acme"), domain: dom("acme.com") }).unwrap(),
+        r.call_now(Command::Release {
+            org: org("acme"),
+            domain: dom("acme.com")
+        })
+        .unwrap(),
         Reply::Released { claims: vec![] }
     );
     assert!(r.rows().is_empty());
@@ -189,8 +243,14 @@ fn list_release_org_and_the_claim_limit() {
     }
     claim(&r, "other", "other.com");
     assert_eq!(
-        r.call_now(Command::Claim { org: org("acme"), domain: dom("one-more.com") }).unwrap(),
-        Reply::Refused { refusal: Refusal::TooManyClaims }
+        r.call_now(Command::Claim {
+            org: org("acme"),
+            domain: dom("one-more.com")
+        })
+        .unwrap(),
+        Reply::Refused {
+            refusal: Refusal::TooManyClaims
+        }
     );
     // Re-claiming an existing one is still fine.
     assert!(!claim(&r, "acme", "d0.acme.com").1);
@@ -201,7 +261,10 @@ fn list_release_org_and_the_claim_limit() {
         }
         other => panic!("{other:?}"),
     }
-    match r.call_now(Command::ReleaseOrg { org: org("acme") }).unwrap() {
+    match r
+        .call_now(Command::ReleaseOrg { org: org("acme") })
+        .unwrap()
+    {
         Reply::Released { claims } => assert_eq!(claims.len(), MAX_CLAIMS_PER_ORG),
         other => panic!("{other:?}"),
     }
@@ -223,7 +286,10 @@ fn due_lists_verified_claims_least_recently_checked_first() {
     t.clock.advance(10);
     record(&r, "acme", "c.com", DnsCheck::ServFail);
     let due = |limit| match r.call_now(Command::Due { limit }).unwrap() {
-        Reply::Claims { claims } => claims.into_iter().map(|c| c.domain.to_string()).collect::<Vec<_>>(),
+        Reply::Claims { claims } => claims
+            .into_iter()
+            .map(|c| c.domain.to_string())
+            .collect::<Vec<_>>(),
         other => panic!("{other:?}"),
     };
     assert_eq!(due(10), ["a.com", "b.com", "c.com"]);
