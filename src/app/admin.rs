@@ -71,6 +71,12 @@ enum Sub {
     SetupLink,
     Staged,
     StagedApply,
+    /// `domains`
+    Domains,
+    /// `domains/{domain}`
+    Domain,
+    /// `domains/{domain}/verify`
+    DomainVerify,
 }
 
 impl Sub {
@@ -84,15 +90,27 @@ impl Sub {
             Sub::SetupLink => "POST, DELETE",
             Sub::Staged => "GET, DELETE",
             Sub::StagedApply => "POST",
+            Sub::Domains => "GET",
+            Sub::Domain => "PUT, DELETE",
+            Sub::DomainVerify => "POST",
         }
     }
 }
 
-/// Splits the path after `/admin/orgs/` into the slug and the sub-resource. Anything that is
-/// not a known sub-resource stays part of the slug, which its validator then refuses with a 400
-/// naming the field (as `a/b` always was).
-fn split(rest: &str) -> (&str, Sub) {
+/// Splits the path after `/admin/orgs/` into the slug, the sub-resource and the domain of a
+/// `domains/{domain}[/verify]` path (empty otherwise). Anything that is not a known
+/// sub-resource stays part of the slug, which its validator then refuses with a 400 naming the
+/// field (as `a/b` always was).
+fn split(rest: &str) -> (&str, Sub, &str) {
+    // A slug has no `/`, so the first `/domains/` ends it.
+    if let Some((slug, tail)) = rest.split_once("/domains/") {
+        if let Some(domain) = tail.strip_suffix("/verify") {
+            return (slug, Sub::DomainVerify, domain);
+        }
+        return (slug, Sub::Domain, tail);
+    }
     for (suffix, sub) in [
+        ("/domains", Sub::Domains),
         ("/members", Sub::Members),
         ("/revoke", Sub::Revoke),
         ("/scim-token", Sub::ScimToken),
@@ -102,10 +120,10 @@ fn split(rest: &str) -> (&str, Sub) {
         ("/staged", Sub::Staged),
     ] {
         if let Some(slug) = rest.strip_suffix(suffix) {
-            return (slug, sub);
+            return (slug, sub, "");
         }
     }
-    (rest, Sub::Org)
+    (rest, Sub::Org, "")
 }
 
 /// `/admin/orgs/{slug}[/{sub-resource}]`, any method.
@@ -115,7 +133,7 @@ pub(super) async fn dispatch<S: KvStore, H: HttpClient, V: SignatureVerifier>(
     rest: &str,
 ) -> Result<Response, AppError> {
     use http::Method;
-    let (raw, sub) = split(rest);
+    let (raw, sub, domain) = split(rest);
     let m = req.method();
     let not_allowed = || {
         AppError::new(ErrorCode::MethodNotAllowed).header(
@@ -153,6 +171,18 @@ pub(super) async fn dispatch<S: KvStore, H: HttpClient, V: SignatureVerifier>(
         }
         Sub::ScimToken if m == Method::DELETE => {
             super::admin_members::delete_scim_token(app, req, &parse_slug(raw)?).await
+        }
+        Sub::Domains if m == Method::GET => {
+            super::admin_domains::list(app, req, &parse_slug(raw)?).await
+        }
+        Sub::Domain if m == Method::PUT => {
+            super::admin_domains::claim(app, req, &parse_slug(raw)?, domain).await
+        }
+        Sub::Domain if m == Method::DELETE => {
+            super::admin_domains::release(app, req, &parse_slug(raw)?, domain).await
+        }
+        Sub::DomainVerify if m == Method::POST => {
+            super::admin_domains::verify(app, req, &parse_slug(raw)?, domain).await
         }
         _ => Err(not_allowed()),
     }
@@ -358,6 +388,7 @@ async fn delete<S: KvStore, H: HttpClient, V: SignatureVerifier>(
     // The ledger first: if it fails, nothing is deleted; if the KV delete then fails, the org
     // stays with every session revoked (the safe side).
     super::admin_members::purge(app, &slug).await?;
+    super::admin_domains::release_org(app, &slug).await?;
     let deleted = OrgDirectory::new(&app.store).delete(&slug).await;
     app.state.orgs.forget(&slug);
     if deleted? {

@@ -377,3 +377,28 @@ pub(super) async fn revoke_setup_link<S: KvStore, H, V>(
         r => Err(odd_reply(r)),
     }
 }
+
+/// Records `event` about `slug` by `actor` with `detail` (domain claims and checks). A failure
+/// is logged, never fails the change itself.
+pub(super) async fn record_event<S, H, V>(
+    app: &App<'_, S, H, V>,
+    actor: &Actor,
+    slug: &OrgSlug,
+    event: &str,
+    detail: Value,
+) {
+    let meta = actor.meta(app);
+    let event = AuditEvent::new(event, &meta, app.clock.now(), detail);
+    if app
+        .ledger
+        .call(slug, Command::Record { event })
+        .await
+        .is_err()
+    {
+        app.log.line(&format!(
+            "audit record failed org={} cid={}",
+            slug.as_str(),
+            meta.cid
+        ));
+    }
+}

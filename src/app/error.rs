@@ -74,6 +74,8 @@ error_codes! {
     UnknownOrg => ("unknown_org", NOT_FOUND, "No organisation has this slug."),
     /// Another organisation already claims one of the domains.
     DomainClaimed => ("domain_claimed", CONFLICT, "A domain is already claimed by another organisation."),
+    /// The org has no claim on this domain (`/admin/orgs/{slug}/domains/{domain}`).
+    UnknownClaim => ("unknown_claim", NOT_FOUND, "This organisation has not claimed this domain."),
 
     // -- sign-in
     /// The typed email cannot be used for home realm discovery.

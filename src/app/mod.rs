@@ -5,6 +5,7 @@
 
 mod admin;
 mod admin_auth;
+mod admin_domains;
 mod admin_members;
 mod backchannel;
 pub mod config;
@@ -24,6 +25,7 @@ use crate::core::oidc::jwks_cache::JwksCache;
 use crate::core::random::Random;
 use crate::core::session::SessionCache;
 use crate::core::store::KvStore;
+pub use admin_domains::RecheckReport;
 use config::AppConfig;
 use error::AppError;
 use std::rc::Rc;
@@ -234,6 +236,8 @@ pub struct App<'a, S, H, V> {
     pub ledger: &'a dyn crate::core::ledger::LedgerPort,
     /// Rate limits per client address (the Workers Rate Limiting binding on the edge).
     pub limits: &'a dyn crate::core::ratelimit::RateLimits,
+    /// Who has claimed and verified which domain: one Durable Object on the edge.
+    pub registry: &'a dyn crate::core::domains::RegistryPort,
 }
 
 /// The client's address as the platform reports it (`CF-Connecting-IP`, set by Cloudflare's
@@ -364,6 +368,7 @@ mod tests {
             state: &IsolateState::default(),
             ledger: &crate::core::ledger::MemoryLedger::new(&clock),
             limits: &crate::core::ratelimit::NoLimits,
+            registry: &crate::core::domains::MemoryRegistry::new(&clock),
         };
         let mut req = http::Request::builder().method(method).uri(uri);
         if let Some(a) = accept {
@@ -389,6 +394,17 @@ mod tests {
             (Method::GET, "/admin/orgs/acme/revoke", "POST"),
             (Method::PUT, "/admin/orgs/acme/members", "GET"),
             (Method::GET, "/admin/orgs/acme/scim-token", "POST, DELETE"),
+            (Method::POST, "/admin/orgs/acme/domains", "GET"),
+            (
+                Method::GET,
+                "/admin/orgs/acme/domains/acme.com",
+                "PUT, DELETE",
+            ),
+            (
+                Method::GET,
+                "/admin/orgs/acme/domains/acme.com/verify",
+                "POST",
+            ),
             (Method::OPTIONS, "/", "GET, HEAD"),
             (Method::POST, "/admin/orgs", "GET"),
             (Method::GET, "/sso/logout", "POST"),

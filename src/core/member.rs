@@ -236,6 +236,7 @@ mod tests {
             access_rules: vec![],
             resource_groups: vec![],
             provisioning: Default::default(),
+            verified_domains: vec![],
         }
     }
 

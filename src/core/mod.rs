@@ -9,6 +9,7 @@
 pub mod clock;
 pub mod cookie;
 pub mod directory;
+pub mod domains;
 pub mod email;
 pub mod gateway;
 pub mod http;

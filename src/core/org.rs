@@ -358,6 +358,11 @@ pub struct OrgConfig {
     /// SCIM-provisioned users (`scim`).
     #[serde(default)]
     pub provisioning: Provisioning,
+    /// Domains proven by DNS (see [`crate::core::domains`]): maintained by the registry's
+    /// writes, never by the admin body (an admin `PUT` keeps the stored list). They route and
+    /// admit like `domains`, which are verified by the operator's word.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub verified_domains: Vec<EmailDomain>,
 }
 
 /// An admin body field that failed validation: `field` is a path such as `domains[1]`,
@@ -492,6 +497,9 @@ fn parse_domains(v: &Value) -> Result<Vec<EmailDomain>, FieldError> {
         let field = format!("domains[{i}]");
         let d = EmailDomain::parse(string(item, &field)?)
             .map_err(|e| FieldError::new(&field, e.to_string()))?;
+        if crate::core::domains::public::is_public_mail_domain(&d) {
+            return Err(FieldError::new(field, public_domain_message(&d)));
+        }
         if let Some(j) = out.iter().position(|o| *o == d) {
             return Err(FieldError::new(
                 field,
@@ -501,6 +509,11 @@ fn parse_domains(v: &Value) -> Result<Vec<EmailDomain>, FieldError> {
         out.push(d);
     }
     Ok(out)
+}
+
+/// Why a public mail domain is refused (the same words for the config and for claims).
+pub fn public_domain_message(d: &EmailDomain) -> String {
+    format!("{d} is a public mail domain (anyone can get an address there): it cannot be claimed by an organisation")
 }
 
 /// The issuer: an [`IssuerUrl`] that also passes the deployment's URL policy.
@@ -774,6 +787,10 @@ impl OrgConfig {
             access_rules,
             resource_groups,
             provisioning,
+            // Registry-maintained: an admin body never sets them, a replaced config keeps them.
+            verified_domains: existing
+                .map(|o| o.verified_domains.clone())
+                .unwrap_or_default(),
         })
     }
 
@@ -788,9 +805,19 @@ impl OrgConfig {
         v
     }
 
-    /// Whether this org claims `domain`.
+    /// Whether `domain` is this org's: listed by the operator (`domains`) or proven by DNS
+    /// (`verified_domains`). Routing and admission both ask this.
     pub fn lists_domain(&self, domain: &EmailDomain) -> bool {
-        self.domains.contains(domain)
+        self.domains.contains(domain) || self.verified_domains.contains(domain)
+    }
+
+    /// Every domain of the org: the operator's, then the DNS-verified ones not among them.
+    pub fn all_domains(&self) -> impl Iterator<Item = &EmailDomain> {
+        self.domains.iter().chain(
+            self.verified_domains
+                .iter()
+                .filter(|d| !self.domains.contains(d)),
+        )
     }
 }
 

@@ -459,6 +459,8 @@ pub struct Harness {
     pub ledger: MemoryLedger<&'static FixedClock>,
     /// Rate limits (real budgets, in memory).
     pub limits: MemoryRateLimits<&'static FixedClock>,
+    /// The domain registry.
+    pub registry: edge_sso::core::domains::MemoryRegistry<&'static FixedClock>,
     secrets: RefCell<Vec<String>>,
 }
 
@@ -503,6 +505,7 @@ impl Harness {
                 limits.budget_override.set(Some(1_000_000));
                 limits
             },
+            registry: edge_sso::core::domains::MemoryRegistry::new(clock),
             secrets: RefCell::new(Vec::new()),
         }
     }
@@ -528,6 +531,7 @@ impl Harness {
             state: &self.state,
             ledger: &self.ledger,
             limits: &self.limits,
+            registry: &self.registry,
         }
     }
 
