@@ -164,7 +164,9 @@ async fn put<S: KvStore, H: HttpClient, V: SignatureVerifier>(
     let existing = dir.get(&slug).await?;
     // Validation is pure: a body that fails it writes nothing.
     let cfg = OrgConfig::from_admin_json(slug, body, &app.config.idp_policy, existing.as_ref())?;
-    let body = cfg.redacted_json();
+    let mut body = cfg.redacted_json();
+    // The IdP profile's advice on a config that works but may surprise (not sent back as input).
+    crate::core::profile::annotate(&cfg, &mut body);
     let slug = cfg.slug.clone();
     let outcome = dir.put(cfg).await;
     // This isolate's live sessions see the change at once; others within the cache window.

@@ -313,6 +313,7 @@ mod tests {
             access_rules: vec![],
             resource_groups: vec![],
             provisioning: Default::default(),
+            profile: Default::default(),
         }
     }
 

@@ -19,6 +19,7 @@ pub mod member;
 pub mod oidc;
 pub mod org;
 pub mod org_cache;
+pub mod profile;
 pub mod random;
 pub mod roles;
 pub mod scim;
