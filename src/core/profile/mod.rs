@@ -619,6 +619,95 @@ mod tests {
         }
     }
 
+    /// Each IdP's public discovery document (as published, with placeholder tenants) parses for
+    /// the issuer an admin configures, and an ID token shaped like that IdP's (claims as its
+    /// documentation shows them) verifies and admits under the profile.
+    #[test]
+    fn real_discovery_documents_and_token_shapes() {
+        use crate::core::member::admit;
+        use crate::core::oidc::discovery::parse_metadata;
+        use crate::core::oidc::url_policy::IdpUrlPolicy;
+        use serde_json::json;
+        use testkit::*;
+        const TID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+        let strict = IdpUrlPolicy {
+            allow_insecure_loopback: false,
+        };
+        let cases: [(&str, &str, Value, &str, Value); 6] = [
+            (
+                "okta",
+                "https://acme.okta.com",
+                json!({}),
+                include_str!("fixtures/okta.json"),
+                json!({"ver": 1, "jti": "ID.4eAWJOCMB3SX8XewDfVR", "amr": ["pwd"], "idp": "00ok1u7AsAkrwdZL3z0g3",
+                    "email": "ada@acme.com", "email_verified": true, "preferred_username": "ada@acme.com", "groups": ["Everyone"]}),
+            ),
+            (
+                "entra",
+                "https://login.microsoftonline.com/organizations/v2.0",
+                json!({"tenants": [TID]}),
+                include_str!("fixtures/entra-organizations.json"),
+                json!({"ver": "2.0", "iss": format!("https://login.microsoftonline.com/{TID}/v2.0"), "tid": TID,
+                    "oid": "00000000-0000-0000-66f3-3332eca7ea81", "sub": "AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ",
+                    "preferred_username": "ada@acme.com", "email": "ada@acme.com", "xms_edov": true, "name": "Ada"}),
+            ),
+            (
+                "google",
+                "https://accounts.google.com",
+                json!({}),
+                include_str!("fixtures/google.json"),
+                json!({"azp": CLIENT_ID, "sub": "110169484474386276334", "hd": "acme.com", "email": "ada@acme.com",
+                    "email_verified": true, "at_hash": "HK6E_P6Dh8Y93mRNtsDB1Q"}),
+            ),
+            (
+                "onelogin",
+                "https://acme.onelogin.com/oidc/2",
+                json!({}),
+                include_str!("fixtures/onelogin.json"),
+                json!({"sub": "45678901", "email": "ada@acme.com", "preferred_username": "ada", "name": "Ada", "sid": "5d2b3c4d"}),
+            ),
+            (
+                "keycloak",
+                "https://sso.acme.com/realms/acme",
+                json!({}),
+                include_str!("fixtures/keycloak.json"),
+                json!({"typ": "ID", "azp": CLIENT_ID, "sid": "2f4e6a8c", "email": "ada@acme.com", "email_verified": true,
+                    "preferred_username": "ada", "realm_access": {"roles": ["default-roles-acme"]}}),
+            ),
+            (
+                "auth0",
+                "https://acme.us.auth0.com/",
+                json!({}),
+                include_str!("fixtures/auth0.json"),
+                json!({"sub": "auth0|64a1b2c3d4e5f6", "email": "ada@acme.com", "email_verified": true,
+                    "nickname": "ada", "https://hub.example/roles": ["hub-admin"]}),
+            ),
+        ];
+        for (idp, issuer, extra, doc, claims) in cases {
+            let mut body = json!({"idp": idp, "issuer": issuer, "default_role": "read"});
+            testkit::merge(&mut body, extra);
+            let org = org(body).unwrap_or_else(|e| panic!("{idp}: {e}"));
+            let meta = parse_metadata(org.issuer.as_str(), &strict, doc.as_bytes())
+                .unwrap_or_else(|e| panic!("{idp}: {e}"));
+            let v = id_token_verifier(&org, &meta).with_provider_algs(&meta);
+            let t = verify_with(&v, &claims).unwrap_or_else(|e| panic!("{idp}: {e}"));
+            let m = admit(&t, &org).unwrap_or_else(|e| panic!("{idp}: {e}"));
+            assert_eq!(m.email().as_str(), "ada@acme.com", "{idp}");
+            // A discovery URL pasted as the issuer reduces to the configured issuer (Auth0's
+            // trailing slash put back).
+            let pasted = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
+            let mut body = json!({"idp": idp, "issuer": pasted});
+            if idp == "entra" {
+                body["tenants"] = json!([TID]);
+            }
+            assert_eq!(org_issuer(body), issuer, "{idp}");
+        }
+    }
+
+    fn org_issuer(body: Value) -> String {
+        testkit::org(body).unwrap().issuer.as_str().to_owned()
+    }
+
     #[test]
     fn discovery_url_reduced_to_issuer() {
         assert_eq!(
