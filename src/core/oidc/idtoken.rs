@@ -657,9 +657,12 @@ impl VerifiedIdToken {
     /// signed token is the stronger source). `email` and `email_verified` are one pair: taken
     /// together, and only when the ID token has no `email`, so that one source's verification
     /// never vouches for another source's address. The token-describing claims (`iss`, `sub`,
-    /// `aud`, ...) are never added.
+    /// `aud`, ...) and those profiles admit members by (`tid`, `oid`, `xms_edov`, `hd`, ...) are
+    /// never added.
     pub(crate) fn with_extra_claims(mut self, extra: &Map<String, Value>) -> VerifiedIdToken {
-        const NEVER: [&str; 10] = [
+        // The token's own claims, and those an IdP profile admits members by (Entra `tid`,
+        // `oid`, `xms_edov`, the overage markers; Google `hd`): those only ever come signed.
+        const NEVER: [&str; 17] = [
             "iss",
             "sub",
             "aud",
@@ -670,6 +673,13 @@ impl VerifiedIdToken {
             "azp",
             "auth_time",
             "sid",
+            "tid",
+            "oid",
+            "xms_edov",
+            "hd",
+            "hasgroups",
+            "_claim_names",
+            "_claim_sources",
         ];
         let take_email = !self.claims.contains_key("email");
         if take_email && extra.contains_key("email") {

@@ -695,12 +695,57 @@ mod tests {
             assert_eq!(m.email().as_str(), "ada@acme.com", "{idp}");
             // A discovery URL pasted as the issuer reduces to the configured issuer (Auth0's
             // trailing slash put back).
-            let pasted = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
+            let pasted = format!(
+                "{}/.well-known/openid-configuration",
+                issuer.trim_end_matches('/')
+            );
             let mut body = json!({"idp": idp, "issuer": pasted});
             if idp == "entra" {
                 body["tenants"] = json!([TID]);
             }
             assert_eq!(org_issuer(body), issuer, "{idp}");
+        }
+    }
+
+    #[test]
+    fn extra_claims_never_outrank_the_id_token() {
+        use serde_json::json;
+        use testkit::verified;
+        let extra = |v: Value| v.as_object().unwrap().clone();
+        // The ID token's email_verified says nothing about another source's address.
+        let t = verified(json!({"email_verified": true}))
+            .with_extra_claims(&extra(json!({"email": "eve@acme.com"})));
+        assert_eq!(t.email(), Some("eve@acme.com"));
+        assert_eq!(
+            t.email_verified(),
+            crate::core::oidc::idtoken::EmailVerified::Absent
+        );
+        // The pair is taken together.
+        let t = verified(json!({})).with_extra_claims(&extra(
+            json!({"email": "ada@acme.com", "email_verified": true}),
+        ));
+        assert_eq!(
+            t.email_verified(),
+            crate::core::oidc::idtoken::EmailVerified::True
+        );
+        // An ID-token email stands; so do its other claims.
+        let t = verified(json!({"email": "ada@acme.com", "groups": ["a"]})).with_extra_claims(
+            &extra(json!({"email": "eve@acme.com", "email_verified": true, "groups": ["admins"], "dept": "R&D"})),
+        );
+        assert_eq!(t.email(), Some("ada@acme.com"));
+        assert_eq!(
+            t.email_verified(),
+            crate::core::oidc::idtoken::EmailVerified::Absent
+        );
+        assert_eq!(t.claims()["groups"], json!(["a"]));
+        assert_eq!(t.claims()["dept"], "R&D");
+        // Claims the profiles admit by, and the token's own, never come from elsewhere.
+        let t = verified(json!({})).with_extra_claims(&extra(json!({
+            "sub": "x", "iss": "y", "hd": "acme.com", "tid": "t", "oid": "o", "xms_edov": true,
+        })));
+        assert_eq!(t.sub(), "user-42");
+        for k in ["hd", "tid", "oid", "xms_edov"] {
+            assert!(!t.claims().contains_key(k), "{k}");
         }
     }
 
