@@ -420,3 +420,54 @@ fn admin_put_profile_rules() {
     assert!(json_body(&resp).get("warnings").is_none());
     signed_in(&h, &login(&h, "ada@acme.com", Consent::default()));
 }
+
+#[test]
+fn test_connection_reports_checks_and_stores_nothing() {
+    let h = Harness::with_orgs();
+    let path = format!("/admin/orgs/{ACME}/test");
+    let resp = h.admin(InMethod::POST, &path, b"");
+    assert_eq!(resp.status(), 200, "{}", resp.text());
+    let v = json_body(&resp);
+    assert_eq!(v["ok"], true, "{v}");
+    let names: Vec<&str> = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    for n in [
+        "discovery",
+        "jwks",
+        "algorithms",
+        "pkce_s256",
+        "iss_parameter",
+        "client_auth",
+        "end_session",
+        "backchannel_logout",
+    ] {
+        assert!(names.contains(&n), "{n} in {names:?}");
+    }
+    assert_eq!(v["provider"]["issuer"], h.acme_idp().issuer);
+    // A candidate whose issuer has a trailing slash the IdP does not write: the exact value.
+    let mut candidate = Harness::org_body(h.acme_idp(), &["acme.com"]);
+    candidate["issuer"] = json!(format!("{}/", h.acme_idp().issuer));
+    candidate.as_object_mut().unwrap().remove("client_secret");
+    let resp = h.admin(InMethod::POST, &path, candidate.to_string().as_bytes());
+    assert_eq!(resp.status(), 200, "{}", resp.text());
+    let v = json_body(&resp);
+    assert_eq!(v["ok"], false);
+    assert!(v["checks"][0]["hint"]
+        .as_str()
+        .unwrap()
+        .contains(&h.acme_idp().issuer));
+    // Nothing was stored.
+    let got = json_body(&h.admin(InMethod::GET, &format!("/admin/orgs/{ACME}"), b""));
+    assert_eq!(got["issuer"], h.acme_idp().issuer);
+    // A bad candidate names the field; an unknown org is 404; only POST.
+    let resp = h.admin(InMethod::POST, &path, br#"{"idp":"x"}"#);
+    assert_eq!(resp.status(), 400);
+    let resp = h.admin(InMethod::POST, "/admin/orgs/nobody/test", b"");
+    assert_eq!(resp.status(), 404);
+    let resp = h.admin(InMethod::GET, &path, b"");
+    assert_eq!(resp.status(), 405);
+}

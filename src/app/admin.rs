@@ -62,6 +62,7 @@ enum Sub {
     Members,
     Revoke,
     ScimToken,
+    Test,
 }
 
 impl Sub {
@@ -71,6 +72,7 @@ impl Sub {
             Sub::Members => "GET",
             Sub::Revoke => "POST",
             Sub::ScimToken => "POST, DELETE",
+            Sub::Test => "POST",
         }
     }
 }
@@ -83,6 +85,7 @@ fn split(rest: &str) -> (&str, Sub) {
         ("/members", Sub::Members),
         ("/revoke", Sub::Revoke),
         ("/scim-token", Sub::ScimToken),
+        ("/test", Sub::Test),
     ] {
         if let Some(slug) = rest.strip_suffix(suffix) {
             return (slug, sub);
@@ -121,6 +124,9 @@ pub(super) async fn dispatch<S: KvStore, H: HttpClient, V: SignatureVerifier>(
         }
         Sub::ScimToken if m == Method::DELETE => {
             super::admin_members::delete_scim_token(app, req, &parse_slug(raw)?).await
+        }
+        Sub::Test if m == Method::POST => {
+            super::admin_profile::test(app, req, &parse_slug(raw)?).await
         }
         _ => Err(not_allowed()),
     }

@@ -5,6 +5,7 @@
 
 mod admin;
 mod admin_members;
+mod admin_profile;
 mod backchannel;
 pub mod config;
 pub mod error;

@@ -19,6 +19,7 @@
 //! [`enrich`], whose I/O goes through the core's [`HttpClient`] port.
 
 pub mod auth0;
+pub mod connection;
 pub mod entra;
 pub mod generic;
 pub mod google;
