@@ -471,3 +471,35 @@ fn test_connection_reports_checks_and_stores_nothing() {
     let resp = h.admin(InMethod::GET, &path, b"");
     assert_eq!(resp.status(), 405);
 }
+
+#[test]
+fn userinfo_failure_degrades_only_when_the_email_is_there() {
+    let h = Harness::with_orgs();
+    // Discovery lists userinfo, but it refuses every token.
+    *h.acme_idp().userinfo.borrow_mut() = Some(json!({"sub": "user-42"}));
+    h.net.stubs.borrow_mut().push((
+        h.acme_idp().userinfo_endpoint(),
+        HttpResponse::new(401, "application/json", r#"{"error":"invalid_token"}"#),
+    ));
+    // Only the mapped groups claim is missing: the default role applies, as without userinfo.
+    let me = signed_in(
+        &h,
+        &login(
+            &h,
+            "ada@acme.com",
+            Consent::claims(|c| {
+                c.as_object_mut().unwrap().remove("groups");
+            }),
+        ),
+    );
+    assert_eq!(me["orgs"][ACME]["role"], "read");
+    // Without the email the failure is the answer.
+    let resp = login(
+        &h,
+        "ada@acme.com",
+        Consent::claims(|c| {
+            c.as_object_mut().unwrap().remove("email");
+        }),
+    );
+    refused(&resp, 502, "userinfo");
+}

@@ -534,7 +534,8 @@ pub(crate) fn reads_claim(org: &OrgConfig, name: &str) -> bool {
 ///   only as a pair, and only when the ID token has no `email`.
 ///
 /// Without an access token (or an endpoint) userinfo is skipped and admission decides on the
-/// ID token alone. Entra is not sent to userinfo: its userinfo is a Graph endpoint whose email
+/// ID token alone; so does a userinfo failure when only a mapped claim was missing (a failure
+/// when the email is missing, or an answer for another `sub`, fails the sign-in). Entra is not sent to userinfo: its userinfo is a Graph endpoint whose email
 /// is the same unverified one; Entra's email rules read the ID token.
 pub async fn enrich<H: HttpClient>(
     http: &H,
@@ -564,17 +565,25 @@ pub async fn enrich<H: HttpClient>(
         let top = name.split('.').next().unwrap_or(name);
         !claims.contains_key(name) && !claims.contains_key(top)
     };
-    let needed = !claims.contains_key("email") || role_claims_read(org).any(lacks);
-    if !needed {
+    let lacks_email = !claims.contains_key("email");
+    if !lacks_email && !role_claims_read(org).any(lacks) {
         return Ok(token);
     }
     let req = userinfo::userinfo_request(endpoint, at);
-    let resp = http
-        .send(req, userinfo::MAX_USERINFO_BODY)
-        .await
-        .map_err(|e| EnrichError::Userinfo(UserinfoError::Unreachable(e)))?;
-    let extra = userinfo::userinfo_response(&resp, token.sub()).map_err(EnrichError::Userinfo)?;
-    Ok(token.with_extra_claims(&extra))
+    let answer = match http.send(req, userinfo::MAX_USERINFO_BODY).await {
+        Ok(resp) => userinfo::userinfo_response(&resp, token.sub()),
+        Err(e) => Err(UserinfoError::Unreachable(e)),
+    };
+    match answer {
+        Ok(extra) => Ok(token.with_extra_claims(&extra)),
+        // An answer about someone else is never ignored (OIDC Core 5.3.2).
+        Err(e @ UserinfoError::SubMismatch) => Err(EnrichError::Userinfo(e)),
+        // Without the email the sign-in cannot succeed: say why.
+        Err(e) if lacks_email => Err(EnrichError::Userinfo(e)),
+        // Only a mapped claim was missing (a user in no group often has no groups claim at
+        // all): the role mapping decides on the ID token alone, as without userinfo.
+        Err(_) => Ok(token),
+    }
 }
 
 #[cfg(test)]
