@@ -77,6 +77,7 @@ enum Sub {
     Domain,
     /// `domains/{domain}/verify`
     DomainVerify,
+    Test,
 }
 
 impl Sub {
@@ -93,6 +94,7 @@ impl Sub {
             Sub::Domains => "GET",
             Sub::Domain => "PUT, DELETE",
             Sub::DomainVerify => "POST",
+            Sub::Test => "POST",
         }
     }
 }
@@ -118,6 +120,7 @@ fn split(rest: &str) -> (&str, Sub, &str) {
         ("/setup-link", Sub::SetupLink),
         ("/staged/apply", Sub::StagedApply),
         ("/staged", Sub::Staged),
+        ("/test", Sub::Test),
     ] {
         if let Some(slug) = rest.strip_suffix(suffix) {
             return (slug, sub, "");
@@ -184,6 +187,9 @@ pub(super) async fn dispatch<S: KvStore, H: HttpClient, V: SignatureVerifier>(
         Sub::DomainVerify if m == Method::POST => {
             super::admin_domains::verify(app, req, &parse_slug(raw)?, domain).await
         }
+        Sub::Test if m == Method::POST => {
+            super::admin_profile::test(app, req, &parse_slug(raw)?).await
+        }
         _ => Err(not_allowed()),
     }
 }
@@ -237,12 +243,13 @@ async fn staged<S: KvStore, H, V>(
     Ok(raw.and_then(|j| serde_json::from_str(&j).ok()))
 }
 
-/// Whether `new` changes what signs members in (issuer, client, secret): an org admin's such
+/// Whether `new` changes what signs members in (issuer, client, secret, IdP profile): an org admin's such
 /// change to an enforced org could lock everyone out, so it is staged.
 fn changes_sign_in(old: &OrgConfig, new: &OrgConfig) -> bool {
     old.issuer != new.issuer
         || old.client_id != new.client_id
         || !old.client_secret.ct_eq_str(new.client_secret.expose())
+        || old.profile != new.profile
 }
 
 /// `GET /admin/orgs/{slug}/staged`, `DELETE` (discard), `POST .../staged/apply`.
@@ -325,7 +332,9 @@ async fn put<S: KvStore, H: HttpClient, V: SignatureVerifier>(
                 .field("client_secret"));
         }
     }
-    let body = cfg.redacted_json();
+    let mut body = cfg.redacted_json();
+    // The IdP profile's advice on a config that works but may surprise (not sent back as input).
+    crate::core::profile::annotate(&cfg, &mut body);
     let slug = cfg.slug.clone();
     let changes = settings_changes(existing.as_ref(), &cfg);
     if let (false, Some(old)) = (actor.is_operator(), &existing) {

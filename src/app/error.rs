@@ -16,8 +16,10 @@ use crate::core::oidc::callback::CallbackError;
 use crate::core::oidc::discovery::DiscoveryError;
 use crate::core::oidc::idtoken::IdTokenError;
 use crate::core::oidc::token::TokenError;
+use crate::core::oidc::userinfo::UserinfoError;
 use crate::core::oidc::verify_id_token::VerifyError;
 use crate::core::org::{FieldError, SlugError};
+use crate::core::profile::EnrichError;
 use crate::core::session::SessionError;
 use crate::core::store::StoreError;
 use http::{HeaderName, HeaderValue, StatusCode};
@@ -98,6 +100,9 @@ error_codes! {
     EmailInvalid => ("email_invalid", FORBIDDEN, "Your identity provider sent an email address edge-sso cannot use."),
     /// The ID token's email is outside the organisation's domains.
     EmailDomainMismatch => ("email_domain_mismatch", FORBIDDEN, "This email is not in a domain of this organisation."),
+    /// The IdP profile refuses this account (Entra tenant not allowed or a personal Microsoft
+    /// account, Google account outside the org's Workspace domains, an identifying claim missing).
+    IdpAccountRefused => ("idp_account_refused", FORBIDDEN, "Your identity provider account is not one this organisation accepts."),
     /// The role mapping grants this account no role.
     NoRole => ("no_role", FORBIDDEN, "You signed in, but your organisation grants your account no role here. Ask your administrator for access."),
     /// SCIM deactivated or deleted this member.
@@ -402,6 +407,13 @@ impl From<LoginError> for AppError {
                 .message("Your organisation's identity provider keys could not be fetched.")
                 .log(format!("IdP keys unavailable: {e}")),
             LoginError::Denied(d) => d.into(),
+            LoginError::Enrichment(EnrichError::Userinfo(UserinfoError::SubMismatch)) => {
+                AppError::new(ErrorCode::InvalidIdToken)
+                    .message("The identity provider's userinfo answer is for another user.")
+            }
+            LoginError::Enrichment(e) => AppError::new(ErrorCode::IdpUnavailable)
+                .message(format!("Your organisation's identity provider could not complete the sign-in: {e}."))
+                .log(e.to_string()),
             LoginError::Refused(Refusal::Deprovisioned) => AppError::new(ErrorCode::Deprovisioned),
             LoginError::Refused(Refusal::NotProvisioned) => AppError::new(ErrorCode::NotProvisioned),
             LoginError::LedgerFull(m) => AppError::new(ErrorCode::StorageUnavailable).message(m),
@@ -426,6 +438,15 @@ impl From<Denial> for AppError {
                 ))
             }
             Denial::NoRole => ErrorCode::NoRole.into(),
+            d @ (Denial::EmailVerifiedMissing | Denial::EntraEmailUntrusted(_)) => {
+                AppError::new(ErrorCode::EmailUnverified).message(format!("Sign-in refused: {d}."))
+            }
+            d @ (Denial::ClaimMissing(_)
+            | Denial::TenantNotAllowed(_)
+            | Denial::ConsumerAccount
+            | Denial::HostedDomainMissing
+            | Denial::HostedDomainNotAllowed(_)) => AppError::new(ErrorCode::IdpAccountRefused)
+                .message(format!("Sign-in refused: {d}.")),
         }
     }
 }

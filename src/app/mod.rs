@@ -7,6 +7,7 @@ mod admin;
 mod admin_auth;
 mod admin_domains;
 mod admin_members;
+mod admin_profile;
 mod backchannel;
 pub mod config;
 pub mod error;

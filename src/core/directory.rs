@@ -385,6 +385,7 @@ mod tests {
             resource_groups: vec![],
             provisioning: Default::default(),
             verified_domains: vec![],
+            profile: Default::default(),
         }
     }
 

@@ -20,6 +20,7 @@ pub mod member;
 pub mod oidc;
 pub mod org;
 pub mod org_cache;
+pub mod profile;
 pub mod random;
 pub mod ratelimit;
 pub mod roles;

@@ -9,6 +9,7 @@ use crate::core::gateway::config::{self as gateway_config, AccessRule, ResourceG
 use crate::core::ledger::Provisioning;
 use crate::core::oidc::issuer::IssuerUrl;
 use crate::core::oidc::url_policy::IdpUrlPolicy;
+use crate::core::profile::{self, IdpKind, ProfileConfig};
 use crate::core::secret::Secret;
 use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -363,6 +364,10 @@ pub struct OrgConfig {
     /// admit like `domains`, which are verified by the operator's word.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub verified_domains: Vec<EmailDomain>,
+    /// The IdP profile (`idp` and its fields, stored flattened; absent in configs stored before
+    /// profiles, which read as `generic`).
+    #[serde(flatten)]
+    pub profile: ProfileConfig,
 }
 
 /// An admin body field that failed validation: `field` is a path such as `domains[1]`,
@@ -416,7 +421,7 @@ impl<'de> Deserialize<'de> for Members {
     }
 }
 
-const FIELDS: [&str; 12] = [
+const FIELDS: [&str; 17] = [
     "domains",
     "issuer",
     "client_id",
@@ -429,6 +434,11 @@ const FIELDS: [&str; 12] = [
     "access_rules",
     "resource_groups",
     "provisioning",
+    "idp",
+    "tenants",
+    "email_claim",
+    "hosted_domains",
+    "email_verified_claim",
 ];
 
 /// A user-supplied key, shortened for echoing back in an error.
@@ -516,10 +526,20 @@ pub fn public_domain_message(d: &EmailDomain) -> String {
     format!("{d} is a public mail domain (anyone can get an address there): it cannot be claimed by an organisation")
 }
 
-/// The issuer: an [`IssuerUrl`] that also passes the deployment's URL policy.
-fn parse_issuer(v: &Value, policy: &IdpUrlPolicy) -> Result<IssuerUrl, FieldError> {
+/// The issuer: an [`IssuerUrl`] that also passes the deployment's URL policy. A pasted
+/// discovery URL is reduced to its issuer ([`profile::reduce_issuer_input`]); for Auth0, whose
+/// issuers end with `/`, the slash the reduction removed is put back.
+fn parse_issuer(v: &Value, policy: &IdpUrlPolicy, idp: IdpKind) -> Result<IssuerUrl, FieldError> {
     const F: &str = "issuer";
-    let s = string(v, F)?;
+    let pasted = string(v, F)?;
+    let reduced = profile::reduce_issuer_input(pasted);
+    let with_slash;
+    let s = if reduced.len() != pasted.len() && idp == IdpKind::Auth0 && !reduced.ends_with('/') {
+        with_slash = format!("{reduced}/");
+        with_slash.as_str()
+    } else {
+        reduced
+    };
     IssuerUrl::parse_with_policy(s, policy).map_err(|e| FieldError::new(F, e.to_string()))
 }
 
@@ -670,12 +690,20 @@ impl OrgConfig {
     /// * `session_ttl_secs` (default 28800): 300 to 86400.
     /// * `enforced` (default `true`).
     /// * `provisioning` (default `"sso"`): `"sso"` or `"scim"`.
+    /// * `idp` (default `"generic"`): the IdP profile, one of `generic`, `okta`, `entra`,
+    ///   `google`, `onelogin`, `keycloak`, `auth0` (see [`crate::core::profile`]), with its
+    ///   fields: `tenants` (Entra: allowed tenant ids, required for the `organizations` and
+    ///   `common` authorities), `email_claim` (Entra: `email`, `upn` or `preferred_username`),
+    ///   `hosted_domains` (Google: allowed `hd` values, default the email domains) and
+    ///   `email_verified_claim` (generic: `"required"`, the default, or `"optional"`). A field
+    ///   of another profile is refused.
     ///
     /// The body replaces the whole config: an omitted optional field takes its default, not
     /// the stored value (the client secret is the only exception). Unknown or duplicated
     /// fields are refused, as is `null` anywhere but `default_role`.
     ///
-    /// The issuer must be an absolute URL without query or fragment, at most 512 characters,
+    /// A pasted discovery URL (`{issuer}/.well-known/openid-configuration`) is reduced to the
+    /// issuer. The issuer must be an absolute URL without query or fragment, at most 512 characters,
     /// admitted by `policy`, and written in canonical form (the only leniency: a host-only
     /// issuer may omit the root `/`). It is stored exactly as written, because ID-token `iss`
     /// is compared with it as an exact string (OIDC Core 3.1.3.7 step 2).
@@ -710,7 +738,8 @@ impl OrgConfig {
         };
 
         let domains = parse_domains(required("domains")?)?;
-        let issuer = parse_issuer(required("issuer")?, policy)?;
+        let profile = profile::parse_fields(|k| fields.get(k).copied())?;
+        let issuer = parse_issuer(required("issuer")?, policy, profile.idp)?;
         let client_id = ClientId(
             bounded_text(required("client_id")?, "client_id", MAX_CLIENT_ID_CHARS)?.to_owned(),
         );
@@ -773,7 +802,7 @@ impl OrgConfig {
                 ))
             }
         };
-        Ok(OrgConfig {
+        let mut cfg = OrgConfig {
             slug,
             domains,
             issuer,
@@ -791,7 +820,11 @@ impl OrgConfig {
             verified_domains: existing
                 .map(|o| o.verified_domains.clone())
                 .unwrap_or_default(),
-        })
+            profile,
+        };
+        // The profile's cross-field rules (issuer forms, which fields go with which IdP).
+        profile::validate(&mut cfg)?;
+        Ok(cfg)
     }
 
     /// The config for display: every field but `client_secret`, plus `"client_secret_set":
