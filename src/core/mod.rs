@@ -22,6 +22,7 @@ pub mod org_cache;
 pub mod random;
 pub mod roles;
 pub mod scim;
+pub mod seal;
 pub mod secret;
 pub mod session;
 pub mod store;
