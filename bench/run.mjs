@@ -289,7 +289,9 @@ async function startupOnce() {
     [join(ROOT, 'node_modules/wrangler/bin/wrangler.js'), 'dev', '--config', config, '--local',
       '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspectorPort),
       '--persist-to', join(OUT, `persist-${port}`), '--show-interactive-dev-session=false',
-      '--var', 'PUBLIC_ORIGIN:http://127.0.0.1', '--var', 'ADMIN_TOKEN:bench-token-0123456789abcdef0123'],
+      '--var', 'PUBLIC_ORIGIN:http://127.0.0.1', '--var', 'ADMIN_TOKEN:bench-token-0123456789abcdef0123',
+      // A throwaway key for this start-up probe only (required; see COOKIE_SECRET in the README).
+      '--var', `COOKIE_SECRET:${randomBytes(32).toString('base64url')}`],
     { cwd: ROOT, detached: true, stdio: 'ignore', env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1' } },
   );
   try {

@@ -351,7 +351,7 @@ describe('what the origin never sees', () => {
     const carol = await signedIn('carol');
     const session = carol.jar.headerFor(`${stack.origin}/orgs/acme/models/x`);
     const path = unique('/orgs/acme/models/x');
-    const cookie = `a=1; ${session}; __Host-sso_session=fake; sso_tx=t; __Host-sso_tx=t; b=2`;
+    const cookie = `a=1; ${session}; __Host-sso_session=fake; sso_tx=t; __Host-sso_tx=t; sso_tx_0a1b2c3d=t; b=2`;
     const { result: r, seen } = await via(path, { client: carol, headers: { ...API, cookie } });
     assert.ok([200, 400].includes(r.status), `forwarded or refused as malformed: ${r.status} ${r.text}`);
     if (r.status === 200) {

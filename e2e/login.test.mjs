@@ -2,6 +2,7 @@
 // /sso/callback -> session cookie -> /sso/me -> /sso/logout -> IdP end_session. Then key
 // rotation, return_to handling, and the callback's refusals.
 import { strict as assert } from 'node:assert';
+import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 
 import {
@@ -26,6 +27,11 @@ after(() => stack?.stop());
 
 const setCookie = (response, name) =>
   response.headers.getSetCookie().map(parseSetCookie).find((c) => c.name === name);
+/** The transaction cookie of the login whose state is `state` (plain-http names: no __Host-). */
+const txName = (state) => `sso_tx_${createHash('sha256').update(state).digest('hex').slice(0, 8)}`;
+/** The transaction cookies a response sets or clears. */
+const txCookies = (response) =>
+  response.headers.getSetCookie().map(parseSetCookie).filter((c) => c.name.startsWith('sso_tx_'));
 
 const isCleared = (c) =>
   c && (c.value === '' || c.attributes['max-age'] === '0' || Date.parse(c.attributes.expires) < Date.now());
@@ -51,7 +57,8 @@ describe('full login as alice', () => {
     assert.equal(String(session.attributes.samesite).toLowerCase(), 'lax');
     assert.equal(session.attributes.path, '/');
     assert.ok(!session.value.includes('alice'), 'the session cookie is an opaque handle');
-    assert.ok(isCleared(setCookie(response, 'sso_tx')), 'the transaction cookie is cleared');
+    const tx = txCookies(response);
+    assert.ok(tx.length === 1 && isCleared(tx[0]), `the transaction cookie is cleared: ${JSON.stringify(tx)}`);
     assert.match(response.headers.get('cache-control') ?? '', /no-store/);
     oldSession = session.value;
   });
@@ -179,19 +186,32 @@ describe('callback refusals', () => {
 
   test('replayed callback (second use)', async () => {
     const { client, callback } = await freshCallback();
-    const tx = client.jar.get(stack.origin, 'sso_tx');
+    const name = txName(callback.searchParams.get('state'));
+    const tx = client.jar.get(stack.origin, name);
+    assert.ok(tx, 'the transaction cookie is named after the state');
     const first = await client.fetch(callback.href);
     await first.arrayBuffer();
     assert.equal(first.status, 302);
-    // Replay with the original transaction cookie in a fresh jar: single use is server-side.
+    // Replay with a copy of the sealed transaction cookie in a fresh jar: the org's ledger
+    // remembers it was spent (nothing about it is stored before the callback).
     const replay = new HttpClient();
-    replay.jar.set(stack.origin, 'sso_tx', tx);
+    replay.jar.set(stack.origin, name, tx);
     await assertRefused(replay, callback.href, 'replay', ['login_expired']);
+  });
+
+  test('tampered transaction cookie', async () => {
+    const { client, callback } = await freshCallback();
+    const name = txName(callback.searchParams.get('state'));
+    const tx = client.jar.get(stack.origin, name);
+    const i = Math.floor(tx.length / 2);
+    client.jar.set(stack.origin, name, `${tx.slice(0, i)}${tx[i] === 'A' ? 'B' : 'A'}${tx.slice(i + 1)}`);
+    const text = await assertRefused(client, callback.href, 'tampered tx cookie', ['login_expired']);
+    assert.match(JSON.parse(text).message, /not valid here/);
   });
 
   test('callback without the transaction cookie', async () => {
     const { client, callback } = await freshCallback();
-    client.jar.delete(stack.origin, 'sso_tx');
+    client.jar.delete(stack.origin, txName(callback.searchParams.get('state')));
     await assertRefused(client, callback.href, 'no tx cookie', ['login_expired']);
   });
 
@@ -199,7 +219,9 @@ describe('callback refusals', () => {
     const a = await freshCallback();
     const b = new HttpClient();
     await start(b, stack.origin, { email: 'alice@acme.test' });
-    a.client.jar.set(stack.origin, 'sso_tx', b.jar.get(stack.origin, 'sso_tx'));
+    // b's sealed transaction under a's name: the name is sealed into it, so it does not open.
+    const bTx = b.jar.byHost.get(new URL(stack.origin).host).find((c) => c.name.startsWith('sso_tx_'));
+    a.client.jar.set(stack.origin, txName(a.callback.searchParams.get('state')), bTx.value);
     await assertRefused(a.client, a.callback.href, 'swapped tx cookie', ['login_expired', 'invalid_callback']);
   });
 

@@ -1,6 +1,7 @@
 // GET /sso/start: the authorization request the worker builds, the transaction cookie, and the
 // refusals (unknown domain without naming any org, malformed emails).
 import { strict as assert } from 'node:assert';
+import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 
 import { HttpClient, acmeConfig, startStack } from './fixtures.mjs';
@@ -41,8 +42,11 @@ function assertAuthorizationRedirect({ response, text }) {
   assert.equal(p.get('code_challenge_method'), 'S256');
   assert.equal(p.get('client_secret'), null, 'the secret never travels through the browser');
 
-  const tx = response.headers.getSetCookie().map(parseSetCookie).find((c) => c.name === 'sso_tx');
-  assert.ok(tx, `sso_tx cookie expected: ${response.headers.getSetCookie()}`);
+  // One cookie per transaction, named after a hash of its state.
+  const hash = createHash('sha256').update(p.get('state')).digest('hex').slice(0, 8);
+  const tx = response.headers.getSetCookie().map(parseSetCookie).find((c) => c.name === `sso_tx_${hash}`);
+  assert.ok(tx, `sso_tx_${hash} cookie expected: ${response.headers.getSetCookie()}`);
+  assert.equal(tx.attributes['max-age'], '600');
   assert.ok(tx.value.length > 0);
   assert.equal(tx.attributes.httponly, true);
   assert.equal(String(tx.attributes.samesite).toLowerCase(), 'lax');
@@ -77,13 +81,34 @@ describe('a known domain starts an authorization request', () => {
   });
 });
 
+describe('starts that must not start anything', () => {
+  test('HEAD (a link prefetcher) answers without a cookie or a redirect', async () => {
+    const res = await fetch(`${stack.origin}/sso/start?email=someone%40acme.test`, { method: 'HEAD', redirect: 'manual' });
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.headers.getSetCookie(), []);
+    assert.equal(res.headers.get('location'), null);
+  });
+
+  test('a start from another site shows a confirmation naming the org', async () => {
+    const { response, text } = await startWith('email=someone%40acme.test&return_to=%2Fdocs', { 'sec-fetch-site': 'cross-site' });
+    assert.equal(response.status, 200, text.slice(0, 500));
+    assert.deepEqual(response.headers.getSetCookie(), [], 'no transaction yet');
+    assert.match(text, /Sign in to acme\?/);
+    assert.match(text, /<form action="\/sso\/start" method="get">/);
+    assert.match(text, /name="email" value="someone@acme.test"/);
+    assert.match(text, /name="return_to" value="\/docs"/);
+    // The button's request comes from our own page.
+    assertAuthorizationRedirect(await startWith('email=someone%40acme.test&return_to=%2Fdocs', { 'sec-fetch-site': 'same-origin' }));
+  });
+});
+
 describe('unknown domains and orgs', () => {
   test('HTML 404 that names no org', async () => {
     const { response, text } = await startWith('email=someone%40unknown.test');
     assert.equal(response.status, 404);
     assert.match(response.headers.get('content-type') ?? '', /text\/html/);
     assert.ok(!/acme/i.test(text), 'the page must not reveal which orgs exist');
-    assert.ok(!response.headers.getSetCookie().some((c) => c.startsWith('sso_tx=')), 'no transaction for an unknown domain');
+    assert.ok(!response.headers.getSetCookie().some((c) => c.startsWith('sso_tx')), 'no transaction for an unknown domain');
   });
 
   test('JSON 404 unknown_domain', async () => {

@@ -80,7 +80,9 @@ export function testConfig(cwd, out, { realRateLimits = false } = {}) {
 }
 
 /** Vars that are secrets in production: passed through `.dev.vars`, never as `--var`. */
-export const SECRET_VARS = new Set(['ADMIN_TOKEN', 'ASSERTION_SIGNING_KEY', 'ASSERTION_SIGNING_KEY_PREVIOUS']);
+export const SECRET_VARS = new Set([
+  'ADMIN_TOKEN', 'ASSERTION_SIGNING_KEY', 'ASSERTION_SIGNING_KEY_PREVIOUS', 'COOKIE_SECRET', 'COOKIE_SECRET_PREVIOUS',
+]);
 
 /**
  * One dotenv line for `.dev.vars` (wrangler parses it with dotenv: single-quoted values are
@@ -95,8 +97,9 @@ export function dotenvLine(name, value) {
 
 /**
  * Start `wrangler dev` on 127.0.0.1:`port` and wait for GET /healthz to answer 200.
- * Vars PUBLIC_ORIGIN, ADMIN_TOKEN, ALLOW_INSECURE_LOOPBACK_IDP and ASSERTION_SIGNING_KEY (a
- * fresh P-256 key from keys.mjs) are set unless `vars` names them; a var given as `null` or
+ * Vars PUBLIC_ORIGIN, ADMIN_TOKEN, ALLOW_INSECURE_LOOPBACK_IDP, ASSERTION_SIGNING_KEY (a
+ * fresh P-256 key from keys.mjs) and COOKIE_SECRET (32 fresh random bytes) are set unless `vars`
+ * names them; a var given as `null` or
  * `undefined` is left out altogether (e.g. `{ ASSERTION_SIGNING_KEY: null }`).
  * @returns {Promise<{url: string, port: number, adminToken: string, assertionKey: string|null,
  *   logFile: string, stop: () => Promise<void>}>}
@@ -110,6 +113,7 @@ export async function startWorker({ port, vars = {}, timeoutMs = 60_000, cwd = p
     ADMIN_TOKEN: randomBytes(24).toString('base64url'),
     ALLOW_INSECURE_LOOPBACK_IDP: 'true',
     ASSERTION_SIGNING_KEY: generateAssertionKey(),
+    COOKIE_SECRET: randomBytes(32).toString('base64url'),
   };
   const allVars = Object.fromEntries(
     Object.entries({ ...defaults, ...vars }).filter(([, v]) => v !== null && v !== undefined),

@@ -290,8 +290,9 @@ fn start_redirects_to_the_idp_with_every_parameter() {
     assert_eq!(p["login_hint"], "Ada.Lovelace@acme.com");
     assert_eq!(s.auth_url.query_pairs().count(), 9, "{}", s.auth_url);
 
-    let tx = set_cookie_header(r, TX_COOKIE).unwrap();
-    assert!(tx.starts_with(&format!("{TX_COOKIE}={}", s.tx_cookie)));
+    let tx = set_cookie_header(r, &s.tx_name).unwrap();
+    assert!(tx.starts_with(&format!("{}={}", s.tx_name, s.tx_cookie)));
+    assert_eq!(tx_set_cookies(r).len(), 1, "one transaction cookie");
     for attr in [
         "Max-Age=600",
         "Path=/",
@@ -302,8 +303,10 @@ fn start_redirects_to_the_idp_with_every_parameter() {
         assert!(tx.split("; ").any(|a| a == attr), "{attr} missing: {tx}");
     }
     assert!(!tx.contains("Domain"));
-    // The tx cookie is a random binding, not the state or nonce.
-    assert_ne!(s.tx_cookie, p["state"]);
+    // The tx cookie is the sealed transaction: none of its secrets readable in it.
+    for secret in [p["state"].as_str(), p["nonce"].as_str(), "acme", "/docs"] {
+        assert!(!s.tx_cookie.contains(secret), "{secret}");
+    }
     assert!(s.tx_cookie.len() >= 43);
 
     // The transaction remembers return_to: the callback goes there.
@@ -446,15 +449,16 @@ fn failed_lookup_keeps_the_typed_email_escaped() {
 }
 
 #[test]
-fn start_costs_one_index_read_one_org_read_and_cached_discovery() {
+fn start_costs_at_most_two_reads_and_writes_nothing() {
     let h = Harness::with_orgs();
     let disc = h.acme_idp().discovery_url();
+    let ledger_calls = h.ledger.calls.get();
     let c0 = h.counts();
     h.start("ada@acme.com");
     let c1 = h.counts();
-    // First time: index + org + discovery KV miss; discovery stored; transaction stored.
+    // First time in this isolate: index + org + discovery KV miss; the discovery cache filled.
     assert_eq!(c1.gets - c0.gets, 3);
-    assert_eq!(c1.puts - c0.puts, 2);
+    assert_eq!(c1.puts - c0.puts, 1, "the discovery cache only");
     assert_eq!(c1.lists - c0.lists, 0);
     assert_eq!(h.net.hits(&disc), 1);
     for _ in 0..3 {
@@ -462,11 +466,29 @@ fn start_costs_one_index_read_one_org_read_and_cached_discovery() {
         h.start("grace@acme.com");
         let after = h.counts();
         assert_eq!(after.gets - before.gets, 2, "index + org only");
-        assert_eq!(after.puts - before.puts, 1, "the transaction only");
+        assert_eq!(
+            after.puts - before.puts,
+            0,
+            "no write: the transaction is in its cookie"
+        );
         assert_eq!(after.deletes - before.deletes, 0);
         assert_eq!(after.lists - before.lists, 0);
     }
+    // By org slug: one read, then none while the isolate's org cache holds it.
+    let before = h.counts();
+    h.start_query(&format!("org={ACME}"));
+    assert_eq!(h.counts().gets - before.gets, 1);
+    for _ in 0..3 {
+        let before = h.counts();
+        h.start_query(&format!("org={ACME}"));
+        assert_eq!(h.counts(), before, "no KV operation at all");
+    }
     assert_eq!(h.net.hits(&disc), 1, "discovery is cached in the isolate");
+    assert_eq!(
+        h.ledger.calls.get(),
+        ledger_calls,
+        "start never asks the ledger"
+    );
 }
 
 // =============================================================================================
@@ -486,7 +508,7 @@ fn full_flow_start_callback_me_logout() {
     assert_eq!(resp.header("location"), Some("/"));
     assert_eq!(resp.header("cache-control"), Some("no-store"));
     // The tx cookie is cleared; the session cookie set with the org session's lifetime.
-    assert_eq!(set_cookie_value(&resp, TX_COOKIE).as_deref(), Some(""));
+    assert_eq!(set_cookie_value(&resp, &s.tx_name).as_deref(), Some(""));
     let sc = set_cookie_header(&resp, SESSION_COOKIE).unwrap();
     for attr in [
         "Max-Age=3600",
@@ -634,12 +656,14 @@ fn logout_from_our_no_referrer_page_is_accepted() {
 // =============================================================================================
 // Callback rejections: each leaves no session behind.
 
-/// Asserts a refused callback: `status`, no session cookie, the tx cookie cleared, no session
-/// record in KV.
+/// Asserts a refused callback: `status`, no session cookie, the tx cookie of its state cleared
+/// (and none set), no session record in KV.
 fn assert_refused(h: &Harness, resp: &Response, status: u16) {
     assert_eq!(resp.status(), status, "{}", resp.text());
     assert_no_session_cookie(resp);
-    assert_eq!(set_cookie_value(resp, TX_COOKIE).as_deref(), Some(""));
+    let tx = tx_set_cookies(resp);
+    assert_eq!(tx.len(), 1, "{tx:?}");
+    assert!(tx.iter().all(|(_, v)| v.is_empty()), "{tx:?}");
     assert_eq!(h.session_records(), 0);
     assert!(resp
         .header("content-security-policy")
@@ -662,13 +686,22 @@ fn callback_without_tx_cookie() {
     let resp = h.callback(&cb, None, None);
     assert_refused(&h, &resp, 400);
     assert_eq!(h.net.hits(&h.acme_idp().token_endpoint()), 0);
-    // A tx cookie from another browser's login is no better.
+    // A tx cookie from another login is no better: under this state's name it does not open
+    // (the name is sealed into it), under its own name it is not this state's.
     let other = h.start("grace@acme.com");
     let resp = h.callback(&cb, Some(&other.tx_cookie), None);
     assert_refused(&h, &resp, 400);
+    let resp = h.callback_with(&cb, Some(&format!("{}={}", other.tx_name, other.tx_cookie)));
+    assert_refused(&h, &resp, 400);
     assert_eq!(h.net.hits(&h.acme_idp().token_endpoint()), 0);
+    // And the genuine one still works.
+    let resp = h.callback(&cb, Some(&s.tx_cookie), None);
+    assert_eq!(resp.status(), 302, "{}", resp.text());
 }
 
+/// A response whose state is not the transaction's is refused before any exchange. It finds no
+/// transaction cookie (they are named after their state), so it spends nothing: the genuine
+/// response still completes (with the KV transaction, a wrong state burned it).
 #[test]
 fn callback_with_wrong_state() {
     let h = Harness::with_orgs();
@@ -688,11 +721,17 @@ fn callback_with_wrong_state() {
     cb.query_pairs_mut().clear().extend_pairs(pairs);
     let resp = h.callback(&cb, Some(&s.tx_cookie), None);
     assert_refused(&h, &resp, 400);
+    // Even with the cookie under the forged state's name: the sealed name does not match.
+    let forged = format!(
+        "{}={}",
+        tx_cookie_name(&query_map(&cb)["state"]),
+        s.tx_cookie
+    );
+    assert_refused(&h, &h.callback_with(&cb, Some(&forged)), 400);
     assert_eq!(h.net.hits(&h.acme_idp().token_endpoint()), 0);
-    // The failed attempt burned the transaction: the genuine callback is refused too.
     let genuine = h.authorize(&s, Consent::default());
     let resp = h.callback(&genuine, Some(&s.tx_cookie), None);
-    assert_refused(&h, &resp, 400);
+    assert_eq!(resp.status(), 302, "{}", resp.text());
 }
 
 #[test]
@@ -718,7 +757,7 @@ fn callback_idp_error_is_shown_escaped() {
         "/sso/callback?error=access_denied&error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E&state={}",
         s.params["state"]
     );
-    let cookie = format!("{TX_COOKIE}={}", s.tx_cookie);
+    let cookie = tx_pair(&s);
     let resp = h.get(&path, Some(&cookie));
     assert_refused(&h, &resp, 403);
     let text = resp.text();
@@ -1089,4 +1128,347 @@ fn log_check_catches_a_leak() {
         .borrow_mut()
         .push(format!("debug state={}", s.params["state"]));
     h.assert_logs_clean();
+}
+
+// =============================================================================================
+// The sealed login transaction (issue 11 points 1, 3, 4 and 5)
+
+/// `started`'s transaction cookie as a `Cookie` pair.
+fn tx_pair(started: &Started) -> String {
+    format!("{}={}", started.tx_name, started.tx_cookie)
+}
+
+#[test]
+fn a_tampered_transaction_cookie_is_a_clear_400_and_spends_nothing() {
+    let h = Harness::with_orgs();
+    let s = h.start("ada@acme.com");
+    let cb = h.authorize(&s, Consent::default());
+    let calls = h.ledger.calls.get();
+    let mut v = s.tx_cookie.clone().into_bytes();
+    let i = v.len() / 2;
+    v[i] = if v[i] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(v).unwrap();
+    for bad in [tampered.as_str(), &s.tx_cookie[..40], "not-a-sealed-value"] {
+        let resp = h.callback(&cb, Some(bad), None);
+        assert_refused(&h, &resp, 400);
+        assert!(
+            resp.text().contains("sign-in cookie is not valid here"),
+            "{}",
+            resp.text()
+        );
+    }
+    assert_eq!(h.net.hits(&h.acme_idp().token_endpoint()), 0);
+    assert_eq!(h.ledger.calls.get(), calls, "nothing spent");
+    // The genuine cookie still completes.
+    assert_eq!(h.callback(&cb, Some(&s.tx_cookie), None).status(), 302);
+}
+
+#[test]
+fn a_transaction_cookie_is_refused_after_ten_minutes() {
+    let h = Harness::with_orgs();
+    // 600 seconds after the start: expired, whatever the browser kept.
+    let s = h.start("ada@acme.com");
+    h.clock.set(T0 + 600);
+    let cb = h.authorize(&s, Consent::default());
+    let resp = h.callback(&cb, Some(&s.tx_cookie), None);
+    assert_refused(&h, &resp, 400);
+    assert!(resp.text().contains("expired"), "{}", resp.text());
+    assert_eq!(h.net.hits(&h.acme_idp().token_endpoint()), 0);
+    // 599 seconds after the start: still accepted.
+    let s = h.start("ada@acme.com");
+    h.clock.set(T0 + 600 + 599);
+    let cb = h.authorize(&s, Consent::default());
+    assert_eq!(h.callback(&cb, Some(&s.tx_cookie), None).status(), 302);
+}
+
+#[test]
+fn a_cookie_sealed_by_another_deployment_is_refused_and_rotation_keeps_logins_alive() {
+    let mut h = Harness::with_orgs();
+    // Started while the hub (or another deployment) had another secret.
+    h.config = hub_config(OTHER_COOKIE_SECRET, None);
+    let s = h.start("ada@acme.com");
+    let cb = h.authorize(&s, Consent::default());
+    h.config = hub_config(COOKIE_SECRET, None);
+    let resp = h.callback(&cb, Some(&s.tx_cookie), None);
+    assert_refused(&h, &resp, 400);
+    assert!(resp.text().contains("not valid here"));
+    assert_eq!(h.net.hits(&h.acme_idp().token_endpoint()), 0);
+    // Rotated: the old secret as COOKIE_SECRET_PREVIOUS opens it.
+    h.config = hub_config(COOKIE_SECRET, Some(OTHER_COOKIE_SECRET));
+    let resp = h.callback(&cb, Some(&s.tx_cookie), None);
+    assert_eq!(resp.status(), 302, "{}", resp.text());
+    // New logins are sealed with the new secret only.
+    let s = h.start("ada@acme.com");
+    let cb = h.authorize(&s, Consent::default());
+    h.config = hub_config(OTHER_COOKIE_SECRET, None);
+    assert_refused_after_success(&h.callback(&cb, Some(&s.tx_cookie), None));
+}
+
+#[test]
+fn a_replayed_callback_is_refused_even_when_the_idp_accepts_the_code_again() {
+    let h = Harness::with_orgs();
+    h.acme_idp().accept_codes_twice.set(true);
+    let s = h.start("ada@acme.com");
+    let cb = h.authorize(&s, Consent::default());
+    let first = h.callback(&cb, Some(&s.tx_cookie), None);
+    assert_eq!(first.status(), 302, "{}", first.text());
+    // The same URL and a copy of the cookie, in this browser or another one.
+    let again = h.callback(&cb, Some(&s.tx_cookie), None);
+    assert_refused_after_success(&again);
+    let first_id = set_cookie_value(&first, SESSION_COOKIE).unwrap();
+    let again = h.callback(&cb, Some(&s.tx_cookie), Some(&first_id));
+    assert_refused_after_success(&again);
+    assert!(again.text().contains("already used"), "{}", again.text());
+    // Refused before the exchange: the IdP saw the code once.
+    assert_eq!(h.net.hits(&h.acme_idp().token_endpoint()), 1);
+    assert_eq!(h.session_records(), 1, "no second session");
+}
+
+fn assert_refused_after_success(resp: &Response) {
+    assert_eq!(resp.status(), 400, "{}", resp.text());
+    assert_no_session_cookie(resp);
+}
+
+#[test]
+fn two_sign_ins_started_in_two_tabs_both_complete() {
+    let h = Harness::with_orgs();
+    let a = h.start("ada@acme.com");
+    let g = h.start("ada@globex.com");
+    assert_ne!(a.tx_name, g.tx_name);
+    let jar = format!("theme=dark; {}; {}", tx_pair(&a), tx_pair(&g));
+    let cb_g = h.authorize(&g, Consent::default());
+    let cb_a = h.authorize(&a, Consent::default());
+    let resp = h.callback_with(&cb_g, Some(&jar));
+    assert_eq!(resp.status(), 302, "{}", resp.text());
+    // Only globex's transaction cookie is cleared.
+    assert_eq!(
+        tx_set_cookies(&resp),
+        vec![(g.tx_name.clone(), String::new())]
+    );
+    let id = set_cookie_value(&resp, SESSION_COOKIE).unwrap();
+    let jar = format!("{}; {SESSION_COOKIE}={id}", tx_pair(&a));
+    let resp = h.callback_with(&cb_a, Some(&jar));
+    assert_eq!(resp.status(), 302, "{}", resp.text());
+    let id = set_cookie_value(&resp, SESSION_COOKIE).unwrap();
+    let me = json_body(&h.me(&id));
+    assert!(
+        me["orgs"][ACME].is_object() && me["orgs"][GLOBEX].is_object(),
+        "{me}"
+    );
+}
+
+#[test]
+fn a_browser_holds_at_most_three_transaction_cookies() {
+    let h = Harness::with_orgs();
+    let mut jar: Vec<String> = Vec::new();
+    let mut started = Vec::new();
+    for i in 0..3 {
+        h.clock.set(T0 + i);
+        let cookie = jar.join("; ");
+        let s = h.start_with(
+            "email=ada%40acme.com",
+            (!jar.is_empty()).then_some(cookie.as_str()),
+        );
+        assert_eq!(tx_set_cookies(&s.response).len(), 1, "nothing cleared yet");
+        jar.push(tx_pair(&s));
+        started.push(s);
+    }
+    // The fourth clears the oldest, and only it.
+    h.clock.set(T0 + 3);
+    let cookie = jar.join("; ");
+    let s = h.start_with("email=ada%40acme.com", Some(&cookie));
+    let set = tx_set_cookies(&s.response);
+    assert_eq!(
+        set,
+        vec![
+            (started[0].tx_name.clone(), String::new()),
+            (s.tx_name.clone(), s.tx_cookie.clone())
+        ]
+    );
+    // A cookie that does not open goes first, before any genuine one.
+    let junk = format!("{}=junk", tx_cookie_name("junk"));
+    let cookie = format!("{junk}; {}", jar[1..].join("; "));
+    let s = h.start_with("email=ada%40acme.com", Some(&cookie));
+    assert_eq!(
+        tx_set_cookies(&s.response)[0],
+        (tx_cookie_name("junk"), String::new())
+    );
+    // The newest ones still complete.
+    let cb = h.authorize(&started[2], Consent::default());
+    assert_eq!(
+        h.callback(&cb, Some(&started[2].tx_cookie), None).status(),
+        302
+    );
+}
+
+#[test]
+fn head_never_starts_or_completes_a_sign_in() {
+    let h = Harness::with_orgs();
+    let before = h.counts();
+    let resp = h.request(Method::HEAD, "/sso/start?email=ada%40acme.com", &[], b"");
+    assert_eq!(resp.status(), 200);
+    assert!(set_cookies(&resp).is_empty());
+    assert_eq!(h.counts(), before, "no lookup");
+    assert_eq!(h.net.requests.borrow().len(), 0, "no discovery");
+
+    let s = h.start("ada@acme.com");
+    let cb = h.authorize(&s, Consent::default());
+    let calls = h.ledger.calls.get();
+    let path = format!("/sso/callback?{}", cb.query().unwrap());
+    let resp = h.request(Method::HEAD, &path, &[("cookie", &tx_pair(&s))], b"");
+    assert_eq!(resp.status(), 200);
+    assert!(set_cookies(&resp).is_empty(), "no cookie cleared or set");
+    assert_eq!(h.ledger.calls.get(), calls, "nothing spent");
+    assert_eq!(
+        h.net.hits(&h.acme_idp().token_endpoint()),
+        0,
+        "the code is not burnt"
+    );
+    // The real navigation afterwards completes.
+    assert_eq!(h.callback(&cb, Some(&s.tx_cookie), None).status(), 302);
+}
+
+#[test]
+fn a_sign_in_started_by_another_site_asks_first_naming_the_org() {
+    let h = Harness::with_orgs();
+    let path = "/sso/start?email=ada%40acme.com&return_to=%2Fdocs%3Fa%3D1";
+    for site in ["cross-site", "same-site"] {
+        let resp = h.request(Method::GET, path, &[("sec-fetch-site", site)], b"");
+        assert_eq!(resp.status(), 200, "{site}");
+        assert!(set_cookies(&resp).is_empty(), "no transaction started");
+        assert_eq!(resp.header("cache-control"), Some("no-store"));
+        let page = resp.text();
+        assert!(page.contains(&format!("Sign in to {ACME}?")), "{page}");
+        assert!(page.contains("<form action=\"/sso/start\" method=\"get\">"));
+        assert!(page.contains("name=\"email\" value=\"ada@acme.com\""));
+        assert!(page.contains("name=\"return_to\" value=\"/docs?a=1\""));
+    }
+    assert_eq!(
+        h.net.requests.borrow().len(),
+        0,
+        "nothing sent to the IdP's side"
+    );
+    // By org slug too.
+    let resp = h.request(
+        Method::GET,
+        &format!("/sso/start?org={GLOBEX}"),
+        &[("sec-fetch-site", "cross-site")],
+        b"",
+    );
+    assert_eq!(resp.status(), 200);
+    assert!(resp
+        .text()
+        .contains(&format!("name=\"org\" value=\"{GLOBEX}\"")));
+    // The button's request comes from our page: same-origin; typed or bookmarked: none.
+    for site in ["same-origin", "none"] {
+        let resp = h.request(Method::GET, path, &[("sec-fetch-site", site)], b"");
+        assert_eq!(resp.status(), 302, "{site}");
+        assert_eq!(tx_set_cookies(&resp).len(), 1);
+    }
+}
+
+#[test]
+fn a_cookie_bomb_does_not_hide_the_transaction_or_session_cookie() {
+    let h = Harness::with_orgs();
+    let bomb: Vec<String> = (0..120)
+        .map(|i| format!("bomb{i}={}", "x".repeat(100)))
+        .collect();
+    let bomb = bomb.join("; ");
+    assert!(bomb.len() > 12_000);
+    // Bloat before ours, within the cap.
+    let s = h.start("ada@acme.com");
+    let cb = h.authorize(&s, Consent::default());
+    let resp = h.callback_with(&cb, Some(&format!("{bomb}; {}", tx_pair(&s))));
+    assert_eq!(resp.status(), 302, "{}", resp.text());
+    let id = set_cookie_value(&resp, SESSION_COOKIE).unwrap();
+    // A huge tail after ours is ignored, not a reason to see nothing.
+    let huge = format!("{bomb}; {bomb}; {bomb}");
+    assert!(huge.len() > 36_000);
+    let s = h.start("ada@globex.com");
+    let cb = h.authorize(&s, Consent::default());
+    let jar = format!("{}; {SESSION_COOKIE}={id}; {huge}", tx_pair(&s));
+    let resp = h.callback_with(&cb, Some(&jar));
+    assert_eq!(resp.status(), 302, "{}", resp.text());
+    let id = set_cookie_value(&resp, SESSION_COOKIE).unwrap();
+    let me = h.get("/sso/me", Some(&format!("{SESSION_COOKIE}={id}; {huge}")));
+    assert_eq!(me.status(), 200);
+}
+
+#[test]
+fn the_idp_error_text_is_shown_only_for_a_live_transaction() {
+    let h = Harness::with_orgs();
+    // A crafted link, no transaction: neither free text reaches the page.
+    let resp = h.get(
+        "/sso/callback?error=access_denied&error_description=Call%20555-0100%20now&state=forged",
+        None,
+    );
+    assert_eq!(resp.status(), 403);
+    let text = resp.text();
+    assert!(text.contains("access_denied"));
+    assert!(!text.contains("555-0100"), "{text}");
+    let resp = h.get(
+        "/sso/callback?error=Your_account_is_locked_call_555&state=forged",
+        None,
+    );
+    assert_eq!(resp.status(), 403);
+    assert!(!resp.text().contains("locked"));
+    assert!(resp.text().contains("unspecified_error"));
+    // A transaction of another state does not count either.
+    let s = h.start("ada@acme.com");
+    let cookie = tx_pair(&s);
+    let resp = h.get(
+        "/sso/callback?error=access_denied&error_description=Call%20555-0100&state=forged",
+        Some(&cookie),
+    );
+    assert!(!resp.text().contains("555-0100"));
+    // The browser's own live login: shown (escaped; see callback_idp_error_is_shown_escaped).
+    let path = format!(
+        "/sso/callback?error=access_denied&error_description=Not%20in%20the%20app%20group&state={}",
+        s.params["state"]
+    );
+    let resp = h.get(&path, Some(&cookie));
+    assert_refused(&h, &resp, 403);
+    assert!(resp.text().contains("Not in the app group"));
+}
+
+#[test]
+fn an_oversized_token_response_or_id_token_is_an_invalid_idp_response() {
+    let h = Harness::with_orgs();
+    let huge = json!({
+        "access_token": "a",
+        "token_type": "Bearer",
+        "id_token": "x",
+        "pad": "p".repeat(edge_sso::core::oidc::token::MAX_TOKEN_BODY),
+    });
+    let big_id_token = json!({
+        "access_token": "a",
+        "token_type": "Bearer",
+        "id_token": format!("eyJ{}.e30.c2ln", "A".repeat(edge_sso::core::oidc::idtoken::MAX_ID_TOKEN_BYTES)),
+    });
+    for body in [huge, big_id_token] {
+        *h.acme_idp().token_override.borrow_mut() =
+            Some(HttpResponse::new(200, "application/json", body.to_string()));
+        let resp = login_with(&h, Consent::default());
+        assert_refused(&h, &resp, 502);
+        let text = resp.text();
+        assert!(text.contains("sent an invalid response"), "{text}");
+        assert!(!text.contains("could not be reached"), "{text}");
+    }
+    // Stored nothing: no session, no member.
+    assert_eq!(h.session_records(), 0);
+    let slug = edge_sso::core::org::OrgSlug::parse(ACME).unwrap();
+    let members = h
+        .ledger
+        .call_now(
+            &slug,
+            edge_sso::core::ledger::Command::Members {
+                limit: 10,
+                cursor: None,
+            },
+        )
+        .unwrap();
+    assert!(
+        matches!(members, edge_sso::core::ledger::Reply::Members { ref members, .. } if members.is_empty()),
+        "{members:?}"
+    );
 }

@@ -93,6 +93,7 @@ impl T {
             "PUBLIC_ORIGIN" => Some("https://sso.example.com".into()),
             "ADMIN_TOKEN" => Some(TOKEN.into()),
             "DOH_URL" => Some("https://doh.example/dns-query".into()),
+            "COOKIE_SECRET" => Some("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8".into()),
             _ => None,
         })
         .unwrap();

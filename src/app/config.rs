@@ -4,6 +4,7 @@
 use crate::core::gateway::assertion::AssertionContext;
 use crate::core::jose::private_jwk::EcPrivateJwk;
 use crate::core::oidc::url_policy::IdpUrlPolicy;
+use crate::core::seal::Sealer;
 use crate::core::secret::Secret;
 use url::Url;
 
@@ -28,6 +29,9 @@ pub struct AppConfig {
     /// `DOH_URL`: the DNS-over-HTTPS JSON endpoint domain claims are checked through (default
     /// [`DEFAULT_DOH_URL`]); https, or http on loopback with `ALLOW_INSECURE_LOOPBACK_IDP=true`.
     pub doh_url: Url,
+    /// `COOKIE_SECRET` (+ optional `COOKIE_SECRET_PREVIOUS`, which only opens): the keys that
+    /// seal login transactions into their cookies. Required.
+    pub cookie_sealer: Sealer,
 }
 
 /// Cloudflare's public resolver, JSON flavour.
@@ -154,10 +158,29 @@ impl AppConfig {
                 .unwrap_or(DEFAULT_DOH_URL),
             allow,
         )?;
+        let cookie_secret = get("COOKIE_SECRET")
+            .filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| {
+                bad(
+                    "COOKIE_SECRET",
+                    "is not set (a secret: base64url of at least 32 random bytes; see the README)",
+                )
+            })?;
+        let previous = get("COOKIE_SECRET_PREVIOUS").filter(|s| !s.trim().is_empty());
+        let cookie_sealer =
+            Sealer::from_secrets(&cookie_secret, previous.as_deref()).map_err(|(prev, e)| {
+                let name = if prev {
+                    "COOKIE_SECRET_PREVIOUS"
+                } else {
+                    "COOKIE_SECRET"
+                };
+                bad(name, e.to_string())
+            })?;
 
         Ok(AppConfig {
             doh_url,
             public_origin,
+            cookie_sealer,
             admin_token: Secret::new(admin),
             idp_policy: IdpUrlPolicy {
                 allow_insecure_loopback: allow,
@@ -264,10 +287,20 @@ mod tests {
     }
 
     const TOKEN: &str = "0123456789abcdef0123";
+    const SECRET: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+
+    /// `pairs` plus a valid COOKIE_SECRET unless `pairs` sets one.
+    fn cfg_with_secret(pairs: &[(&str, &str)]) -> Result<AppConfig, ConfigError> {
+        let mut all = pairs.to_vec();
+        if !all.iter().any(|(k, _)| *k == "COOKIE_SECRET") {
+            all.push(("COOKIE_SECRET", SECRET));
+        }
+        cfg(&all)
+    }
 
     #[test]
     fn minimal_valid() {
-        let c = cfg(&[
+        let c = cfg_with_secret(&[
             ("PUBLIC_ORIGIN", "https://sso.example.com"),
             ("ADMIN_TOKEN", TOKEN),
         ])
@@ -290,6 +323,7 @@ mod tests {
                 ("ADMIN_TOKEN", TOKEN),
                 ("ALLOW_INSECURE_LOOPBACK_IDP", dev),
                 ("DOH_URL", doh),
+                ("COOKIE_SECRET", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"),
             ])
         };
         assert_eq!(
@@ -384,7 +418,7 @@ mod tests {
             ),
         ];
         for (vars, name) in cases {
-            let e = cfg(vars).unwrap_err();
+            let e = cfg_with_secret(vars).unwrap_err();
             assert_eq!(e.variable, *name, "{vars:?}");
             assert!(e.to_string().contains(name));
         }
@@ -392,7 +426,7 @@ mod tests {
 
     #[test]
     fn loopback_dev_settings() {
-        let c = cfg(&[
+        let c = cfg_with_secret(&[
             ("PUBLIC_ORIGIN", "http://127.0.0.1:8787"),
             ("ADMIN_TOKEN", TOKEN),
             ("ALLOW_INSECURE_LOOPBACK_IDP", "true"),
@@ -401,5 +435,38 @@ mod tests {
         assert!(!c.secure_cookies());
         assert!(c.idp_policy.allow_insecure_loopback);
         assert_eq!(c.origin_str(), "http://127.0.0.1:8787");
+    }
+
+    #[test]
+    fn cookie_secret_is_required_and_checked() {
+        let base = [
+            ("PUBLIC_ORIGIN", "https://sso.example.com"),
+            ("ADMIN_TOKEN", TOKEN),
+        ];
+        let e = cfg(&base).unwrap_err();
+        assert_eq!(e.variable, "COOKIE_SECRET");
+        assert!(e.to_string().contains("COOKIE_SECRET"));
+        for (name, value) in [
+            ("COOKIE_SECRET", "c2hvcnQ"),
+            ("COOKIE_SECRET", "not base64url"),
+            ("COOKIE_SECRET", "   "),
+        ] {
+            let mut v = base.to_vec();
+            v.push((name, value));
+            assert_eq!(cfg(&v).unwrap_err().variable, "COOKIE_SECRET", "{value:?}");
+        }
+        let mut v = base.to_vec();
+        v.push(("COOKIE_SECRET", SECRET));
+        v.push(("COOKIE_SECRET_PREVIOUS", "short"));
+        let e = cfg(&v).unwrap_err();
+        assert_eq!(e.variable, "COOKIE_SECRET_PREVIOUS");
+        assert!(!e.to_string().contains(SECRET), "no secret in the message");
+        v.pop();
+        v.push((
+            "COOKIE_SECRET_PREVIOUS",
+            "HxkZGBcWFRQTEhEQDw4NDAsKCQgHBgUEAwIBAAECAwQ",
+        ));
+        assert!(cfg(&v).is_ok());
+        assert!(!format!("{:?}", cfg(&v).unwrap()).contains(SECRET));
     }
 }

@@ -315,9 +315,14 @@ impl From<TxError> for AppError {
     fn from(e: TxError) -> Self {
         match e {
             TxError::Store(e) => storage(e),
-            TxError::Unknown | TxError::Expired => {
+            TxError::Unknown | TxError::Expired | TxError::Replayed => {
                 AppError::new(ErrorCode::LoginExpired).log(format!("transaction: {e}"))
             }
+            // Tampered, or sealed by another deployment or a rotated-out key: the browser
+            // cannot finish this sign-in, but it can start again.
+            TxError::Unsealable => AppError::new(ErrorCode::LoginExpired)
+                .message("This sign-in cannot be completed: its sign-in cookie is not valid here. Please start again.")
+                .log(format!("transaction: {e}")),
             other => AppError::new(ErrorCode::InvalidCallback).log(format!("transaction: {other}")),
         }
     }
@@ -402,6 +407,9 @@ impl From<LoginError> for AppError {
             LoginError::TokenEndpointUnreachable(e) => AppError::new(ErrorCode::IdpUnavailable)
                 .message("Your organisation's identity provider could not be reached.")
                 .log(format!("token endpoint: {e}")),
+            LoginError::InvalidIdpResponse(what) => AppError::new(ErrorCode::IdpUnavailable)
+                .message("Your organisation's identity provider sent an invalid response.")
+                .log(format!("invalid IdP response: {what}")),
             LoginError::InvalidIdToken(e) => e.into(),
             LoginError::KeysUnavailable(e) => AppError::new(ErrorCode::IdpUnavailable)
                 .message("Your organisation's identity provider keys could not be fetched.")

@@ -47,6 +47,7 @@ fn config(gateway_on: bool) -> AppConfig {
     AppConfig::from_vars(|k| match k {
         "PUBLIC_ORIGIN" => Some(PUBLIC_ORIGIN.into()),
         "ADMIN_TOKEN" => Some(ADMIN_TOKEN.into()),
+        "COOKIE_SECRET" => Some("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8".into()),
         "ORIGIN_URL" if gateway_on => Some(ORIGIN_URL.into()),
         "ASSERTION_SIGNING_KEY" => Some(key.clone()),
         _ => None,

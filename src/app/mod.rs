@@ -354,6 +354,7 @@ mod tests {
         let config = AppConfig::from_vars(|k| match k {
             "PUBLIC_ORIGIN" => Some("https://sso.example.com".into()),
             "ADMIN_TOKEN" => Some("0123456789abcdef0123".into()),
+            "COOKIE_SECRET" => Some("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8".into()),
             _ => None,
         })
         .unwrap();

@@ -4,6 +4,8 @@ use crate::app::respond::html_escape;
 
 /// The login page.
 pub const INDEX_HTML: &str = include_str!("../../www/index.html");
+/// The confirmation page of a sign-in started by another site.
+pub const CONFIRM_HTML: &str = include_str!("../../www/confirm.html");
 /// The error page template.
 pub const ERROR_HTML: &str = include_str!("../../www/error.html");
 /// The admin page.
@@ -45,6 +47,24 @@ pub fn login_page_with_email(
         .replace("<!--EMAIL_VALUE-->", &email_html)
 }
 
+/// The page that asks a user sent by another site whether to sign in to org `org`: a form that
+/// re-requests `/sso/start` with `fields` (name, value) from our own origin.
+pub fn confirm_page(org: &str, fields: &[(&str, String)]) -> String {
+    let fields_html: String = fields
+        .iter()
+        .map(|(name, value)| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                html_escape(name),
+                html_escape(value)
+            )
+        })
+        .collect();
+    CONFIRM_HTML
+        .replace("<!--FIELDS-->", &fields_html)
+        .replace("<!--ORG-->", &html_escape(org))
+}
+
 /// The error page.
 pub fn error_page(title: &str, message: &str, correlation_id: &str) -> String {
     ERROR_HTML
@@ -64,6 +84,22 @@ mod tests {
         assert!(p.contains("&lt;b&gt;x&lt;/b&gt;"));
         assert!(!p.contains("<b>x"));
         assert!(p.contains("/a&quot;&gt;&lt;script&gt;"));
+    }
+
+    #[test]
+    fn confirm_page_names_the_org_and_escapes_the_fields() {
+        let p = confirm_page(
+            "acme",
+            &[
+                ("email", "\"><script>".into()),
+                ("return_to", "/a?b=1&c=2".into()),
+            ],
+        );
+        assert!(p.contains("<h1>Sign in to acme?</h1>"));
+        assert!(p.contains("name=\"email\" value=\"&quot;&gt;&lt;script&gt;\""));
+        assert!(p.contains("value=\"/a?b=1&amp;c=2\""));
+        assert!(!p.contains("<script>"));
+        assert!(p.contains("action=\"/sso/start\" method=\"get\""));
     }
 
     #[test]

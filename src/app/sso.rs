@@ -5,7 +5,7 @@
 use super::error::{self, AppError, ErrorCode};
 use super::respond::{html, json, redirect, wants_json};
 use super::{pages, App, HeaderExt, Request, RequestExt, Response, ResponseExt};
-use crate::core::cookie::{read_cookie, CookiePolicy};
+use crate::core::cookie::{read_cookie, tx_cookies, CookiePolicy};
 use crate::core::directory::OrgDirectory;
 use crate::core::email::EmailAddress;
 use crate::core::gateway::live::live_identity;
@@ -13,15 +13,15 @@ use crate::core::http::HttpClient;
 use crate::core::jose::verify::SignatureVerifier;
 use crate::core::login::{complete_login, CallbackRequest, LoginContext};
 use crate::core::oidc::authorize::{
-    authorization_url, begin, sanitize_return_to, TransactionStore, TRANSACTION_TTL_SECS,
+    authorization_url, begin, callback_state, sanitize_return_to, seal_transaction,
+    transaction_started_at, MAX_TX_COOKIES, TRANSACTION_TTL_SECS,
 };
 use crate::core::oidc::discovery::ProviderMetadata;
 use crate::core::org::{OrgConfig, OrgSlug};
-use crate::core::secret::Secret;
 use crate::core::session::{SessionId, SessionRecord};
 use crate::core::store::KvStore;
 use http::header::{CACHE_CONTROL, SET_COOKIE};
-use http::StatusCode;
+use http::{Method, StatusCode};
 
 /// Longest `email` query parameter read.
 const MAX_EMAIL_PARAM: usize = 320;
@@ -70,12 +70,37 @@ fn lookup_failure(req: &Request, err: AppError, return_to: &str) -> Result<Respo
     ))
 }
 
+/// The answer to `HEAD` on a route that starts or completes a sign-in: a link prefetcher or
+/// preview must not burn a login, so nothing is looked up, written or set.
+fn head_only() -> Result<Response, AppError> {
+    let mut resp = html(StatusCode::OK, String::new());
+    resp.set_header(CACHE_CONTROL, "no-store")?;
+    Ok(resp)
+}
+
+/// Whether the browser says this navigation was started by another site (Fetch Metadata,
+/// `Sec-Fetch-Site`): `cross-site`, or `same-site` (a sibling subdomain is another origin, and
+/// the cookie-bomb threat assumes a hostile one). Clients that send no header are not browsers
+/// and are not asked.
+fn started_elsewhere(req: &Request) -> bool {
+    matches!(
+        req.header("sec-fetch-site"),
+        Some("cross-site" | "same-site")
+    )
+}
+
 /// `GET /sso/start?email=E[&return_to=P]` or `?org=SLUG`: finds the org (one KV read on the
-/// domain index, one on the org), then redirects to its IdP with state, nonce and PKCE.
+/// domain index and one on the org for an email; none for a cached org slug), then redirects
+/// to its IdP with state, nonce and PKCE, the transaction sealed into its own cookie: nothing is
+/// stored. A sign-in started by another site gets a confirmation page naming the org instead
+/// (login CSRF into an org the user did not choose). `HEAD` does nothing.
 pub(super) async fn start<S: KvStore, H: HttpClient, V: SignatureVerifier>(
     app: &App<'_, S, H, V>,
     req: &Request,
 ) -> Result<Response, AppError> {
+    if req.method() == Method::HEAD {
+        return head_only();
+    }
     let return_to = sanitize_return_to(&req.query("return_to").unwrap_or_default());
     let dir = OrgDirectory::new(&app.store);
     let (org, login_hint) = match (req.query("email"), req.query("org")) {
@@ -114,8 +139,9 @@ pub(super) async fn start<S: KvStore, H: HttpClient, V: SignatureVerifier>(
             let Ok(slug) = OrgSlug::parse(&slug) else {
                 return lookup_failure(req, unknown(), &return_to);
             };
-            match dir.get(&slug).await? {
-                Some(org) => (org, None),
+            // The isolate's org cache (ORG_CACHE_SECS): the callback reads the org afresh.
+            match app.state.orgs.get(&dir, &slug, app.clock.now()).await? {
+                Some(org) => ((*org).clone(), None),
                 None => return lookup_failure(req, unknown(), &return_to),
             }
         }
@@ -130,6 +156,24 @@ pub(super) async fn start<S: KvStore, H: HttpClient, V: SignatureVerifier>(
         }
     };
 
+    if started_elsewhere(req) {
+        // The button re-requests this same URL from our page (Sec-Fetch-Site: same-origin).
+        let fields: Vec<(&str, String)> = [
+            ("email", login_hint.clone()),
+            ("org", req.query("org")),
+            ("return_to", Some(return_to.clone()).filter(|r| r != "/")),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect();
+        let mut resp = html(
+            StatusCode::OK,
+            pages::confirm_page(org.slug.as_str(), &fields),
+        );
+        resp.set_header(CACHE_CONTROL, "no-store")?;
+        return Ok(resp);
+    }
+
     let meta = provider(app, &org).await?;
     let tx = begin(&app.random, &app.clock, &org.slug, &org.issuer, &return_to)
         .map_err(storage_error)?;
@@ -141,40 +185,74 @@ pub(super) async fn start<S: KvStore, H: HttpClient, V: SignatureVerifier>(
         &tx,
         login_hint.as_deref(),
     );
-    let binding = Secret::new(app.random.token(32).map_err(storage_error)?);
-    TransactionStore::new(&app.store)
-        .save(&tx, &binding)
-        .await
-        .map_err(storage_error)?;
     let policy = cookie_policy(app);
+    let origin = app.config.origin_str();
+    let name = policy.tx_cookie_for(tx.state.expose());
+    let sealed = seal_transaction(&app.config.cookie_sealer, app.random, &origin, &name, &tx)
+        .map_err(storage_error)?;
     let cookie = policy
-        .set_cookie(
-            policy.tx_cookie(),
-            binding.expose(),
-            Some(TRANSACTION_TTL_SECS),
-        )
+        .set_cookie(&name, &sealed, Some(TRANSACTION_TTL_SECS))
         .map_err(cookie_error)?;
     let mut resp = redirect(StatusCode::FOUND, url.as_str())?;
+    for old in oldest_tx_cookies(app, req, &policy, &origin) {
+        let clear = policy.clear_cookie(&old).map_err(cookie_error)?;
+        resp.append_header(SET_COOKIE, &clear)?;
+    }
     resp.append_header(SET_COOKIE, &cookie)?;
     resp.set_header(CACHE_CONTROL, "no-store")?;
     Ok(resp)
 }
 
-/// `GET /sso/callback`: the authorization response (OIDC Core 3.1.2.5 / 3.1.2.6).
+/// The transaction cookies to clear so that, with the one being set, the browser holds at most
+/// [`MAX_TX_COOKIES`]: those that do not open first, then the oldest.
+fn oldest_tx_cookies<S, H, V>(
+    app: &App<'_, S, H, V>,
+    req: &Request,
+    policy: &CookiePolicy,
+    origin: &str,
+) -> Vec<String> {
+    let mut held: Vec<(u64, String)> = tx_cookies(policy, req.header("cookie"))
+        .into_iter()
+        .map(|(name, value)| {
+            let at = transaction_started_at(&app.config.cookie_sealer, origin, &name, &value);
+            (at.map_or(0, |t| t.secs()), name)
+        })
+        .collect();
+    let excess = (held.len() + 1).saturating_sub(MAX_TX_COOKIES);
+    held.sort();
+    held.into_iter().take(excess).map(|(_, n)| n).collect()
+}
+
+/// `GET /sso/callback`: the authorization response (OIDC Core 3.1.2.5 / 3.1.2.6). `HEAD` does
+/// nothing.
 pub(super) async fn callback<S: KvStore, H: HttpClient, V: SignatureVerifier>(
     app: &App<'_, S, H, V>,
     req: &Request,
 ) -> Result<Response, AppError> {
+    if req.method() == Method::HEAD {
+        return head_only();
+    }
     let policy = cookie_policy(app);
-    let clear_tx = policy
-        .clear_cookie(policy.tx_cookie())
-        .map_err(cookie_error)?;
-    let clear_tx = super::respond::header_value(&clear_tx)?;
-    // Whatever happened, the transaction cookie is spent: errors carry the clearing cookie too.
+    let url = req.public_url(&app.config.public_origin);
+    // Whatever happened, the transaction cookie of this state is done: every answer clears it.
+    let clear_tx = match callback_state(&url) {
+        Some(state) => {
+            let c = policy
+                .clear_cookie(&policy.tx_cookie_for(&state))
+                .map_err(cookie_error)?;
+            Some(super::respond::header_value(&c)?)
+        }
+        None => None,
+    };
     let mut resp = login(app, req, &policy)
         .await
-        .map_err(|err| err.header(SET_COOKIE, clear_tx.clone()))?;
-    resp.headers_mut().append(SET_COOKIE, clear_tx);
+        .map_err(|err| match &clear_tx {
+            Some(c) => err.header(SET_COOKIE, c.clone()),
+            None => err,
+        })?;
+    if let Some(c) = clear_tx {
+        resp.headers_mut().append(SET_COOKIE, c);
+    }
     resp.set_header(CACHE_CONTROL, "no-store")?;
     Ok(resp)
 }
@@ -204,10 +282,12 @@ async fn login<S: KvStore, H: HttpClient, V: SignatureVerifier>(
         idp_policy: &app.config.idp_policy,
         redirect_uri: &redirect_uri,
         leeway_secs: app.config.leeway_secs,
+        sealer: &app.config.cookie_sealer,
+        cookies: *policy,
     };
     let input = CallbackRequest {
         url: &url,
-        binding: read_cookie(cookies, policy.tx_cookie()).map(Secret::new),
+        cookie_header: cookies,
         previous_session: read_cookie(cookies, policy.session_cookie())
             .and_then(|c| SessionId::from_cookie(&c)),
     };

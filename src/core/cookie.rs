@@ -4,11 +4,27 @@
 //! accepts such a cookie only if it is `Secure`, has `Path=/` and no `Domain`, so a sibling host
 //! of the hub cannot set or overwrite it (cookie tossing). Reading is strict for the same reason:
 //! a name sent twice means someone managed to shadow ours, and we read neither.
+//!
+//! A `Cookie` header bloated by other cookies of the site (a sibling subdomain's "cookie bomb")
+//! must not make ours look absent, nor cost unbounded work: we read the pairs that lie wholly
+//! within the first [`MAX_COOKIE_HEADER_BYTES`], at most [`MAX_COOKIE_PAIRS`] of them, and
+//! ignore the rest.
+//!
+//! Login transactions each have their own cookie, `{tx prefix}_{8 hex}` named after a hash of
+//! their `state` ([`CookiePolicy::tx_cookie_for`]), so sign-ins started in two tabs do not
+//! overwrite each other.
 
+use crate::core::secret::sha256_hex;
 use url::Url;
 
-/// Largest `Cookie` header we parse; longer headers count as carrying no cookie of ours.
-pub const MAX_COOKIE_HEADER_BYTES: usize = 8 * 1024;
+/// How much of a `Cookie` header we read; pairs past it are ignored.
+pub const MAX_COOKIE_HEADER_BYTES: usize = 16 * 1024;
+/// Most `Cookie` pairs read; later pairs are ignored.
+pub const MAX_COOKIE_PAIRS: usize = 200;
+/// Hex digits of the state's hash in a transaction cookie's name (32 bits: two concurrent
+/// sign-ins of one browser collide with probability 2^-32, and a collision only makes the
+/// older one start again).
+pub const TX_COOKIE_SUFFIX_HEX: usize = 8;
 /// Largest name plus value of one cookie (RFC 6265bis 5.6, user agents' 4096-byte limit).
 pub const MAX_COOKIE_BYTES: usize = 4096;
 /// Largest `Max-Age` we send: user agents cap it at 400 days (RFC 6265bis 5.6.2).
@@ -78,13 +94,32 @@ impl CookiePolicy {
         }
     }
 
-    /// Name of the login-transaction cookie (binds the callback to the browser that started it).
+    /// The prefix of the login-transaction cookies (each binds a callback to the browser that
+    /// started it); a transaction's own name is [`CookiePolicy::tx_cookie_for`].
     pub fn tx_cookie(&self) -> &'static str {
         if self.secure {
             SECURE_TX_COOKIE
         } else {
             DEV_TX_COOKIE
         }
+    }
+
+    /// The transaction cookie of the login whose `state` is `state`:
+    /// `{tx_cookie}_{first 8 hex of SHA-256(state)}`.
+    pub fn tx_cookie_for(&self, state: &str) -> String {
+        let hash = sha256_hex(state.as_bytes());
+        format!("{}_{}", self.tx_cookie(), &hash[..TX_COOKIE_SUFFIX_HEX])
+    }
+
+    /// Whether `name` is one of this policy's transaction cookies.
+    pub fn is_tx_cookie(&self, name: &str) -> bool {
+        name.strip_prefix(self.tx_cookie())
+            .and_then(|rest| rest.strip_prefix('_'))
+            .is_some_and(|h| {
+                h.len() == TX_COOKIE_SUFFIX_HEX
+                    && h.bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            })
     }
 
     /// A `Set-Cookie` header value: `HttpOnly` (no script access), `SameSite=Lax` (sent on the
@@ -137,24 +172,45 @@ impl CookiePolicy {
     }
 }
 
-/// The value of cookie `name` in a `Cookie` request header, read strictly: `None` if the header is
-/// absent or longer than [`MAX_COOKIE_HEADER_BYTES`], if `name` appears more than once (a
-/// shadowing or tossed cookie: we cannot tell which is ours), or if the value is empty, too long,
-/// quoted or has characters outside RFC 6265 `cookie-octet`.
+/// The `name=value` pairs of a `Cookie` header that we read: those wholly within the first
+/// [`MAX_COOKIE_HEADER_BYTES`] (a pair cut by the cap is dropped, never read shortened), at most
+/// [`MAX_COOKIE_PAIRS`], names trimmed of spaces and tabs. Pairs without `=` (nameless cookies)
+/// cannot be ours and are skipped (RFC 6265 4.2.1: cookie-string = cookie-pair *( ";" SP
+/// cookie-pair )).
+pub fn cookie_pairs(header: &str) -> impl Iterator<Item = (&str, &str)> {
+    let window = if header.len() > MAX_COOKIE_HEADER_BYTES {
+        // Cut at the last separator inside the window: the pair it would split is not read.
+        let mut end = MAX_COOKIE_HEADER_BYTES;
+        while !header.is_char_boundary(end) {
+            end -= 1;
+        }
+        let head = &header[..end];
+        let cut = if header.as_bytes()[end] == b';' {
+            end
+        } else {
+            head.rfind(';').unwrap_or(0)
+        };
+        &header[..cut]
+    } else {
+        header
+    };
+    window
+        .split(';')
+        .take(MAX_COOKIE_PAIRS)
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(n, v)| (n.trim_matches([' ', '\t']), v))
+}
+
+/// The value of cookie `name` in a `Cookie` request header, read strictly from the pairs
+/// [`cookie_pairs`] reads: `None` if the header is absent, if `name` appears more than once (a
+/// shadowing or tossed cookie: we cannot tell which is ours), or if the value is empty, too
+/// long, quoted or has characters outside RFC 6265 `cookie-octet`. Names are compared after
+/// trimming whitespace, so a " name" variant counts as a second copy rather than slipping past.
 pub fn read_cookie(cookie_header: Option<&str>, name: &str) -> Option<String> {
     let header = cookie_header?;
-    if header.len() > MAX_COOKIE_HEADER_BYTES {
-        return None;
-    }
     let mut found: Option<&str> = None;
-    // RFC 6265 4.2.1: cookie-string = cookie-pair *( ";" SP cookie-pair ). Pairs without "="
-    // (nameless cookies) cannot be ours. Names are compared after trimming whitespace, so a
-    // " name" variant counts as a second copy rather than slipping past.
-    for pair in header.split(';') {
-        let Some((n, v)) = pair.split_once('=') else {
-            continue;
-        };
-        if n.trim_matches([' ', '\t']) != name {
+    for (n, v) in cookie_pairs(header) {
+        if n != name {
             continue;
         }
         if found.is_some() {
@@ -163,10 +219,34 @@ pub fn read_cookie(cookie_header: Option<&str>, name: &str) -> Option<String> {
         found = Some(v);
     }
     let value = found?;
-    let valid = !value.is_empty()
+    valid_value(name, value).then(|| value.to_owned())
+}
+
+/// The transaction cookies of `policy` in `cookie_header` (name, value), each read as strictly
+/// as [`read_cookie`] reads one: a name sent twice, or an invalid value, is left out.
+pub fn tx_cookies(policy: &CookiePolicy, cookie_header: Option<&str>) -> Vec<(String, String)> {
+    let Some(header) = cookie_header else {
+        return Vec::new();
+    };
+    let mut seen: Vec<(&str, Option<&str>)> = Vec::new();
+    for (n, v) in cookie_pairs(header).filter(|(n, _)| policy.is_tx_cookie(n)) {
+        match seen.iter_mut().find(|(s, _)| *s == n) {
+            Some(entry) => entry.1 = None,
+            None => seen.push((n, Some(v))),
+        }
+    }
+    seen.into_iter()
+        .filter_map(|(n, v)| {
+            v.filter(|v| valid_value(n, v))
+                .map(|v| (n.to_owned(), v.to_owned()))
+        })
+        .collect()
+}
+
+fn valid_value(name: &str, value: &str) -> bool {
+    !value.is_empty()
         && name.len() + value.len() <= MAX_COOKIE_BYTES
-        && value.bytes().all(is_cookie_octet);
-    valid.then(|| value.to_owned())
+        && value.bytes().all(is_cookie_octet)
 }
 
 /// RFC 6265 4.1.1 `cookie-octet`: US-ASCII except CTLs, whitespace, DQUOTE, comma, semicolon
@@ -355,12 +435,109 @@ mod tests {
     }
 
     #[test]
-    fn read_cookie_caps_header() {
+    fn a_cookie_bomb_does_not_hide_our_cookie() {
+        // Ours first, then a bloated tail: ours is still read.
         let filler = format!("f={}", "x".repeat(MAX_COOKIE_HEADER_BYTES));
-        assert_eq!(read_cookie(Some(&format!("a=1; {filler}")), "a"), None);
-        let fits = format!("a=1; f={}", "x".repeat(MAX_COOKIE_HEADER_BYTES - 7));
-        assert_eq!(fits.len(), MAX_COOKIE_HEADER_BYTES);
-        assert_eq!(read_cookie(Some(&fits), "a").as_deref(), Some("1"));
+        assert_eq!(
+            read_cookie(Some(&format!("a=1; {filler}")), "a").as_deref(),
+            Some("1")
+        );
+        // Hundreds of small cookies before ours, within the byte cap: still read.
+        let many: Vec<String> = (0..150).map(|i| format!("bomb{i}=x")).collect();
+        let h = format!("{}; a=1", many.join("; "));
+        assert_eq!(read_cookie(Some(&h), "a").as_deref(), Some("1"));
+        // Past the caps, the rest is ignored (no unbounded work), never misread.
+        let many: Vec<String> = (0..MAX_COOKIE_PAIRS).map(|i| format!("b{i}=x")).collect();
+        let h = format!("{}; a=1", many.join("; "));
+        assert_eq!(read_cookie(Some(&h), "a"), None);
+        let h = format!("{filler}; a=1");
+        assert_eq!(read_cookie(Some(&h), "a"), None);
+        // A duplicate beyond the cap cannot be seen, so it does not void ours either.
+        assert_eq!(
+            read_cookie(Some(&format!("a=1; {filler}; a=2")), "a").as_deref(),
+            Some("1")
+        );
+    }
+
+    #[test]
+    fn a_pair_cut_by_the_cap_is_not_read_shortened() {
+        // `a`'s value straddles the cap: it is dropped, not read as a prefix.
+        let pad = format!("f={}", "x".repeat(MAX_COOKIE_HEADER_BYTES - 8));
+        let h = format!("{pad}; a=123456789");
+        assert!(h.len() > MAX_COOKIE_HEADER_BYTES);
+        assert_eq!(read_cookie(Some(&h), "a"), None);
+        // A pair ending exactly at the cap is whole.
+        let pad = format!("f={}", "x".repeat(MAX_COOKIE_HEADER_BYTES - 10));
+        let h = format!("{pad}; a=1234; z=0");
+        assert_eq!(h.as_bytes()[MAX_COOKIE_HEADER_BYTES], b';');
+        assert_eq!(read_cookie(Some(&h), "a").as_deref(), Some("1234"));
+        // Multi-byte text at the cap does not split a character.
+        let pad = format!("f={}", "é".repeat(MAX_COOKIE_HEADER_BYTES));
+        assert_eq!(
+            read_cookie(Some(&format!("a=1; {pad}")), "a").as_deref(),
+            Some("1")
+        );
+    }
+
+    #[test]
+    fn transaction_cookies_are_named_by_their_state() {
+        let n = SECURE.tx_cookie_for("state-1");
+        assert!(n.starts_with("__Host-sso_tx_"));
+        assert_eq!(n.len(), "__Host-sso_tx_".len() + TX_COOKIE_SUFFIX_HEX);
+        assert_eq!(n, SECURE.tx_cookie_for("state-1"));
+        assert_ne!(n, SECURE.tx_cookie_for("state-2"));
+        assert!(DEV.tx_cookie_for("state-1").starts_with("sso_tx_"));
+        assert!(SECURE.is_tx_cookie(&n));
+        for not in [
+            "__Host-sso_tx",
+            "__Host-sso_tx_",
+            "__Host-sso_tx_0123456",
+            "__Host-sso_tx_0123456G",
+            "__Host-sso_tx_0123456789",
+            "sso_tx_01234567",
+            "__Host-sso_session",
+        ] {
+            assert!(!SECURE.is_tx_cookie(not), "{not}");
+        }
+        let a = SECURE.tx_cookie_for("a");
+        let b = SECURE.tx_cookie_for("b");
+        let h = format!(
+            "theme=1; {a}=va; {b}=vb; {b}=again; __Host-sso_tx_zzzzzzzz=x; {}=bad value",
+            SECURE.tx_cookie_for("c")
+        );
+        assert_eq!(tx_cookies(&SECURE, Some(&h)), vec![(a, "va".to_owned())]);
+        assert!(tx_cookies(&SECURE, None).is_empty());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Arbitrary headers never panic, and the reader agrees with a simple model: the value
+        /// of the only pair named `a` among the first pairs, when valid.
+        #[test]
+        fn read_cookie_matches_a_model(h in "[ -~\t é]{0,300}") {
+            let got = read_cookie(Some(&h), "a");
+            let pairs: Vec<(&str, &str)> = h
+                .split(';')
+                .filter_map(|p| p.split_once('='))
+                .map(|(n, v)| (n.trim_matches([' ', '\t']), v))
+                .filter(|(n, _)| *n == "a")
+                .collect();
+            let want = match pairs.as_slice() {
+                [(_, v)] if valid_value("a", v) => Some(v.to_string()),
+                _ => None,
+            };
+            proptest::prop_assert_eq!(got, want);
+            let _ = tx_cookies(&SECURE, Some(&h));
+        }
+
+        #[test]
+        fn bloated_headers_never_panic(n in 0usize..400, len in 0usize..200, tail in "[ -~]{0,40}") {
+            let h: Vec<String> = (0..n).map(|i| format!("c{i}={}", "v".repeat(len))).collect();
+            let h = format!("{}; {tail}", h.join("; "));
+            let _ = read_cookie(Some(&h), "a");
+            let _ = tx_cookies(&SECURE, Some(&h));
+        }
     }
 
     #[test]

@@ -1,18 +1,23 @@
 //! The login use case: from the authorization response at the redirect URI to an org session.
 //!
 //! [`complete_login`] runs the whole sequence with no knowledge of HTTP status codes or user
-//! messages: take the single-use transaction, find the org, discover its IdP, check the RFC 9207
-//! `iss`, exchange the code, verify the ID token, [`admit`] the member and store the session.
+//! messages: open the sealed transaction cookie named after the response's `state`, spend the
+//! transaction in the org's ledger (at most once, before anything else), find the org, discover
+//! its IdP, check the RFC 9207 `iss`, exchange the code, verify the ID token, [`admit`] the
+//! member and store the session.
 //! Every way it can fail is one [`LoginError`] variant; the web layer maps those to responses in
 //! one place.
 
 use crate::core::clock::Clock;
+use crate::core::cookie::{read_cookie, CookiePolicy};
 use crate::core::directory::{DirectoryError, OrgDirectory};
 use crate::core::http::{HttpClient, HttpError};
 use crate::core::jose::verify::SignatureVerifier;
 use crate::core::ledger::{Command, LedgerPort, Refusal, Reply, SignInFacts, SnapshotCache};
 use crate::core::member::{admit_identity, Denial, Member};
-use crate::core::oidc::authorize::{TransactionStore, TxError};
+use crate::core::oidc::authorize::{
+    callback_state, open_transaction, spent_id, AuthTransaction, TxError,
+};
 use crate::core::oidc::callback::{check_iss, Callback, CallbackError};
 use crate::core::oidc::discovery::{DiscoveryCache, DiscoveryError};
 use crate::core::oidc::idtoken::{IdTokenError, UntrustedIdToken};
@@ -23,7 +28,7 @@ use crate::core::oidc::verify_id_token::{verify_id_token, IdTokenPorts, VerifyEr
 use crate::core::org::OrgSlug;
 use crate::core::profile::{self, EnrichError};
 use crate::core::random::Random;
-use crate::core::secret::Secret;
+use crate::core::seal::Sealer;
 use crate::core::session::{
     NewSession, OrgSession, Revocations, SessionError, SessionId, SessionStore,
 };
@@ -32,7 +37,7 @@ use url::Url;
 
 /// The ports and settings a login needs.
 pub struct LoginContext<'a, S, H, V, K: KvStore, R: Revocations> {
-    /// Key-value storage (transactions, the org directory, the discovery and JWKS caches).
+    /// Key-value storage (the org directory, the discovery and JWKS caches).
     pub store: &'a S,
     /// Outbound HTTP (never follows redirects).
     pub http: &'a H,
@@ -58,14 +63,19 @@ pub struct LoginContext<'a, S, H, V, K: KvStore, R: Revocations> {
     pub redirect_uri: &'a Url,
     /// Clock skew tolerated in ID-token time checks.
     pub leeway_secs: u64,
+    /// The keys that open transaction cookies (`COOKIE_SECRET`, `COOKIE_SECRET_PREVIOUS`).
+    pub sealer: &'a Sealer,
+    /// The deployment's cookie names.
+    pub cookies: CookiePolicy,
 }
 
 /// What the browser brought to the redirect URI.
 pub struct CallbackRequest<'a> {
     /// The redirect URI as requested, with the authorization response in its query.
     pub url: &'a Url,
-    /// The transaction binding cookie's value, if the browser sent it.
-    pub binding: Option<Secret>,
+    /// The request's `Cookie` header: the transaction cookie for the response's `state` is read
+    /// from it (see [`CookiePolicy::tx_cookie_for`]).
+    pub cookie_header: Option<&'a str>,
     /// The session the browser already holds (its still-valid org sessions are carried over).
     pub previous_session: Option<SessionId>,
 }
@@ -90,16 +100,20 @@ pub struct LoginOutcome {
 pub enum LoginError {
     /// The authorization response does not parse (OIDC Core 3.1.2.5).
     MalformedCallback(CallbackError),
-    /// The IdP sent an error response (OIDC Core 3.1.2.6). Texts are untrusted.
+    /// The IdP sent an error response (OIDC Core 3.1.2.6). Texts are untrusted. Unless a live
+    /// transaction of this browser matches the response's `state`, `error` is one of the
+    /// registered codes (else `unspecified_error`) and `description` is `None`: a crafted link
+    /// must not put its own text on our origin.
     IdpRefused {
         /// `error`.
         error: String,
         /// `error_description`, if any.
         description: Option<String>,
     },
-    /// The browser sent no transaction binding cookie.
+    /// The browser sent no transaction cookie for this response's `state`.
     NoTransactionCookie,
-    /// The transaction could not be taken (unknown, expired, state mismatch, store failure).
+    /// The transaction cookie could not be used (does not open, expired, state mismatch,
+    /// already spent, ledger failure).
     Transaction(TxError),
     /// The org directory could not be read.
     Directory(DirectoryError),
@@ -113,6 +127,9 @@ pub enum LoginError {
     NoClientAuth(TokenError),
     /// The token endpoint could not be reached.
     TokenEndpointUnreachable(HttpError),
+    /// The IdP answered with something we refuse to read: a token response over
+    /// [`MAX_TOKEN_BODY`], or an ID token over its size cap. Nothing was stored.
+    InvalidIdpResponse(&'static str),
     /// The token endpoint refused the code (`invalid_grant`: used, expired, or not ours).
     GrantRejected(TokenError),
     /// The token endpoint answered with any other error.
@@ -149,6 +166,7 @@ impl std::fmt::Display for LoginError {
             LoginError::IssuerMismatch(e) => e.fmt(f),
             LoginError::NoClientAuth(e) => e.fmt(f),
             LoginError::TokenEndpointUnreachable(e) => write!(f, "token endpoint: {e}"),
+            LoginError::InvalidIdpResponse(what) => write!(f, "invalid IdP response: {what}"),
             LoginError::GrantRejected(e) | LoginError::TokenEndpoint(e) => {
                 write!(f, "token endpoint: {e}")
             }
@@ -179,20 +197,55 @@ where
     R: Revocations,
 {
     let now = ctx.clock.now();
+    let origin = ctx.redirect_uri.origin().ascii_serialization();
+    // The transaction this response is for: its cookie is named after the state, so logins
+    // started in several tabs each find their own.
+    let open = |state: &str| -> Result<AuthTransaction, LoginError> {
+        let name = ctx.cookies.tx_cookie_for(state);
+        let value = read_cookie(req.cookie_header, &name).ok_or(LoginError::NoTransactionCookie)?;
+        open_transaction(ctx.sealer, &origin, &name, &value, state, now)
+            .map_err(LoginError::Transaction)
+    };
     let (code, state, iss) = match Callback::from_query(req.url) {
         Err(e) => return Err(LoginError::MalformedCallback(e)),
-        // OIDC Core 3.1.2.6: the IdP refused.
+        // OIDC Core 3.1.2.6: the IdP refused. Its texts are shown only to the browser whose
+        // live login this is.
         Ok(Callback::Error { error, description }) => {
-            return Err(LoginError::IdpRefused { error, description })
+            let live = callback_state(req.url).is_some_and(|s| open(&s).is_ok());
+            return Err(if live {
+                LoginError::IdpRefused { error, description }
+            } else {
+                LoginError::IdpRefused {
+                    error: registered_error(&error).to_owned(),
+                    description: None,
+                }
+            });
         }
         Ok(Callback::Code { code, state, iss }) => (code, state, iss),
     };
-    let binding = req.binding.ok_or(LoginError::NoTransactionCookie)?;
-    // Single use: the transaction is deleted before any check (RFC 9700 4.7; OIDC Core 3.1.2.7).
-    let tx = TransactionStore::new(ctx.store)
-        .take(&binding, &state, now)
+    let tx = open(&state)?;
+    // At most once (RFC 9700 4.7; OIDC Core 3.1.2.7): the org's ledger, strongly consistent,
+    // records the transaction as spent before the code is exchanged, so a copied cookie with the
+    // same callback URL cannot sign in twice anywhere, even at an IdP that accepts a code again.
+    let spend = Command::SpendTransaction {
+        id: spent_id(&state),
+        until: tx.expires_at(),
+    };
+    match ctx
+        .ledger
+        .call(&tx.org, spend)
         .await
-        .map_err(LoginError::Transaction)?;
+        .map_err(|e| LoginError::Transaction(TxError::Store(e)))?
+    {
+        Reply::Spent { first: true } => {}
+        Reply::Spent { first: false } => return Err(LoginError::Transaction(TxError::Replayed)),
+        Reply::Rejected { message } => return Err(LoginError::LedgerFull(message)),
+        _ => {
+            return Err(LoginError::Ledger(StoreError(
+                "unexpected ledger reply".into(),
+            )))
+        }
+    }
     // The issuer is pinned at the start: a configuration change mid-login cannot make us accept
     // tokens from another IdP.
     let org = OrgDirectory::new(ctx.store)
@@ -229,17 +282,24 @@ where
         .http
         .send(request, MAX_TOKEN_BODY)
         .await
-        .map_err(LoginError::TokenEndpointUnreachable)?;
+        .map_err(|e| match e {
+            // It answered, with more than we read: an invalid response, not an unreachable IdP.
+            HttpError::TooLarge => LoginError::InvalidIdpResponse("token response too large"),
+            e => LoginError::TokenEndpointUnreachable(e),
+        })?;
     let tokens = token_response(&response).map_err(|e| match e {
         TokenError::Rejected { ref error, .. } if error == "invalid_grant" => {
             LoginError::GrantRejected(e)
         }
+        TokenError::TooLarge => LoginError::InvalidIdpResponse("token response too large"),
         e => LoginError::TokenEndpoint(e),
     })?;
 
     // OIDC Core 3.1.3.7: verify the ID token (signature via the IdP's JWKS, then every claim).
-    let untrusted =
-        UntrustedIdToken::parse(tokens.id_token.expose()).map_err(LoginError::InvalidIdToken)?;
+    let untrusted = UntrustedIdToken::parse(tokens.id_token.expose()).map_err(|e| match e {
+        IdTokenError::TooLarge => LoginError::InvalidIdpResponse("ID token too large"),
+        e => LoginError::InvalidIdToken(e),
+    })?;
     let verifier = profile::id_token_verifier(&org, &meta)
         .with_leeway_secs(ctx.leeway_secs)
         .with_provider_algs(&meta);
@@ -332,4 +392,33 @@ where
         session: new,
         return_to: tx.return_to,
     })
+}
+
+/// `error` if it is an error code registered for authorization responses (RFC 6749 4.1.2.1,
+/// OIDC Core 3.1.2.6), else `unspecified_error`: shown without a live transaction, so it must
+/// not be free text.
+fn registered_error(error: &str) -> &str {
+    const REGISTERED: [&str; 16] = [
+        "invalid_request",
+        "unauthorized_client",
+        "access_denied",
+        "unsupported_response_type",
+        "invalid_scope",
+        "server_error",
+        "temporarily_unavailable",
+        "interaction_required",
+        "login_required",
+        "account_selection_required",
+        "consent_required",
+        "invalid_request_uri",
+        "invalid_request_object",
+        "request_not_supported",
+        "request_uri_not_supported",
+        "registration_not_supported",
+    ];
+    REGISTERED
+        .iter()
+        .find(|r| **r == error)
+        .copied()
+        .unwrap_or("unspecified_error")
 }

@@ -25,6 +25,7 @@ pub mod random;
 pub mod ratelimit;
 pub mod roles;
 pub mod scim;
+pub mod seal;
 pub mod secret;
 pub mod session;
 pub mod store;

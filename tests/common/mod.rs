@@ -36,8 +36,32 @@ pub const ADMIN_TOKEN: &str = "admin-token-5f2b9c0e7a1d4c38";
 pub const T0: u64 = 1_700_000_000;
 /// The session cookie on an https hub.
 pub const SESSION_COOKIE: &str = "__Host-sso_session";
-/// The transaction cookie on an https hub.
+/// The prefix of the transaction cookies on an https hub (each is `{TX_COOKIE}_{8 hex}`).
 pub const TX_COOKIE: &str = "__Host-sso_tx";
+/// The hub's `COOKIE_SECRET`.
+pub const COOKIE_SECRET: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+/// Another valid cookie secret (another deployment's, or the one before a rotation).
+pub const OTHER_COOKIE_SECRET: &str = "HxkZGBcWFRQTEhEQDw4NDAsKCQgHBgUEAwIBAAECAwQ";
+
+/// The transaction cookie's name for the login whose `state` is `state`.
+pub fn tx_cookie_name(state: &str) -> String {
+    format!(
+        "{TX_COOKIE}_{}",
+        &edge_sso::core::secret::sha256_hex(state.as_bytes())[..8]
+    )
+}
+
+/// The hub's configuration with cookie secrets `current` and `previous`.
+pub fn hub_config(current: &str, previous: Option<&str>) -> AppConfig {
+    AppConfig::from_vars(|k| match k {
+        "PUBLIC_ORIGIN" => Some(ORIGIN.into()),
+        "ADMIN_TOKEN" => Some(ADMIN_TOKEN.into()),
+        "COOKIE_SECRET" => Some(current.into()),
+        "COOKIE_SECRET_PREVIOUS" => previous.map(str::to_owned),
+        _ => None,
+    })
+    .unwrap()
+}
 
 /// Slug, domains and IdP of the first org.
 pub const ACME: &str = "acme-corp";
@@ -94,6 +118,7 @@ impl Key {
 // The fake IdP
 
 /// What the authorization endpoint granted: checked again at the token endpoint.
+#[derive(Clone)]
 struct Grant {
     client_id: String,
     redirect_uri: String,
@@ -159,6 +184,8 @@ pub struct FakeIdp {
     pub discovery_issuer: RefCell<Option<String>>,
     /// When set, discovery lists a userinfo endpoint answering this (to the access token).
     pub userinfo: RefCell<Option<Value>>,
+    /// When set, codes are not single use (a non-conforming IdP: RFC 6749 4.1.2 says MUST).
+    pub accept_codes_twice: Cell<bool>,
     /// Every secret it handed out or received (codes, ID tokens, PKCE verifiers).
     pub secrets: RefCell<Vec<String>>,
     grants: RefCell<HashMap<String, Grant>>,
@@ -179,6 +206,7 @@ impl FakeIdp {
             token_override: RefCell::new(None),
             discovery_issuer: RefCell::new(None),
             userinfo: RefCell::new(None),
+            accept_codes_twice: Cell::new(false),
             secrets: RefCell::new(Vec::new()),
             grants: RefCell::new(HashMap::new()),
             counter: Cell::new(0),
@@ -358,11 +386,16 @@ impl FakeIdp {
         if form.get("grant_type").map(String::as_str) != Some("authorization_code") {
             return Self::oauth_error(400, "unsupported_grant_type");
         }
-        // Codes are single use.
-        let Some(grant) = form
-            .get("code")
-            .and_then(|c| self.grants.borrow_mut().remove(c))
-        else {
+        // Codes are single use (unless this IdP is told to misbehave).
+        let twice = self.accept_codes_twice.get();
+        let Some(grant) = form.get("code").and_then(|c| {
+            let mut grants = self.grants.borrow_mut();
+            if twice {
+                grants.get(c).cloned()
+            } else {
+                grants.remove(c)
+            }
+        }) else {
             return Self::oauth_error(400, "invalid_grant");
         };
         if grant.client_id != self.client_id
@@ -486,7 +519,9 @@ pub struct Started {
     pub response: Response,
     /// Its Location: the authorization request.
     pub auth_url: Url,
-    /// The transaction cookie's value.
+    /// The transaction cookie's name (named after the state).
+    pub tx_name: String,
+    /// The transaction cookie's value (the sealed transaction).
     pub tx_cookie: String,
     /// The authorization request's parameters.
     pub params: HashMap<String, String>,
@@ -533,12 +568,7 @@ impl Harness {
         acme.iss_parameter_supported.set(true);
         acme.end_session = true;
         let globex = FakeIdp::new("https://login.globex.test", "globex", Key::P256);
-        let config = AppConfig::from_vars(|k| match k {
-            "PUBLIC_ORIGIN" => Some(ORIGIN.into()),
-            "ADMIN_TOKEN" => Some(ADMIN_TOKEN.into()),
-            _ => None,
-        })
-        .unwrap();
+        let config = hub_config(COOKIE_SECRET, None);
         Harness {
             clock,
             store: MemoryStore::new(clock),
@@ -678,17 +708,24 @@ impl Harness {
 
     /// `GET /sso/start?{query}`, expecting the redirect to an IdP.
     pub fn start_query(&self, query: &str) -> Started {
-        let response = self.get(&format!("/sso/start?{query}"), None);
+        self.start_with(query, None)
+    }
+
+    /// `GET /sso/start?{query}` with the `Cookie` header `cookie`, expecting the redirect.
+    pub fn start_with(&self, query: &str, cookie: Option<&str>) -> Started {
+        let response = self.get(&format!("/sso/start?{query}"), cookie);
         assert_eq!(response.status(), 302, "{}", response.text());
         let auth_url = location(&response);
-        let tx_cookie = set_cookie_value(&response, TX_COOKIE).expect("tx cookie");
         let params = query_map(&auth_url);
+        let tx_name = tx_cookie_name(&params["state"]);
+        let tx_cookie = set_cookie_value(&response, &tx_name).expect("tx cookie");
         self.secret(&tx_cookie);
         self.secret(&params["state"]);
         self.secret(&params["nonce"]);
         Started {
             response,
             auth_url,
+            tx_name,
             tx_cookie,
             params,
         }
@@ -719,18 +756,25 @@ impl Harness {
         idp.authorize(&started.auth_url, self.clock.now().secs(), consent)
     }
 
-    /// `GET` the callback URL `cb` with the given cookies.
+    /// `GET` the callback URL `cb` with the given cookies: `tx` is sent as the transaction
+    /// cookie of `cb`'s state.
     pub fn callback(&self, cb: &Url, tx: Option<&str>, session: Option<&str>) -> Response {
         let mut cookies = Vec::new();
         if let Some(t) = tx {
-            cookies.push(format!("{TX_COOKIE}={t}"));
+            let state = query_map(cb).get("state").cloned().unwrap_or_default();
+            cookies.push(format!("{}={t}", tx_cookie_name(&state)));
         }
         if let Some(s) = session {
             cookies.push(format!("{SESSION_COOKIE}={s}"));
         }
-        let path = format!("{}?{}", cb.path(), cb.query().unwrap_or(""));
         let header = cookies.join("; ");
-        let resp = self.get(&path, (!cookies.is_empty()).then_some(header.as_str()));
+        self.callback_with(cb, (!cookies.is_empty()).then_some(header.as_str()))
+    }
+
+    /// `GET` the callback URL `cb` with the `Cookie` header `cookie` as given.
+    pub fn callback_with(&self, cb: &Url, cookie: Option<&str>) -> Response {
+        let path = format!("{}?{}", cb.path(), cb.query().unwrap_or(""));
+        let resp = self.get(&path, cookie);
         if let Some(id) = set_cookie_value(&resp, SESSION_COOKIE).filter(|v| !v.is_empty()) {
             self.secret(&id);
         }
@@ -859,6 +903,19 @@ pub fn set_cookie_value(resp: &Response, name: &str) -> Option<String> {
 pub fn json_body(resp: &Response) -> Value {
     serde_json::from_slice(resp.body().as_bytes().expect("buffered body"))
         .unwrap_or_else(|_| panic!("not JSON ({}): {}", resp.status(), resp.text()))
+}
+
+/// The transaction cookies `resp` sets: (name, value; empty when it clears one).
+pub fn tx_set_cookies(resp: &Response) -> Vec<(String, String)> {
+    set_cookies(resp)
+        .into_iter()
+        .filter_map(|c| {
+            let pair = c.split(';').next()?.to_owned();
+            let (n, v) = pair.split_once('=')?;
+            n.starts_with(&format!("{TX_COOKIE}_"))
+                .then(|| (n.to_owned(), v.to_owned()))
+        })
+        .collect()
 }
 
 /// Asserts that `resp` opened no session: no session cookie with a value.

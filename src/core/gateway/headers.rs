@@ -83,9 +83,17 @@ fn is_listed(names: &[String], name: &str) -> bool {
     names.iter().any(|n| n.eq_ignore_ascii_case(name))
 }
 
+/// `name` is one of `own`, or `own` + `_` + anything: each login transaction has its own
+/// cookie, `{tx prefix}_{hash}` (see [`crate::core::cookie::CookiePolicy::tx_cookie_for`]).
 fn is_own_cookie(own: &[&str], name: &str) -> bool {
     let name = name.trim_matches([' ', '\t']);
-    own.iter().any(|o| o.eq_ignore_ascii_case(name))
+    own.iter().any(|o| {
+        o.eq_ignore_ascii_case(name)
+            || (name.len() > o.len()
+                && name.is_char_boundary(o.len())
+                && name[..o.len()].eq_ignore_ascii_case(o)
+                && name.as_bytes()[o.len()] == b'_')
+    })
 }
 
 fn has_edge_sso_prefix(name: &str) -> bool {
@@ -275,6 +283,12 @@ mod tests {
             None
         );
         assert_eq!(strip_cookies("sso_session", &own), None);
+        // Each login transaction's own cookie.
+        assert_eq!(
+            strip_cookies("a=1; __Host-sso_tx_0a1b2c3d=v; sso_tx_ffffffff=w", &own),
+            Some("a=1".into())
+        );
+        assert!(sets_own_cookie("__Host-sso_tx_0a1b2c3d=v; Path=/", &own));
         assert_eq!(strip_cookies("", &own), None);
         assert_eq!(strip_cookies(";;", &own), None);
         assert_eq!(

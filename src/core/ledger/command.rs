@@ -136,6 +136,16 @@ pub enum Command {
     /// Forgets everything of the org (it was deleted) and refuses every session made until now
     /// ([`Reply::Done`]).
     Purge,
+    /// Marks a login transaction as used ([`Reply::Spent`]): the callback asks this after
+    /// opening the sealed transaction cookie and before exchanging the code, so one transaction
+    /// completes at most once anywhere, whatever the IdP does with a replayed code.
+    SpendTransaction {
+        /// A hash of the transaction's `state` (never the state itself).
+        id: String,
+        /// Until when it must be remembered: the transaction's expiry, after which its cookie
+        /// is refused anyway.
+        until: UnixTime,
+    },
 }
 
 /// Why a sign-in was refused by the ledger.
@@ -224,6 +234,11 @@ pub enum Reply {
         events: Vec<super::AuditEvent>,
         /// Where the next (older) page starts, if there is one.
         next_cursor: Option<u64>,
+    },
+    /// The answer to [`Command::SpendTransaction`].
+    Spent {
+        /// True the first time this transaction is spent; false for every later attempt.
+        first: bool,
     },
     /// The ledger refused the command (a limit was reached); nothing was changed.
     Rejected {

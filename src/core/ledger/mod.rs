@@ -1,6 +1,7 @@
 //! The org ledger: the per-organisation state that must be strongly consistent, because it
 //! decides who may no longer get in. Members (written at every sign-in, or by SCIM), revocations
-//! (of a member, an email, one IdP session, or the whole org), seen logout-token `jti`s, the SCIM
+//! (of a member, an email, one IdP session, or the whole org), seen logout-token `jti`s, spent
+//! login transactions, the SCIM
 //! token's hash and the SCIM resources.
 //!
 //! * On the edge the ledger of an org lives in one Durable Object (SQLite storage), which runs
@@ -70,6 +71,15 @@ pub const MAX_SEEN_JTIS: usize = 100_000;
 
 /// Longest a logout-token `jti` is remembered (7 days), whatever the token's `exp`.
 pub const MAX_JTI_MEMORY_SECS: u64 = 7 * 86_400;
+
+/// Most spent login transactions remembered at once per org; past it, callbacks are refused
+/// (fail closed: forgetting one early would let it complete twice). Each is remembered for at
+/// most [`MAX_SPENT_MEMORY_SECS`], so this is a sign-in rate of about 160 per second per org.
+pub const MAX_SPENT_TRANSACTIONS: usize = 100_000;
+
+/// Longest a spent transaction is remembered, whatever `until` the caller asks for (its
+/// transaction is refused as expired after 10 minutes; this leaves room for clock skew).
+pub const MAX_SPENT_MEMORY_SECS: u64 = 900;
 
 /// Most members an org's ledger holds.
 pub const MAX_MEMBERS: usize = 50_000;

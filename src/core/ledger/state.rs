@@ -9,7 +9,8 @@ use super::command::{Command, MemberView, Provisioning, Refusal, Reply, Selector
 use super::record::{MemberRecord, MemberSource, SessionMark};
 use super::snapshot::Snapshot;
 use super::{
-    fold, MAX_MEMBERS, MAX_MEMBERS_PAGE, MAX_SEEN_JTIS, MAX_SESSION_MARKS, REVOCATION_KEEP_SECS,
+    fold, MAX_MEMBERS, MAX_MEMBERS_PAGE, MAX_SEEN_JTIS, MAX_SESSION_MARKS, MAX_SPENT_MEMORY_SECS,
+    MAX_SPENT_TRANSACTIONS, REVOCATION_KEEP_SECS,
 };
 use crate::core::clock::UnixTime;
 use crate::core::random::{Random, RandomError};
@@ -53,6 +54,7 @@ const REVOKE_SUB: &str = "revoke_sub";
 const REVOKE_EMAIL: &str = "revoke_email";
 const REVOKE_SID: &str = "revoke_sid";
 const JTI: &str = "jti";
+const SPENT_TX: &str = "spent_tx";
 const META: &str = "meta";
 const ALL_BEFORE: &str = "all_before";
 const SETUP_LINK: &str = "setup_link";
@@ -66,6 +68,8 @@ pub struct Ledger {
     pub(super) emails: BTreeMap<String, UnixTime>,
     pub(super) sids: BTreeMap<String, UnixTime>,
     pub(super) jtis: BTreeMap<String, UnixTime>,
+    /// Spent login transactions (hash of the state -> until when remembered).
+    pub(super) spent: BTreeMap<String, UnixTime>,
     pub(super) all_before: Option<UnixTime>,
     pub(super) scim_token_hash: Option<String>,
     pub(super) scim_dir: ScimDirectory,
@@ -111,6 +115,9 @@ impl Ledger {
                 JTI => parse(&row.json).map(|t| {
                     l.jtis.insert(row.id, t);
                 }),
+                SPENT_TX => parse(&row.json).map(|t| {
+                    l.spent.insert(row.id, t);
+                }),
                 SCIM_USER => parse(&row.json).map(|u| {
                     l.scim_dir.users.insert(row.id, u);
                 }),
@@ -145,6 +152,7 @@ impl Ledger {
                     REVOKE_EMAIL => self.emails.get(&id).map(to_json),
                     REVOKE_SID => self.sids.get(&id).map(to_json),
                     JTI => self.jtis.get(&id).map(to_json),
+                    SPENT_TX => self.spent.get(&id).map(to_json),
                     SCIM_USER => self.scim_dir.users.get(&id).map(to_json),
                     SCIM_GROUP => self.scim_dir.groups.get(&id).map(to_json),
                     AUDIT => id
@@ -279,6 +287,7 @@ impl Ledger {
                 );
                 Reply::Done
             }
+            Command::SpendTransaction { id, until } => self.spend_transaction(id, until, now),
         })
     }
 
@@ -322,6 +331,33 @@ impl Ledger {
             self.jtis.remove(&k);
             self.dirty.insert((JTI, k));
         }
+        let spent: Vec<String> = self
+            .spent
+            .iter()
+            .filter(|(_, until)| **until < now)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in spent {
+            self.spent.remove(&k);
+            self.dirty.insert((SPENT_TX, k));
+        }
+    }
+
+    /// Records login transaction `id` as spent; `first` only the first time (RFC 6749 10.5 and
+    /// OIDC Core 3.1.3.2 ask the IdP for single-use codes; this makes single use ours too).
+    fn spend_transaction(&mut self, id: String, until: UnixTime, now: UnixTime) -> Reply {
+        if self.spent.contains_key(&id) {
+            return Reply::Spent { first: false };
+        }
+        if self.spent.len() >= MAX_SPENT_TRANSACTIONS {
+            return Reply::Rejected {
+                message: "Too many sign-ins are in progress for this organisation; try again in a few minutes.".into(),
+            };
+        }
+        let until = until.max(now).min(now.plus(MAX_SPENT_MEMORY_SECS));
+        self.spent.insert(id.clone(), until);
+        self.touch(SPENT_TX, &id);
+        Reply::Spent { first: true }
     }
 
     /// The member a sign-in of `sub` / `email` is: the one with that subject, else the
@@ -710,7 +746,8 @@ impl Ledger {
         for seq in std::mem::take(&mut self.audit).into_keys() {
             self.dirty.insert((AUDIT, audit_key(seq)));
         }
-        // Seen jtis stay: a replay after the org is re-created must still do nothing.
+        // Seen jtis and spent transactions stay: a replay after the org is re-created must
+        // still do nothing.
         self.scim_token_hash = None;
         self.touch(META, SCIM_TOKEN);
         self.setup_link = None;

@@ -367,3 +367,99 @@ fn unreadable_rows_are_skipped_and_counted() {
     assert_eq!(l.unreadable_rows, 1);
     assert_eq!(l.subs.get("a"), Some(&UnixTime(5)));
 }
+
+fn spend(l: &MemoryLedger<&FixedClock>, org: &OrgSlug, id: &str, until: u64) -> Reply {
+    l.call_now(
+        org,
+        Command::SpendTransaction {
+            id: id.into(),
+            until: UnixTime(until),
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_transaction_is_spent_once_per_org_and_survives_a_reload_and_a_purge() {
+    let clock = FixedClock::at(T0);
+    let l = MemoryLedger::new(&clock);
+    assert!(matches!(
+        spend(&l, &org(), "tx-1", T0 + 600),
+        Reply::Spent { first: true }
+    ));
+    // MemoryLedger reloads from rows at every call: the mark is stored, not only in memory.
+    assert!(matches!(
+        spend(&l, &org(), "tx-1", T0 + 600),
+        Reply::Spent { first: false }
+    ));
+    assert!(matches!(
+        spend(&l, &org(), "tx-2", T0 + 600),
+        Reply::Spent { first: true }
+    ));
+    // Ledgers are per org: the same id elsewhere is another transaction.
+    let other = OrgSlug::parse("globex").unwrap();
+    assert!(matches!(
+        spend(&l, &other, "tx-1", T0 + 600),
+        Reply::Spent { first: true }
+    ));
+    // A deleted and re-created org still refuses the replay.
+    l.call_now(&org(), Command::Purge).unwrap();
+    assert!(matches!(
+        spend(&l, &org(), "tx-1", T0 + 600),
+        Reply::Spent { first: false }
+    ));
+}
+
+#[test]
+fn spent_transactions_are_pruned_after_their_expiry_and_capped_in_time() {
+    let clock = FixedClock::at(T0);
+    let l = MemoryLedger::new(&clock);
+    spend(&l, &org(), "tx", T0 + 600);
+    clock.set(T0 + 600);
+    assert!(matches!(
+        spend(&l, &org(), "tx", T0 + 600),
+        Reply::Spent { first: false }
+    ));
+    clock.set(T0 + 601);
+    // Forgotten once its transaction has expired (its cookie is refused as expired by then).
+    assert!(matches!(
+        spend(&l, &org(), "tx", T0 + 601),
+        Reply::Spent { first: true }
+    ));
+    // A far-away `until` is held for at most MAX_SPENT_MEMORY_SECS.
+    let l = MemoryLedger::new(&clock);
+    spend(&l, &org(), "far", u64::MAX);
+    clock.set(T0 + 601 + MAX_SPENT_MEMORY_SECS + 1);
+    assert!(matches!(
+        spend(&l, &org(), "far", u64::MAX),
+        Reply::Spent { first: true }
+    ));
+}
+
+#[test]
+fn spending_past_the_cap_is_refused_and_changes_nothing() {
+    let mut ledger = Ledger::default();
+    let r = CountingRandom::default();
+    let now = UnixTime(T0);
+    for i in 0..MAX_SPENT_TRANSACTIONS {
+        ledger.spent.insert(format!("t{i}"), UnixTime(T0 + 600));
+    }
+    let cmd = Command::SpendTransaction {
+        id: "one-more".into(),
+        until: UnixTime(T0 + 600),
+    };
+    assert!(matches!(
+        ledger.apply(cmd, now, &r).unwrap(),
+        Reply::Rejected { .. }
+    ));
+    assert!(!ledger.spent.contains_key("one-more"));
+    // A replay of a remembered one is still recognised at the cap.
+    let cmd = Command::SpendTransaction {
+        id: "t0".into(),
+        until: UnixTime(T0 + 600),
+    };
+    assert!(matches!(
+        ledger.apply(cmd, now, &r).unwrap(),
+        Reply::Spent { first: false }
+    ));
+}

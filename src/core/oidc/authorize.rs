@@ -1,14 +1,18 @@
 //! The start of a login: the [`AuthTransaction`] (state, nonce, PKCE verifier), the
-//! authorization request URL (OIDC Core 3.1.2.1) and the single-use transaction store.
+//! authorization request URL (OIDC Core 3.1.2.1), and the transaction sealed into its own
+//! cookie ([`seal_transaction`] / [`open_transaction`]): nothing is stored until the callback,
+//! which spends the transaction in the org's ledger ([`spent_id`]) before the code exchange.
 
 use crate::core::clock::{Clock, UnixTime};
+use crate::core::oidc::callback::MAX_STATE;
 use crate::core::oidc::discovery::ProviderMetadata;
 use crate::core::oidc::issuer::IssuerUrl;
 use crate::core::oidc::pkce::PkceVerifier;
 use crate::core::org::{ClientId, OrgSlug};
 use crate::core::random::{Random, RandomError};
+use crate::core::seal::Sealer;
 use crate::core::secret::{sha256_hex, Secret};
-use crate::core::store::{KvStore, StoreError};
+use crate::core::store::StoreError;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -19,8 +23,8 @@ const STATE_BYTES: usize = 32;
 /// Longest `return_to` kept.
 pub const MAX_RETURN_TO: usize = 1024;
 
-/// One login in progress, stored in KV between the authorization request and the callback.
-/// Not `Clone`: it is consumed once, by [`TransactionStore::take`].
+/// One login in progress, sealed into its cookie between the authorization request and the
+/// callback. Not `Clone`: it is consumed once, by the callback.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct AuthTransaction {
     /// The organisation signing in.
@@ -149,19 +153,25 @@ fn resolves_same_origin(path: &str) -> bool {
     }
 }
 
-/// Why the callback's transaction could not be taken.
+/// Why the callback's transaction could not be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TxError {
-    /// No transaction for this binding cookie (never started, already used, or KV expired).
+    /// No transaction cookie for this `state` (never started here, or the browser dropped it
+    /// after its 10 minutes).
     Unknown,
     /// Older than [`TRANSACTION_TTL_SECS`].
     Expired,
     /// The callback's `state` is not the transaction's.
     StateMismatch,
-    /// The stored record does not parse.
+    /// The cookie does not open: tampered, truncated, sealed by a key we do not hold (another
+    /// deployment, or a secret rotated out), or for another cookie name or origin.
+    Unsealable,
+    /// The cookie opened but its contents do not parse (a format we no longer read).
     Corrupt(String),
-    /// The store failed (on `take`, including the delete: single use cannot be guaranteed).
+    /// The transaction was already spent: a replayed callback.
+    Replayed,
+    /// The ledger that records spent transactions failed (single use cannot be guaranteed).
     Store(StoreError),
 }
 
@@ -171,73 +181,115 @@ impl std::fmt::Display for TxError {
             TxError::Unknown => f.write_str("no login in progress for this browser"),
             TxError::Expired => f.write_str("the login took too long"),
             TxError::StateMismatch => f.write_str("the state parameter does not match"),
-            TxError::Corrupt(m) => write!(f, "stored login transaction is invalid: {m}"),
-            TxError::Store(e) => write!(f, "login transaction store: {e}"),
+            TxError::Unsealable => f.write_str("the transaction cookie does not open"),
+            TxError::Corrupt(m) => write!(f, "login transaction is invalid: {m}"),
+            TxError::Replayed => f.write_str("the login transaction was already used"),
+            TxError::Store(e) => write!(f, "login transaction ledger: {e}"),
         }
     }
 }
 
 impl std::error::Error for TxError {}
 
-/// Login transactions in KV under `tx:{sha256_hex(binding_id)}`. The binding id is a random
-/// value the app keeps in an HttpOnly cookie, so a callback is accepted only in the browser
-/// that started the login (RFC 9700 4.7.1), and the KV key reveals nothing usable.
-///
-/// Workers KV is eventually consistent: a delete may take up to ~60 s to reach other
-/// locations. Single use is therefore strict within a location; across locations it is backed
-/// by the binding cookie, PKCE and the IdP's single-use codes.
-#[derive(Debug)]
-pub struct TransactionStore<S: KvStore> {
-    store: S,
+/// Bound into every sealed transaction (with the cookie's name and the deployment's origin), so
+/// no other sealed value of ours, and no other deployment's, opens as a transaction.
+const TX_PURPOSE: &str = "edge-sso login transaction v1";
+
+/// Most transaction cookies a browser holds at once: a new sign-in beyond it clears the oldest,
+/// so the `Cookie` header stays small however many sign-ins are started.
+pub const MAX_TX_COOKIES: usize = 3;
+
+fn tx_aad(origin: &str, cookie_name: &str) -> Vec<u8> {
+    format!("{TX_PURPOSE}\0{origin}\0{cookie_name}").into_bytes()
 }
 
-fn tx_key(binding_id: &Secret) -> String {
-    format!("tx:{}", sha256_hex(binding_id.expose().as_bytes()))
+/// The login transaction sealed into the value of cookie `cookie_name` (AES-256-GCM, see
+/// [`crate::core::seal`]): `/sso/start` stores nothing. `origin` is the deployment's public
+/// origin.
+pub fn seal_transaction(
+    sealer: &Sealer,
+    random: &(impl Random + ?Sized),
+    origin: &str,
+    cookie_name: &str,
+    tx: &AuthTransaction,
+) -> Result<String, TxError> {
+    let json = serde_json::to_vec(tx).map_err(|e| TxError::Corrupt(e.to_string()))?;
+    sealer
+        .seal(random, &tx_aad(origin, cookie_name), &json)
+        .map_err(|e| TxError::Corrupt(e.to_string()))
 }
 
-impl<S: KvStore> TransactionStore<S> {
-    /// A transaction store over `store`.
-    pub fn new(store: S) -> Self {
-        TransactionStore { store }
+/// The transaction sealed in `value` (the cookie `cookie_name`), for a callback carrying
+/// `state_from_query`. Checked in order: it opens under our keys for this name and origin, it
+/// parses, it is younger than [`TRANSACTION_TTL_SECS`], and its `state` matches (constant time).
+/// Single use is the caller's next step: [`spent_id`] through the org's ledger.
+pub fn open_transaction(
+    sealer: &Sealer,
+    origin: &str,
+    cookie_name: &str,
+    value: &str,
+    state_from_query: &str,
+    now: UnixTime,
+) -> Result<AuthTransaction, TxError> {
+    let tx = open_any(sealer, origin, cookie_name, value)?;
+    // The cookie's Max-Age is a request to the browser; the sealed time is the real bound.
+    if now >= tx.created_at.plus(TRANSACTION_TTL_SECS) {
+        return Err(TxError::Expired);
     }
+    // RFC 6749 10.12: the state must match; compared in constant time.
+    if !tx.state.ct_eq_str(state_from_query) {
+        return Err(TxError::StateMismatch);
+    }
+    Ok(tx)
+}
 
-    /// Stores `tx` for the browser holding `binding_id`, for [`TRANSACTION_TTL_SECS`].
-    pub async fn save(&self, tx: &AuthTransaction, binding_id: &Secret) -> Result<(), TxError> {
-        let text = serde_json::to_string(tx).map_err(|e| TxError::Corrupt(e.to_string()))?;
-        self.store
-            .put(&tx_key(binding_id), &text, Some(TRANSACTION_TTL_SECS))
-            .await
-            .map_err(TxError::Store)
-    }
+fn open_any(
+    sealer: &Sealer,
+    origin: &str,
+    cookie_name: &str,
+    value: &str,
+) -> Result<AuthTransaction, TxError> {
+    let json = sealer
+        .open(&tx_aad(origin, cookie_name), value)
+        .ok_or(TxError::Unsealable)?;
+    serde_json::from_slice(&json).map_err(|e| TxError::Corrupt(e.to_string()))
+}
 
-    /// Takes the transaction of `binding_id` for a callback carrying `state_from_query`.
-    /// The record is deleted before any check, so a failed attempt also burns it.
-    pub async fn take(
-        &self,
-        binding_id: &Secret,
-        state_from_query: &str,
-        now: UnixTime,
-    ) -> Result<AuthTransaction, TxError> {
-        let key = tx_key(binding_id);
-        let text = self
-            .store
-            .get(&key)
-            .await
-            .map_err(TxError::Store)?
-            .ok_or(TxError::Unknown)?;
-        self.store.delete(&key).await.map_err(TxError::Store)?;
-        let tx: AuthTransaction =
-            serde_json::from_str(&text).map_err(|e| TxError::Corrupt(e.to_string()))?;
-        // KV's TTL is a floor on deletion, not an exact expiry: check the age ourselves.
-        if now >= tx.created_at.plus(TRANSACTION_TTL_SECS) {
-            return Err(TxError::Expired);
-        }
-        // RFC 6749 10.12: the state must match; compared in constant time.
-        if !tx.state.ct_eq_str(state_from_query) {
-            return Err(TxError::StateMismatch);
-        }
-        Ok(tx)
+/// When the transaction in cookie `cookie_name` started, if the cookie opens (used to clear the
+/// oldest when a browser holds [`MAX_TX_COOKIES`]); `None` for a cookie that does not open.
+pub fn transaction_started_at(
+    sealer: &Sealer,
+    origin: &str,
+    cookie_name: &str,
+    value: &str,
+) -> Option<UnixTime> {
+    open_any(sealer, origin, cookie_name, value)
+        .ok()
+        .map(|tx| tx.created_at)
+}
+
+/// The id under which the org's ledger remembers a spent transaction: a hash of its `state`,
+/// so the ledger never holds the state itself.
+pub fn spent_id(state: &str) -> String {
+    sha256_hex(format!("edge-sso spent transaction\0{state}").as_bytes())
+}
+
+impl AuthTransaction {
+    /// When this transaction stops being accepted.
+    pub fn expires_at(&self) -> UnixTime {
+        self.created_at.plus(TRANSACTION_TTL_SECS)
     }
+}
+
+/// The `state` of an authorization response (OIDC Core 3.1.2.5, 3.1.2.6), if it has exactly one
+/// non-empty `state` no longer than [`MAX_STATE`]: which transaction cookie the callback is for.
+pub fn callback_state(url: &Url) -> Option<String> {
+    let mut states = url.query_pairs().filter(|(k, _)| k == "state");
+    let state = states.next()?.1;
+    if states.next().is_some() || state.is_empty() || state.len() > MAX_STATE {
+        return None;
+    }
+    Some(state.into_owned())
 }
 
 #[cfg(test)]
@@ -246,7 +298,6 @@ mod tests {
     use crate::core::clock::FixedClock;
     use crate::core::oidc::discovery::tests::meta;
     use crate::core::random::CountingRandom;
-    use crate::core::store::{block_on, MemoryStore};
 
     const ISS: &str = "https://idp.example.com/realms/acme";
 
@@ -433,31 +484,174 @@ mod tests {
         );
     }
 
-    fn stored() -> (FixedClock, Secret) {
-        (FixedClock::at(1_000), Secret::new("binding-cookie-value"))
+    const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+    const OTHER_KEY: &str = "HxkZGBcWFRQTEhEQDw4NDAsKCQgHBgUEAwIBAAECAwQ";
+    const ORIGIN: &str = "https://sso.example.net";
+    const NAME: &str = "__Host-sso_tx_01234567";
+
+    fn sealer() -> Sealer {
+        Sealer::from_secrets(KEY, None).unwrap()
+    }
+
+    fn sealed(t: &AuthTransaction) -> String {
+        seal_transaction(&sealer(), &CountingRandom::default(), ORIGIN, NAME, t).unwrap()
     }
 
     #[test]
-    fn save_then_take_once() {
-        let (clock, binding) = stored();
-        let ts = TransactionStore::new(MemoryStore::new(&clock));
+    fn seal_then_open() {
+        let t = tx();
+        let v = sealed(&t);
+        // Nothing of the transaction is readable in the cookie.
+        for secret in [
+            t.state.expose(),
+            t.nonce.expose(),
+            t.pkce_verifier.secret(),
+            "acme",
+        ] {
+            assert!(!v.contains(secret));
+        }
+        let back = open_transaction(
+            &sealer(),
+            ORIGIN,
+            NAME,
+            &v,
+            t.state.expose(),
+            UnixTime(1_000),
+        )
+        .unwrap();
+        assert_eq!(back.org.as_str(), "acme");
+        assert_eq!(back.issuer, t.issuer);
+        assert_eq!(back.pkce_verifier, t.pkce_verifier);
+        assert_eq!(back.nonce, t.nonce);
+        assert_eq!(back.return_to, "/admin?x=1");
+        assert_eq!(back.expires_at(), UnixTime(1_600));
+        assert_eq!(
+            transaction_started_at(&sealer(), ORIGIN, NAME, &v),
+            Some(UnixTime(1_000))
+        );
+    }
+
+    #[test]
+    fn open_refuses_each_kind_of_bad_cookie() {
         let t = tx();
         let state = t.state.expose().to_owned();
-        block_on(ts.save(&t, &binding)).unwrap();
-        let key = format!("tx:{}", sha256_hex(b"binding-cookie-value"));
-        assert!(block_on(ts.store.get(&key)).unwrap().is_some());
-        let back = block_on(ts.take(&binding, &state, clock.now())).unwrap();
-        assert_eq!(back.org.as_str(), "acme");
-        assert_eq!(back.pkce_verifier, t.pkce_verifier);
+        let v = sealed(&t);
+        let open = |s: &Sealer, origin: &str, name: &str, v: &str, state: &str, now: u64| {
+            open_transaction(s, origin, name, v, state, UnixTime(now)).unwrap_err()
+        };
+        let s = sealer();
+        // Tampered: one character changed.
+        let mut bytes = v.clone().into_bytes();
+        bytes[20] = if bytes[20] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(bytes).unwrap();
         assert_eq!(
-            block_on(ts.take(&binding, &state, clock.now())).unwrap_err(),
-            TxError::Unknown
+            open(&s, ORIGIN, NAME, &tampered, &state, 1_000),
+            TxError::Unsealable
+        );
+        // Foreign: another key, another deployment, another cookie name.
+        let foreign = Sealer::from_secrets(OTHER_KEY, None).unwrap();
+        assert_eq!(
+            open(&foreign, ORIGIN, NAME, &v, &state, 1_000),
+            TxError::Unsealable
+        );
+        assert_eq!(
+            open(&s, "https://other.example", NAME, &v, &state, 1_000),
+            TxError::Unsealable
+        );
+        assert_eq!(
+            open(&s, ORIGIN, "__Host-sso_tx_89abcdef", &v, &state, 1_000),
+            TxError::Unsealable
+        );
+        // Expired at exactly TRANSACTION_TTL_SECS; accepted one second before.
+        assert_eq!(open(&s, ORIGIN, NAME, &v, &state, 1_600), TxError::Expired);
+        assert!(open_transaction(&s, ORIGIN, NAME, &v, &state, UnixTime(1_599)).is_ok());
+        // Another state.
+        assert_eq!(
+            open(&s, ORIGIN, NAME, &v, "wrong", 1_000),
+            TxError::StateMismatch
+        );
+        assert_eq!(
+            open(&s, ORIGIN, NAME, &v, "", 1_000),
+            TxError::StateMismatch
+        );
+        // Sealed by us, but not a transaction.
+        let junk = s
+            .seal(&CountingRandom::default(), &tx_aad(ORIGIN, NAME), b"{}")
+            .unwrap();
+        assert!(matches!(
+            open(&s, ORIGIN, NAME, &junk, &state, 1_000),
+            TxError::Corrupt(_)
+        ));
+        assert_eq!(transaction_started_at(&s, ORIGIN, NAME, &tampered), None);
+    }
+
+    #[test]
+    fn rotation_opens_cookies_sealed_with_the_previous_secret() {
+        let t = tx();
+        let before = seal_transaction(
+            &Sealer::from_secrets(OTHER_KEY, None).unwrap(),
+            &CountingRandom::default(),
+            ORIGIN,
+            NAME,
+            &t,
+        )
+        .unwrap();
+        let rotated = Sealer::from_secrets(KEY, Some(OTHER_KEY)).unwrap();
+        assert!(open_transaction(
+            &rotated,
+            ORIGIN,
+            NAME,
+            &before,
+            t.state.expose(),
+            UnixTime(1_000)
+        )
+        .is_ok());
+        // Once the previous secret is dropped, they no longer open.
+        assert_eq!(
+            open_transaction(
+                &sealer(),
+                ORIGIN,
+                NAME,
+                &before,
+                t.state.expose(),
+                UnixTime(1_000)
+            )
+            .unwrap_err(),
+            TxError::Unsealable
+        );
+    }
+
+    #[test]
+    fn the_largest_transaction_fits_in_a_cookie() {
+        let issuer = format!(
+            "https://{}.example/",
+            "i".repeat(crate::core::oidc::issuer::MAX_ISSUER_CHARS - 30)
+        );
+        let issuer = IssuerUrl::parse(&issuer).unwrap();
+        let org = OrgSlug::parse(&"a".repeat(63)).unwrap_or_else(|_| acme());
+        // `"` is allowed in return_to and doubles in JSON: the worst case.
+        let rt = format!("/{}", "\"".repeat(MAX_RETURN_TO - 1));
+        let t = begin(
+            &CountingRandom::default(),
+            &FixedClock::at(u64::MAX / 2),
+            &org,
+            &issuer,
+            &rt,
+        )
+        .unwrap();
+        assert_eq!(t.return_to, rt);
+        let v = sealed(&t);
+        assert!(
+            NAME.len() + v.len() <= crate::core::cookie::MAX_COOKIE_BYTES,
+            "{}",
+            v.len()
         );
     }
 
     #[test]
     fn reads_records_in_the_stored_format() {
-        // A transaction as written before the slug and issuer became newtypes: plain strings.
+        // The sealed JSON: plain strings, as the KV records were before the slug and issuer
+        // became newtypes.
         let verifier = "v".repeat(43);
         let json = format!(
             r#"{{"org":"acme","state":"s","nonce":"n","pkce_verifier":"{verifier}","return_to":"/x","created_at":1000,"issuer":"{ISS}"}}"#
@@ -475,112 +669,36 @@ mod tests {
     }
 
     #[test]
-    fn take_unknown_binding() {
-        let (clock, binding) = stored();
-        let ts = TransactionStore::new(MemoryStore::new(&clock));
-        let t = tx();
-        block_on(ts.save(&t, &binding)).unwrap();
-        assert_eq!(
-            block_on(ts.take(&Secret::new("other"), t.state.expose(), clock.now())).unwrap_err(),
-            TxError::Unknown
-        );
+    fn spent_ids_hide_the_state() {
+        let a = spent_id("state-a");
+        assert_eq!(a.len(), 64);
+        assert_eq!(a, spent_id("state-a"));
+        assert_ne!(a, spent_id("state-b"));
+        assert!(!a.contains("state-a"));
     }
 
     #[test]
-    fn take_expired_burns_it() {
-        let (clock, binding) = stored();
-        let ts = TransactionStore::new(MemoryStore::new(&clock));
-        let t = tx();
-        block_on(ts.save(&t, &binding)).unwrap();
-        let late = t.created_at.plus(TRANSACTION_TTL_SECS);
+    fn callback_state_reads_one_state() {
+        let u = |q: &str| Url::parse(&format!("https://h/sso/callback?{q}")).unwrap();
+        assert_eq!(callback_state(&u("code=c&state=s1")).as_deref(), Some("s1"));
         assert_eq!(
-            block_on(ts.take(&binding, t.state.expose(), late)).unwrap_err(),
-            TxError::Expired
+            callback_state(&u("error=x&state=s%202")).as_deref(),
+            Some("s 2")
         );
-        assert_eq!(
-            block_on(ts.take(&binding, t.state.expose(), clock.now())).unwrap_err(),
-            TxError::Unknown
-        );
-        // One second earlier it would have been accepted.
-        block_on(ts.save(&t, &binding)).unwrap();
-        assert!(block_on(ts.take(&binding, t.state.expose(), UnixTime(late.0 - 1))).is_ok());
+        assert_eq!(callback_state(&u("code=c")), None);
+        assert_eq!(callback_state(&u("state=")), None);
+        assert_eq!(callback_state(&u("state=a&state=b")), None);
+        let long = "s".repeat(MAX_STATE + 1);
+        assert_eq!(callback_state(&u(&format!("state={long}"))), None);
     }
 
-    #[test]
-    fn take_state_mismatch_burns_it() {
-        let (clock, binding) = stored();
-        let ts = TransactionStore::new(MemoryStore::new(&clock));
-        let t = tx();
-        block_on(ts.save(&t, &binding)).unwrap();
-        assert_eq!(
-            block_on(ts.take(&binding, "wrong", clock.now())).unwrap_err(),
-            TxError::StateMismatch
-        );
-        assert_eq!(
-            block_on(ts.take(&binding, t.state.expose(), clock.now())).unwrap_err(),
-            TxError::Unknown
-        );
-        block_on(ts.save(&t, &binding)).unwrap();
-        assert_eq!(
-            block_on(ts.take(&binding, "", clock.now())).unwrap_err(),
-            TxError::StateMismatch
-        );
-    }
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
 
-    #[test]
-    fn take_corrupt_record() {
-        let (clock, binding) = stored();
-        let ts = TransactionStore::new(MemoryStore::new(&clock));
-        block_on(ts.store.put(&tx_key(&binding), "{}", None)).unwrap();
-        assert!(matches!(
-            block_on(ts.take(&binding, "s", clock.now())),
-            Err(TxError::Corrupt(_))
-        ));
-        assert!(ts.store.snapshot().is_empty());
-    }
-
-    #[test]
-    fn take_fails_closed_when_delete_fails() {
-        /// Reads and writes work, deletes fail.
-        struct NoDelete<'a>(&'a MemoryStore<&'a FixedClock>);
-        impl KvStore for NoDelete<'_> {
-            async fn get(&self, k: &str) -> Result<Option<String>, StoreError> {
-                self.0.get(k).await
-            }
-            async fn put(&self, k: &str, v: &str, t: Option<u64>) -> Result<(), StoreError> {
-                self.0.put(k, v, t).await
-            }
-            async fn delete(&self, _: &str) -> Result<(), StoreError> {
-                Err(StoreError("down".into()))
-            }
-            async fn list(&self, p: &str, l: usize) -> Result<Vec<String>, StoreError> {
-                self.0.list(p, l).await
-            }
+        /// Arbitrary cookie values never panic the opener.
+        #[test]
+        fn open_transaction_never_panics(v in "[A-Za-z0-9_=-]{0,700}", state in "[ -~]{0,60}") {
+            let _ = open_transaction(&sealer(), ORIGIN, NAME, &v, &state, UnixTime(1_000));
         }
-        let (clock, binding) = stored();
-        let mem = MemoryStore::new(&clock);
-        let ts = TransactionStore::new(NoDelete(&mem));
-        let t = tx();
-        block_on(ts.save(&t, &binding)).unwrap();
-        assert!(matches!(
-            block_on(ts.take(&binding, t.state.expose(), clock.now())),
-            Err(TxError::Store(_))
-        ));
-    }
-
-    #[test]
-    fn store_failures() {
-        let (clock, binding) = stored();
-        let ts = TransactionStore::new(MemoryStore::new(&clock));
-        let t = tx();
-        ts.store.fail.set(true);
-        assert!(matches!(
-            block_on(ts.save(&t, &binding)),
-            Err(TxError::Store(_))
-        ));
-        assert!(matches!(
-            block_on(ts.take(&binding, t.state.expose(), clock.now())),
-            Err(TxError::Store(_))
-        ));
     }
 }
