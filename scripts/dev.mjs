@@ -181,6 +181,15 @@ const minted = await fetch(`${ORIGIN}/admin/orgs/acme/scim-token`, {
 const scim = minted.ok ? await minted.json() : null;
 if (!scim) console.warn(`  minting the demo SCIM token failed: ${minted.status}`);
 
+// A setup link for the demo org: the console of acme for its IT admin, before any SSO admin has
+// signed in (it ends at alice's first sign-in, as she is an admin).
+const linked = await fetch(`${ORIGIN}/admin/orgs/acme/setup-link`, {
+  method: 'POST',
+  headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+});
+const setup = linked.ok ? await linked.json() : null;
+if (!setup) console.warn(`  minting the demo setup link failed: ${linked.status}`);
+
 console.log(`
   edge-sso is running at ${ORIGIN}
 
@@ -188,6 +197,8 @@ console.log(`
                                           anyone@acme.test: read; any password)
   Who am I       ${ORIGIN}/sso/me
   Admin page     ${ORIGIN}/admin       (admin token: ${ADMIN_TOKEN})
+  Setup link     ${setup?.url ?? '(unavailable)'}
+                 (acme's console without a token, until an acme admin signs in)
   Demo IdP       ${idp.issuer}         (oidc-provider, dev login form)
 
   Access gateway (org acme is enforced: you are sent to sign in first)
