@@ -12,6 +12,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
+import { startDoh } from '../e2e/doh.mjs';
 import { ACCESS_RULES_FIELD } from '../e2e/fixtures.mjs';
 import { startIdp } from '../e2e/idp.mjs';
 import { generateAssertionKey } from '../e2e/keys.mjs';
@@ -21,6 +22,7 @@ import { dotenvLine } from '../e2e/worker.mjs';
 const PORT = Number(process.env.DEV_PORT ?? 8787);
 const IDP_PORT = Number(process.env.DEV_IDP_PORT ?? 9100);
 const ORIGIN_PORT = Number(process.env.DEV_ORIGIN_PORT ?? 8788);
+const DOH_PORT = Number(process.env.DEV_DOH_PORT ?? 8053);
 const ORIGIN = `http://127.0.0.1:${PORT}`;
 const ADMIN_TOKEN = process.env.DEV_ADMIN_TOKEN ?? 'dev-admin-token-change-me';
 const DEV_VARS = '.dev.vars';
@@ -61,11 +63,16 @@ const idp = await startIdp({
   backchannelLogoutUri: `${ORIGIN}/sso/backchannel-logout/acme`,
 });
 
+// DNS over HTTPS for domain claims: a loopback responder whose records are set through its
+// small HTTP API (README "Domain ownership").
+const doh = await startDoh({ port: DOH_PORT });
+
 const vars = {
   PUBLIC_ORIGIN: ORIGIN,
   ADMIN_TOKEN,
   ALLOW_INSECURE_LOOPBACK_IDP: 'true',
   ORIGIN_URL: origin.url,
+  DOH_URL: doh.url,
 };
 const args = [
   'node_modules/wrangler/bin/wrangler.js', 'dev', '--local', '--ip', '127.0.0.1',
@@ -87,6 +94,7 @@ async function stop(code = 0) {
   try { process.kill(-wrangler.pid, 'SIGKILL'); } catch { /* gone */ }
   await idp.stop();
   await origin.stop();
+  await doh.stop();
   process.exit(code);
 }
 process.on('SIGINT', () => stop(0));
@@ -183,5 +191,11 @@ console.log(`
     SCIM token     ${scim?.token ?? '(unavailable)'}
     IdP sign-out   ${idp.issuer}/session/end   (ends the IdP session; the IdP tells the worker)
 
-  Ctrl-C stops the worker, the IdP and the demo origin.
+  Domain ownership (see README "Domain ownership")
+    claim          curl -s -X PUT -H 'authorization: Bearer ${ADMIN_TOKEN}' ${ORIGIN}/admin/orgs/acme/domains/acme.dev
+    add the record curl -s -X PUT ${doh.url.replace('/dns-query', '')}/records/_edge-sso-challenge.acme.dev -d '{"txt":["<txt_value>"]}'
+    verify         curl -s -X POST -H 'authorization: Bearer ${ADMIN_TOKEN}' ${ORIGIN}/admin/orgs/acme/domains/acme.dev/verify
+    DoH responder  ${doh.url}   (records: GET ${doh.url.replace('/dns-query', '')}/records)
+
+  Ctrl-C stops the worker, the IdP, the demo origin and the DoH responder.
 `);

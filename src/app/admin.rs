@@ -1,8 +1,9 @@
 //! The admin API: organisation SSO configs (`/admin/orgs[/{slug}]`), bearer-token protected.
 
+use super::admin_auth::for_org;
 use super::error::{AppError, ErrorCode};
 use super::respond::{json, with_body};
-use super::{App, HeaderExt, Request, Response};
+use super::{App, Request, Response};
 use crate::core::directory::{OrgDirectory, PutOutcome};
 use crate::core::http::HttpClient;
 use crate::core::jose::verify::SignatureVerifier;
@@ -14,24 +15,12 @@ use http::StatusCode;
 /// Most orgs `GET /admin/orgs` returns.
 pub const MAX_LISTED_ORGS: usize = 1000;
 
-/// Checks `Authorization: Bearer <ADMIN_TOKEN>` in constant time.
+/// The operator only: `Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time.
 pub(super) async fn authorize<S, H, V>(
     app: &App<'_, S, H, V>,
     req: &Request,
 ) -> Result<(), AppError> {
-    let presented = req
-        .header("authorization")
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .map(str::trim);
-    match presented {
-        Some(token) if app.config.admin_token.ct_eq_str(token) => Ok(()),
-        _ => {
-            // Failed authentications are rate limited per client; a right token never counts.
-            app.rate_limit(req, crate::core::ratelimit::LimitClass::AuthFailure)
-                .await?;
-            Err(ErrorCode::Unauthorized.into())
-        }
-    }
+    super::admin_auth::operator(app, req).await
 }
 
 fn parse_slug(raw: &str) -> Result<OrgSlug, AppError> {
@@ -79,6 +68,16 @@ enum Sub {
     Revoke,
     ScimToken,
     Audit,
+    SetupLink,
+    Staged,
+    StagedApply,
+    /// `domains`
+    Domains,
+    /// `domains/{domain}`
+    Domain,
+    /// `domains/{domain}/verify`
+    DomainVerify,
+    Test,
 }
 
 impl Sub {
@@ -89,25 +88,45 @@ impl Sub {
             Sub::Revoke => "POST",
             Sub::ScimToken => "POST, DELETE",
             Sub::Audit => "GET",
+            Sub::SetupLink => "POST, DELETE",
+            Sub::Staged => "GET, DELETE",
+            Sub::StagedApply => "POST",
+            Sub::Domains => "GET",
+            Sub::Domain => "PUT, DELETE",
+            Sub::DomainVerify => "POST",
+            Sub::Test => "POST",
         }
     }
 }
 
-/// Splits the path after `/admin/orgs/` into the slug and the sub-resource. Anything that is
-/// not a known sub-resource stays part of the slug, which its validator then refuses with a 400
-/// naming the field (as `a/b` always was).
-fn split(rest: &str) -> (&str, Sub) {
+/// Splits the path after `/admin/orgs/` into the slug, the sub-resource and the domain of a
+/// `domains/{domain}[/verify]` path (empty otherwise). Anything that is not a known
+/// sub-resource stays part of the slug, which its validator then refuses with a 400 naming the
+/// field (as `a/b` always was).
+fn split(rest: &str) -> (&str, Sub, &str) {
+    // A slug has no `/`, so the first `/domains/` ends it.
+    if let Some((slug, tail)) = rest.split_once("/domains/") {
+        if let Some(domain) = tail.strip_suffix("/verify") {
+            return (slug, Sub::DomainVerify, domain);
+        }
+        return (slug, Sub::Domain, tail);
+    }
     for (suffix, sub) in [
+        ("/domains", Sub::Domains),
         ("/members", Sub::Members),
         ("/revoke", Sub::Revoke),
         ("/scim-token", Sub::ScimToken),
         ("/audit", Sub::Audit),
+        ("/setup-link", Sub::SetupLink),
+        ("/staged/apply", Sub::StagedApply),
+        ("/staged", Sub::Staged),
+        ("/test", Sub::Test),
     ] {
         if let Some(slug) = rest.strip_suffix(suffix) {
-            return (slug, sub);
+            return (slug, sub, "");
         }
     }
-    (rest, Sub::Org)
+    (rest, Sub::Org, "")
 }
 
 /// `/admin/orgs/{slug}[/{sub-resource}]`, any method.
@@ -117,7 +136,7 @@ pub(super) async fn dispatch<S: KvStore, H: HttpClient, V: SignatureVerifier>(
     rest: &str,
 ) -> Result<Response, AppError> {
     use http::Method;
-    let (raw, sub) = split(rest);
+    let (raw, sub, domain) = split(rest);
     let m = req.method();
     let not_allowed = || {
         AppError::new(ErrorCode::MethodNotAllowed).header(
@@ -138,11 +157,38 @@ pub(super) async fn dispatch<S: KvStore, H: HttpClient, V: SignatureVerifier>(
         Sub::ScimToken if m == Method::POST => {
             super::admin_members::mint_scim_token(app, req, &parse_slug(raw)?).await
         }
+        Sub::Staged if m == Method::GET || m == Method::DELETE => {
+            staged_route(app, req, &parse_slug(raw)?, false).await
+        }
+        Sub::StagedApply if m == Method::POST => {
+            staged_route(app, req, &parse_slug(raw)?, true).await
+        }
+        Sub::SetupLink if m == Method::POST => {
+            super::admin_members::mint_setup_link(app, req, &parse_slug(raw)?).await
+        }
+        Sub::SetupLink if m == Method::DELETE => {
+            super::admin_members::revoke_setup_link(app, req, &parse_slug(raw)?).await
+        }
         Sub::Audit if m == Method::GET => {
             super::admin_members::audit(app, req, &parse_slug(raw)?).await
         }
         Sub::ScimToken if m == Method::DELETE => {
             super::admin_members::delete_scim_token(app, req, &parse_slug(raw)?).await
+        }
+        Sub::Domains if m == Method::GET => {
+            super::admin_domains::list(app, req, &parse_slug(raw)?).await
+        }
+        Sub::Domain if m == Method::PUT => {
+            super::admin_domains::claim(app, req, &parse_slug(raw)?, domain).await
+        }
+        Sub::Domain if m == Method::DELETE => {
+            super::admin_domains::release(app, req, &parse_slug(raw)?, domain).await
+        }
+        Sub::DomainVerify if m == Method::POST => {
+            super::admin_domains::verify(app, req, &parse_slug(raw)?, domain).await
+        }
+        Sub::Test if m == Method::POST => {
+            super::admin_profile::test(app, req, &parse_slug(raw)?).await
         }
         _ => Err(not_allowed()),
     }
@@ -165,12 +211,94 @@ async fn get<S: KvStore, H: HttpClient, V: SignatureVerifier>(
     req: &Request,
     slug: &str,
 ) -> Result<Response, AppError> {
-    authorize(app, req).await?;
     let slug = parse_slug(slug)?;
+    for_org(app, req, &slug).await?;
     match OrgDirectory::new(&app.store).get(&slug).await? {
-        Some(cfg) => Ok(json(StatusCode::OK, &cfg.redacted_json())),
+        Some(cfg) => {
+            let mut body = cfg.redacted_json();
+            if let Some(staged) = staged(app, &slug).await? {
+                body["staged"] = staged.redacted_json();
+            }
+            Ok(json(StatusCode::OK, &body))
+        }
         None => Err(ErrorCode::UnknownOrg.into()),
     }
+}
+
+/// KV key of an org's staged configuration.
+fn staged_key(slug: &OrgSlug) -> String {
+    format!("org-staged:{}", slug.as_str())
+}
+
+/// The org's staged configuration (changes that could lock it out, waiting to be applied).
+async fn staged<S: KvStore, H, V>(
+    app: &App<'_, S, H, V>,
+    slug: &OrgSlug,
+) -> Result<Option<OrgConfig>, AppError> {
+    let raw = app
+        .store
+        .get(&staged_key(slug))
+        .await
+        .map_err(AppError::from)?;
+    Ok(raw.and_then(|j| serde_json::from_str(&j).ok()))
+}
+
+/// Whether `new` changes what signs members in (issuer, client, secret, IdP profile): an org admin's such
+/// change to an enforced org could lock everyone out, so it is staged.
+fn changes_sign_in(old: &OrgConfig, new: &OrgConfig) -> bool {
+    old.issuer != new.issuer
+        || old.client_id != new.client_id
+        || !old.client_secret.ct_eq_str(new.client_secret.expose())
+        || old.profile != new.profile
+}
+
+/// `GET /admin/orgs/{slug}/staged`, `DELETE` (discard), `POST .../staged/apply`.
+async fn staged_route<S: KvStore, H: HttpClient, V: SignatureVerifier>(
+    app: &App<'_, S, H, V>,
+    req: &Request,
+    slug: &OrgSlug,
+    apply: bool,
+) -> Result<Response, AppError> {
+    let actor = for_org(app, req, slug).await?;
+    let Some(cfg) = staged(app, slug).await? else {
+        return Err(
+            AppError::new(ErrorCode::NotFound).message("This organisation has no staged changes.")
+        );
+    };
+    let method = req.method().as_str();
+    if !apply && method == "GET" {
+        return Ok(json(StatusCode::OK, &cfg.redacted_json()));
+    }
+    if apply {
+        if !actor.is_operator() {
+            return Err(AppError::new(ErrorCode::Forbidden).message(
+                "Staged sign-in settings are applied after a test sign-in with them; until the console offers one, ask the operator to apply them.",
+            ));
+        }
+        let dir = OrgDirectory::new(&app.store);
+        let existing = existing_org(app, slug).await?;
+        let changes = settings_changes(Some(&existing), &cfg);
+        let body = cfg.redacted_json();
+        dir.put(cfg).await?;
+        app.state.orgs.forget(slug);
+        app.store.delete(&staged_key(slug)).await?;
+        super::admin_members::record_settings(app, &actor, slug, "org.settings.sso", changes).await;
+        return Ok(json(StatusCode::OK, &body));
+    }
+    app.store.delete(&staged_key(slug)).await?;
+    super::admin_members::record_settings(
+        app,
+        &actor,
+        slug,
+        "org.settings.sso.discarded",
+        serde_json::json!({}),
+    )
+    .await;
+    Ok(with_body(
+        StatusCode::NO_CONTENT,
+        "text/plain; charset=utf-8",
+        super::Body::Empty,
+    ))
 }
 
 /// `PUT /admin/orgs/{slug}`: creates (201) or replaces (200) an org.
@@ -179,11 +307,16 @@ async fn put<S: KvStore, H: HttpClient, V: SignatureVerifier>(
     req: &Request,
     slug: &str,
 ) -> Result<Response, AppError> {
-    authorize(app, req).await?;
     let slug = parse_slug(slug)?;
+    let actor = for_org(app, req, &slug).await?;
     let body = body_bytes(req)?;
     let dir = OrgDirectory::new(&app.store);
     let existing = dir.get(&slug).await?;
+    if !actor.is_operator() && existing.is_none() {
+        return Err(
+            AppError::new(ErrorCode::Forbidden).message("Only the operator creates organisations.")
+        );
+    }
     // Validation is pure: a body that fails it writes nothing.
     let cfg = OrgConfig::from_admin_json(slug, body, &app.config.idp_policy, existing.as_ref())?;
     // A new issuer or client id gets a new secret in the same request: the stored secret is
@@ -199,9 +332,40 @@ async fn put<S: KvStore, H: HttpClient, V: SignatureVerifier>(
                 .field("client_secret"));
         }
     }
-    let body = cfg.redacted_json();
+    let mut body = cfg.redacted_json();
+    // The IdP profile's advice on a config that works but may surprise (not sent back as input).
+    crate::core::profile::annotate(&cfg, &mut body);
     let slug = cfg.slug.clone();
     let changes = settings_changes(existing.as_ref(), &cfg);
+    if let (false, Some(old)) = (actor.is_operator(), &existing) {
+        // An org admin cannot mark a domain verified by listing it: domains are the operator's
+        // word or a DNS proof.
+        if old.domains != cfg.domains {
+            return Err(AppError::new(ErrorCode::Forbidden)
+                .message("domains: only the operator sets domains here; claim yours with a DNS record (Domains)")
+                .field("domains"));
+        }
+        if old.enforced && changes_sign_in(old, &cfg) {
+            let json_cfg = serde_json::to_string(&cfg)
+                .map_err(|_| AppError::new(ErrorCode::InternalError).log("encode staged config"))?;
+            app.store.put(&staged_key(&slug), &json_cfg, None).await?;
+            super::admin_members::record_settings(
+                app,
+                &actor,
+                &slug,
+                "org.settings.sso.staged",
+                changes,
+            )
+            .await;
+            return Ok(json(
+                StatusCode::ACCEPTED,
+                &serde_json::json!({
+                    "staged": body,
+                    "message": "Sign-in settings of an enforced organisation are staged, not applied, so that nobody is locked out."
+                }),
+            ));
+        }
+    }
     let outcome = dir.put(cfg).await;
     // This isolate's live sessions see the change at once; others within the cache window.
     app.state.orgs.forget(&slug);
@@ -215,7 +379,7 @@ async fn put<S: KvStore, H: HttpClient, V: SignatureVerifier>(
         "org.created"
     };
     if existing.is_none() || changes.as_object().is_some_and(|c| !c.is_empty()) {
-        super::admin_members::record_settings(app, &slug, event, changes).await;
+        super::admin_members::record_settings(app, &actor, &slug, event, changes).await;
     }
     Ok(json(status, &body))
 }
@@ -233,6 +397,7 @@ async fn delete<S: KvStore, H: HttpClient, V: SignatureVerifier>(
     // The ledger first: if it fails, nothing is deleted; if the KV delete then fails, the org
     // stays with every session revoked (the safe side).
     super::admin_members::purge(app, &slug).await?;
+    super::admin_domains::release_org(app, &slug).await?;
     let deleted = OrgDirectory::new(&app.store).delete(&slug).await;
     app.state.orgs.forget(&slug);
     if deleted? {

@@ -2,13 +2,12 @@
 //! `POST /admin/orgs/{slug}/revoke`, and the SCIM token (`POST`/`DELETE
 //! /admin/orgs/{slug}/scim-token`). Everything here is the org's ledger's.
 
-use super::admin::{authorize, body_bytes, existing_org};
+use super::admin::{body_bytes, existing_org};
+use super::admin_auth::{for_org, Actor};
 use super::error::{AppError, ErrorCode};
 use super::respond::{json, with_body};
 use super::{App, Body, Request, RequestExt, Response};
-use crate::core::ledger::{
-    AuditEvent, AuditMeta, Command, Reply, Selector, MAX_AUDIT_PAGE, MAX_MEMBERS_PAGE,
-};
+use crate::core::ledger::{AuditEvent, Command, Reply, Selector, MAX_AUDIT_PAGE, MAX_MEMBERS_PAGE};
 use crate::core::org::OrgSlug;
 use crate::core::secret::sha256_hex;
 use crate::core::store::{KvStore, StoreError};
@@ -19,6 +18,8 @@ use serde_json::{json, Value};
 pub const DEFAULT_MEMBERS_PAGE: usize = 50;
 /// Longest `sub` or `email` a revoke names.
 const MAX_SELECTOR_CHARS: usize = 320;
+/// How long a setup link is valid (7 days).
+pub const SETUP_LINK_SECS: u64 = 7 * 86_400;
 /// Random bytes in a SCIM token (256 bits).
 const SCIM_TOKEN_BYTES: usize = 32;
 
@@ -32,28 +33,21 @@ fn odd_reply(r: Reply) -> AppError {
     AppError::from(StoreError(format!("unexpected ledger reply: {r:?}")))
 }
 
-/// The operator as the actor of an admin change, with a fresh correlation id (also logged).
-pub(super) fn operator<S, H, V>(app: &App<'_, S, H, V>) -> AuditMeta {
-    let cid = app.random.token(9).unwrap_or_else(|_| "-".into());
-    app.log
-        .line(&format!("admin change cid={cid} actor=operator"));
-    AuditMeta {
-        actor: "operator".into(),
-        cid,
-    }
-}
-
 /// Calls the org's ledger; a refusal (a limit) is a 503 with its message. Writes are attributed
-/// to the operator in the audit log.
+/// to `actor` in the audit log.
 async fn call<S, H, V>(
     app: &App<'_, S, H, V>,
+    actor: &Actor,
     org: &OrgSlug,
     cmd: Command,
 ) -> Result<Reply, AppError> {
     let cmd = match cmd {
-        read @ (Command::Members { .. } | Command::Audit { .. } | Command::Snapshot) => read,
+        read @ (Command::Members { .. }
+        | Command::Audit { .. }
+        | Command::Snapshot
+        | Command::CheckSetupLink { .. }) => read,
         write => Command::Audited {
-            meta: operator(app),
+            meta: actor.meta(app),
             cmd: Box::new(write),
         },
     };
@@ -71,7 +65,7 @@ pub(super) async fn list<S: KvStore, H, V>(
     req: &Request,
     slug: &OrgSlug,
 ) -> Result<Response, AppError> {
-    authorize(app, req).await?;
+    let actor = for_org(app, req, slug).await?;
     existing_org(app, slug).await?;
     let limit = match req.query("limit") {
         None => DEFAULT_MEMBERS_PAGE,
@@ -96,7 +90,7 @@ pub(super) async fn list<S: KvStore, H, V>(
             "must be the next_cursor of a previous page",
         ));
     }
-    match call(app, slug, Command::Members { limit, cursor }).await? {
+    match call(app, &actor, slug, Command::Members { limit, cursor }).await? {
         Reply::Members {
             members,
             next_cursor,
@@ -169,10 +163,10 @@ pub(super) async fn revoke<S: KvStore, H, V>(
     req: &Request,
     slug: &OrgSlug,
 ) -> Result<Response, AppError> {
-    authorize(app, req).await?;
+    let actor = for_org(app, req, slug).await?;
     let selector = selector(body_bytes(req)?)?;
     existing_org(app, slug).await?;
-    let reply = call(app, slug, Command::Revoke { selector }).await?;
+    let reply = call(app, &actor, slug, Command::Revoke { selector }).await?;
     app.state.snapshots.forget(slug);
     match reply {
         Reply::Revoked { revoked } => {
@@ -191,14 +185,21 @@ pub(super) async fn mint_scim_token<S: KvStore, H, V>(
     req: &Request,
     slug: &OrgSlug,
 ) -> Result<Response, AppError> {
-    authorize(app, req).await?;
+    let actor = for_org(app, req, slug).await?;
     existing_org(app, slug).await?;
     let token = app
         .random
         .token(SCIM_TOKEN_BYTES)
         .map_err(|e| AppError::from(StoreError(format!("CSPRNG: {e}"))))?;
     let hash = sha256_hex(token.as_bytes());
-    match call(app, slug, Command::SetScimToken { hash: Some(hash) }).await? {
+    match call(
+        app,
+        &actor,
+        slug,
+        Command::SetScimToken { hash: Some(hash) },
+    )
+    .await?
+    {
         Reply::Done => {}
         r => return Err(odd_reply(r)),
     }
@@ -217,9 +218,9 @@ pub(super) async fn delete_scim_token<S: KvStore, H, V>(
     req: &Request,
     slug: &OrgSlug,
 ) -> Result<Response, AppError> {
-    authorize(app, req).await?;
+    let actor = for_org(app, req, slug).await?;
     existing_org(app, slug).await?;
-    match call(app, slug, Command::SetScimToken { hash: None }).await? {
+    match call(app, &actor, slug, Command::SetScimToken { hash: None }).await? {
         Reply::Done => Ok(with_body(
             StatusCode::NO_CONTENT,
             "text/plain; charset=utf-8",
@@ -231,7 +232,7 @@ pub(super) async fn delete_scim_token<S: KvStore, H, V>(
 
 /// Forgets the org's ledger and revokes every session of it (the org is being deleted).
 pub(super) async fn purge<S, H, V>(app: &App<'_, S, H, V>, slug: &OrgSlug) -> Result<(), AppError> {
-    let reply = call(app, slug, Command::Purge).await?;
+    let reply = call(app, &Actor::Operator, slug, Command::Purge).await?;
     app.state.snapshots.forget(slug);
     match reply {
         Reply::Done => Ok(()),
@@ -245,7 +246,7 @@ pub(super) async fn audit<S: KvStore, H, V>(
     req: &Request,
     slug: &OrgSlug,
 ) -> Result<Response, AppError> {
-    authorize(app, req).await?;
+    let actor = for_org(app, req, slug).await?;
     existing_org(app, slug).await?;
     let limit = match req.query("limit") {
         None => DEFAULT_MEMBERS_PAGE,
@@ -285,7 +286,7 @@ pub(super) async fn audit<S: KvStore, H, V>(
         cursor,
         event_type,
     };
-    match call(app, slug, cmd).await? {
+    match call(app, &actor, slug, cmd).await? {
         Reply::Audit {
             events,
             next_cursor,
@@ -302,12 +303,92 @@ pub(super) async fn audit<S: KvStore, H, V>(
 /// already stored.
 pub(super) async fn record_settings<S, H, V>(
     app: &App<'_, S, H, V>,
+    actor: &Actor,
     slug: &OrgSlug,
     event: &str,
     changes: Value,
 ) {
-    let meta = operator(app);
+    let meta = actor.meta(app);
     let event = AuditEvent::new(event, &meta, app.clock.now(), json!({ "changes": changes }));
+    if app
+        .ledger
+        .call(slug, Command::Record { event })
+        .await
+        .is_err()
+    {
+        app.log.line(&format!(
+            "audit record failed org={} cid={}",
+            slug.as_str(),
+            meta.cid
+        ));
+    }
+}
+
+/// `POST /admin/orgs/{slug}/setup-link` (operator): a one-time link, valid 7 days, that opens
+/// the console for this org only; it ends at the first sign-in of a member whose role is
+/// `admin`, or when revoked (`DELETE`). Minting again replaces it.
+pub(super) async fn mint_setup_link<S: KvStore, H, V>(
+    app: &App<'_, S, H, V>,
+    req: &Request,
+    slug: &OrgSlug,
+) -> Result<Response, AppError> {
+    super::admin_auth::operator(app, req).await?;
+    existing_org(app, slug).await?;
+    let token = app
+        .random
+        .token(SCIM_TOKEN_BYTES)
+        .map_err(|e| AppError::from(StoreError(format!("CSPRNG: {e}"))))?;
+    let expires_at = app.clock.now().plus(SETUP_LINK_SECS);
+    let cmd = Command::SetSetupLink {
+        hash: Some(sha256_hex(token.as_bytes())),
+        expires_at,
+    };
+    match call(app, &Actor::Operator, slug, cmd).await? {
+        Reply::Done => {}
+        r => return Err(odd_reply(r)),
+    }
+    let mut url = app.config.url("/admin/setup");
+    url.query_pairs_mut()
+        .append_pair("token", &format!("{}.{token}", slug.as_str()));
+    Ok(json(
+        StatusCode::CREATED,
+        &json!({ "url": url.as_str(), "expires_at": expires_at }),
+    ))
+}
+
+/// `DELETE /admin/orgs/{slug}/setup-link` (operator): revokes it (204).
+pub(super) async fn revoke_setup_link<S: KvStore, H, V>(
+    app: &App<'_, S, H, V>,
+    req: &Request,
+    slug: &OrgSlug,
+) -> Result<Response, AppError> {
+    super::admin_auth::operator(app, req).await?;
+    existing_org(app, slug).await?;
+    let cmd = Command::SetSetupLink {
+        hash: None,
+        expires_at: app.clock.now(),
+    };
+    match call(app, &Actor::Operator, slug, cmd).await? {
+        Reply::Done => Ok(with_body(
+            StatusCode::NO_CONTENT,
+            "text/plain; charset=utf-8",
+            Body::Empty,
+        )),
+        r => Err(odd_reply(r)),
+    }
+}
+
+/// Records `event` about `slug` by `actor` with `detail` (domain claims and checks). A failure
+/// is logged, never fails the change itself.
+pub(super) async fn record_event<S, H, V>(
+    app: &App<'_, S, H, V>,
+    actor: &Actor,
+    slug: &OrgSlug,
+    event: &str,
+    detail: Value,
+) {
+    let meta = actor.meta(app);
+    let event = AuditEvent::new(event, &meta, app.clock.now(), detail);
     if app
         .ledger
         .call(slug, Command::Record { event })

@@ -25,7 +25,13 @@ pub struct AppConfig {
     pub assertion: Option<std::rc::Rc<AssertionKeys>>,
     /// `CLOCK_LEEWAY_SECS`: allowed clock skew for token time checks (default 60, at most 300).
     pub leeway_secs: u64,
+    /// `DOH_URL`: the DNS-over-HTTPS JSON endpoint domain claims are checked through (default
+    /// [`DEFAULT_DOH_URL`]); https, or http on loopback with `ALLOW_INSECURE_LOOPBACK_IDP=true`.
+    pub doh_url: Url,
 }
+
+/// Cloudflare's public resolver, JSON flavour.
+pub const DEFAULT_DOH_URL: &str = "https://cloudflare-dns.com/dns-query";
 
 /// The gateway's assertion keys and the `iss`/`aud` it signs for.
 #[derive(Debug)]
@@ -141,7 +147,16 @@ impl AppConfig {
                 })?,
         };
 
+        let doh_url = parse_doh_url(
+            get("DOH_URL")
+                .filter(|s| !s.trim().is_empty())
+                .as_deref()
+                .unwrap_or(DEFAULT_DOH_URL),
+            allow,
+        )?;
+
         Ok(AppConfig {
+            doh_url,
             public_origin,
             admin_token: Secret::new(admin),
             idp_policy: IdpUrlPolicy {
@@ -170,6 +185,30 @@ impl AppConfig {
     pub fn origin_str(&self) -> String {
         self.public_origin.origin().ascii_serialization()
     }
+}
+
+/// `DOH_URL`: an absolute URL without query, fragment or credentials, admitted by the same
+/// rule as IdP URLs (https to a public host; plain-http loopback only in development).
+fn parse_doh_url(s: &str, allow_insecure_loopback: bool) -> Result<Url, ConfigError> {
+    const V: &str = "DOH_URL";
+    let u = Url::parse(s.trim()).map_err(|_| {
+        bad(
+            V,
+            "must be an absolute URL like https://cloudflare-dns.com/dns-query",
+        )
+    })?;
+    if u.query().is_some() || u.fragment().is_some() {
+        return Err(bad(
+            V,
+            "must not have a query or fragment (name and type are added)",
+        ));
+    }
+    IdpUrlPolicy {
+        allow_insecure_loopback,
+    }
+    .check(&u)
+    .map_err(|e| bad(V, e.to_string()))?;
+    Ok(u)
 }
 
 /// An origin (scheme, host, optional port; no path, query or credentials): https, or http on
@@ -240,6 +279,43 @@ mod tests {
             "https://sso.example.com/sso/callback"
         );
         assert_eq!(c.leeway_secs, 60);
+        assert_eq!(c.doh_url.as_str(), DEFAULT_DOH_URL);
+    }
+
+    #[test]
+    fn doh_url_rules() {
+        let with = |doh: &str, dev: &str| {
+            cfg(&[
+                ("PUBLIC_ORIGIN", "https://sso.example.com"),
+                ("ADMIN_TOKEN", TOKEN),
+                ("ALLOW_INSECURE_LOOPBACK_IDP", dev),
+                ("DOH_URL", doh),
+            ])
+        };
+        assert_eq!(
+            with("https://dns.google/resolve", "false")
+                .unwrap()
+                .doh_url
+                .as_str(),
+            "https://dns.google/resolve"
+        );
+        assert_eq!(
+            with("http://127.0.0.1:8053/dns-query", "true")
+                .unwrap()
+                .doh_url
+                .as_str(),
+            "http://127.0.0.1:8053/dns-query"
+        );
+        for (doh, dev) in [
+            ("http://127.0.0.1:8053/dns-query", "false"),
+            ("http://dns.example/dns-query", "true"),
+            ("https://10.0.0.1/dns-query", "true"),
+            ("https://dns.google/resolve?x=1", "false"),
+            ("https://u:p@dns.google/resolve", "false"),
+            ("dns.google", "false"),
+        ] {
+            assert_eq!(with(doh, dev).unwrap_err().variable, "DOH_URL", "{doh}");
+        }
     }
 
     #[test]

@@ -16,8 +16,10 @@ use crate::core::oidc::callback::CallbackError;
 use crate::core::oidc::discovery::DiscoveryError;
 use crate::core::oidc::idtoken::IdTokenError;
 use crate::core::oidc::token::TokenError;
+use crate::core::oidc::userinfo::UserinfoError;
 use crate::core::oidc::verify_id_token::VerifyError;
 use crate::core::org::{FieldError, SlugError};
+use crate::core::profile::EnrichError;
 use crate::core::session::SessionError;
 use crate::core::store::StoreError;
 use http::{HeaderName, HeaderValue, StatusCode};
@@ -68,10 +70,14 @@ error_codes! {
     RateLimited => ("rate_limited", TOO_MANY_REQUESTS, "Too many requests; try again in a minute."),
     /// No or a wrong admin bearer token.
     Unauthorized => ("unauthorized", UNAUTHORIZED, "A valid admin token is required (Authorization: Bearer <ADMIN_TOKEN>)."),
+    /// The caller is authenticated but may not do this (an org admin outside their powers).
+    Forbidden => ("forbidden", FORBIDDEN, "You may not do this."),
     /// No organisation has this slug.
     UnknownOrg => ("unknown_org", NOT_FOUND, "No organisation has this slug."),
     /// Another organisation already claims one of the domains.
     DomainClaimed => ("domain_claimed", CONFLICT, "A domain is already claimed by another organisation."),
+    /// The org has no claim on this domain (`/admin/orgs/{slug}/domains/{domain}`).
+    UnknownClaim => ("unknown_claim", NOT_FOUND, "This organisation has not claimed this domain."),
 
     // -- sign-in
     /// The typed email cannot be used for home realm discovery.
@@ -94,6 +100,9 @@ error_codes! {
     EmailInvalid => ("email_invalid", FORBIDDEN, "Your identity provider sent an email address edge-sso cannot use."),
     /// The ID token's email is outside the organisation's domains.
     EmailDomainMismatch => ("email_domain_mismatch", FORBIDDEN, "This email is not in a domain of this organisation."),
+    /// The IdP profile refuses this account (Entra tenant not allowed or a personal Microsoft
+    /// account, Google account outside the org's Workspace domains, an identifying claim missing).
+    IdpAccountRefused => ("idp_account_refused", FORBIDDEN, "Your identity provider account is not one this organisation accepts."),
     /// The role mapping grants this account no role.
     NoRole => ("no_role", FORBIDDEN, "You signed in, but your organisation grants your account no role here. Ask your administrator for access."),
     /// SCIM deactivated or deleted this member.
@@ -398,6 +407,13 @@ impl From<LoginError> for AppError {
                 .message("Your organisation's identity provider keys could not be fetched.")
                 .log(format!("IdP keys unavailable: {e}")),
             LoginError::Denied(d) => d.into(),
+            LoginError::Enrichment(EnrichError::Userinfo(UserinfoError::SubMismatch)) => {
+                AppError::new(ErrorCode::InvalidIdToken)
+                    .message("The identity provider's userinfo answer is for another user.")
+            }
+            LoginError::Enrichment(e) => AppError::new(ErrorCode::IdpUnavailable)
+                .message(format!("Your organisation's identity provider could not complete the sign-in: {e}."))
+                .log(e.to_string()),
             LoginError::Refused(Refusal::Deprovisioned) => AppError::new(ErrorCode::Deprovisioned),
             LoginError::Refused(Refusal::NotProvisioned) => AppError::new(ErrorCode::NotProvisioned),
             LoginError::LedgerFull(m) => AppError::new(ErrorCode::StorageUnavailable).message(m),
@@ -422,6 +438,15 @@ impl From<Denial> for AppError {
                 ))
             }
             Denial::NoRole => ErrorCode::NoRole.into(),
+            d @ (Denial::EmailVerifiedMissing | Denial::EntraEmailUntrusted(_)) => {
+                AppError::new(ErrorCode::EmailUnverified).message(format!("Sign-in refused: {d}."))
+            }
+            d @ (Denial::ClaimMissing(_)
+            | Denial::TenantNotAllowed(_)
+            | Denial::ConsumerAccount
+            | Denial::HostedDomainMissing
+            | Denial::HostedDomainNotAllowed(_)) => AppError::new(ErrorCode::IdpAccountRefused)
+                .message(format!("Sign-in refused: {d}.")),
         }
     }
 }

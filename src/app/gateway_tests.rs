@@ -112,6 +112,7 @@ struct Fixture {
     state: IsolateState,
     signer: NativeEs256Signer,
     ledger: MemoryLedger<TestClock>,
+    registry: crate::core::domains::MemoryRegistry<TestClock>,
 }
 
 type TestApp<'a> = App<'a, &'a Flaky, Offline, NativeVerifier>;
@@ -129,6 +130,7 @@ impl Fixture {
                 fail_reads: Cell::new(false),
             },
             ledger: MemoryLedger::new(clock.clone()),
+            registry: crate::core::domains::MemoryRegistry::new(clock.clone()),
             clock,
             random: CountingRandom::default(),
             log: MemoryLog::default(),
@@ -153,6 +155,7 @@ impl Fixture {
             state: &self.state,
             ledger: &self.ledger,
             limits: &crate::core::ratelimit::NoLimits,
+            registry: &self.registry,
         }
     }
 

@@ -4,7 +4,10 @@
 //! supplies the ports.
 
 mod admin;
+mod admin_auth;
+mod admin_domains;
 mod admin_members;
+mod admin_profile;
 mod backchannel;
 pub mod config;
 pub mod error;
@@ -23,6 +26,7 @@ use crate::core::oidc::jwks_cache::JwksCache;
 use crate::core::random::Random;
 use crate::core::session::SessionCache;
 use crate::core::store::KvStore;
+pub use admin_domains::RecheckReport;
 use config::AppConfig;
 use error::AppError;
 use std::rc::Rc;
@@ -233,6 +237,8 @@ pub struct App<'a, S, H, V> {
     pub ledger: &'a dyn crate::core::ledger::LedgerPort,
     /// Rate limits per client address (the Workers Rate Limiting binding on the edge).
     pub limits: &'a dyn crate::core::ratelimit::RateLimits,
+    /// Who has claimed and verified which domain: one Durable Object on the edge.
+    pub registry: &'a dyn crate::core::domains::RegistryPort,
 }
 
 /// The client's address as the platform reports it (`CF-Connecting-IP`, set by Cloudflare's
@@ -363,6 +369,7 @@ mod tests {
             state: &IsolateState::default(),
             ledger: &crate::core::ledger::MemoryLedger::new(&clock),
             limits: &crate::core::ratelimit::NoLimits,
+            registry: &crate::core::domains::MemoryRegistry::new(&clock),
         };
         let mut req = http::Request::builder().method(method).uri(uri);
         if let Some(a) = accept {
@@ -388,6 +395,17 @@ mod tests {
             (Method::GET, "/admin/orgs/acme/revoke", "POST"),
             (Method::PUT, "/admin/orgs/acme/members", "GET"),
             (Method::GET, "/admin/orgs/acme/scim-token", "POST, DELETE"),
+            (Method::POST, "/admin/orgs/acme/domains", "GET"),
+            (
+                Method::GET,
+                "/admin/orgs/acme/domains/acme.com",
+                "PUT, DELETE",
+            ),
+            (
+                Method::GET,
+                "/admin/orgs/acme/domains/acme.com/verify",
+                "POST",
+            ),
             (Method::OPTIONS, "/", "GET, HEAD"),
             (Method::POST, "/admin/orgs", "GET"),
             (Method::GET, "/sso/logout", "POST"),

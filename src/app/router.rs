@@ -51,6 +51,8 @@ enum Endpoint {
     /// `/admin/orgs/{slug}[/...]`, every method: the admin module routes the sub-resource.
     AdminOrg,
     AdminPage,
+    AdminWhoami,
+    AdminSetup,
     Healthz,
     Jwks,
     /// `/www/{file}`: one of [`pages::ASSETS`].
@@ -134,6 +136,8 @@ fn table() -> &'static matchit::Router<Route> {
             // as a slug with `%2F` does.
             ("/admin/orgs/*slug", Route::any(app, AdminOrg)),
             ("/admin", Route::new(app, get(AdminPage))),
+            ("/admin/whoami", Route::new(app, get(AdminWhoami))),
+            ("/admin/setup", Route::new(app, get(AdminSetup))),
             ("/healthz", Route::new(app, get(Healthz))),
             ("/.well-known/jwks.json", Route::new(app, get(Jwks))),
             ("/www/*file", Route::new(app, get(Asset))),
@@ -214,6 +218,8 @@ async fn call<S: KvStore, H: HttpClient, V: SignatureVerifier>(
         Endpoint::Scim => Ok(scim::handle(app, req, slug, rest).await),
         Endpoint::AdminList => admin::list(app, req).await,
         Endpoint::AdminOrg => admin::dispatch(app, req, slug).await,
+        Endpoint::AdminWhoami => super::admin_auth::whoami(app, req).await,
+        Endpoint::AdminSetup => super::admin_auth::open_setup_link(app, req).await,
         Endpoint::AdminPage => Ok(html(StatusCode::OK, pages::ADMIN_HTML.to_owned())),
         Endpoint::Jwks => super::gateway::jwks(app),
         Endpoint::Healthz => Ok(with_body(StatusCode::OK, "text/plain; charset=utf-8", "ok")),

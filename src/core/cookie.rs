@@ -22,6 +22,10 @@ pub const SECURE_TX_COOKIE: &str = "__Host-sso_tx";
 pub const DEV_SESSION_COOKIE: &str = "sso_session";
 /// Login-transaction cookie name on plain-http (local development) deployments.
 pub const DEV_TX_COOKIE: &str = "sso_tx";
+/// The setup link's cookie (an org's console before any SSO admin exists), on https.
+pub const SECURE_SETUP_COOKIE: &str = "__Host-sso_setup";
+/// The setup link's cookie on plain-http development origins.
+pub const DEV_SETUP_COOKIE: &str = "sso_setup";
 
 /// A cookie we were asked to write is not one a browser would store as meant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -191,7 +191,7 @@ impl<S: KvStore> OrgDirectory<S> {
         // Step 1. Other orgs' configs are read at most once each.
         let mut others: BTreeMap<OrgSlug, Option<OrgConfig>> = BTreeMap::new();
         let mut to_index = Vec::new();
-        for domain in &config.domains {
+        for domain in config.all_domains() {
             match self.index(domain).await? {
                 Some(IndexEntry::Org(owner)) if owner == slug => continue,
                 Some(IndexEntry::Org(owner)) => {
@@ -230,7 +230,7 @@ impl<S: KvStore> OrgDirectory<S> {
         let outcome = match existing {
             None => PutOutcome::Created,
             Some(old) => {
-                for domain in old.domains.iter().filter(|d| !config.lists_domain(d)) {
+                for domain in old.all_domains().filter(|d| !config.lists_domain(d)) {
                     self.delete_index_if_ours(domain, &slug).await?;
                 }
                 PutOutcome::Updated
@@ -250,7 +250,7 @@ impl<S: KvStore> OrgDirectory<S> {
         let key = org_key(slug);
         let domains = match self.get(slug).await {
             Ok(None) => return Ok(false),
-            Ok(Some(config)) => config.domains,
+            Ok(Some(config)) => config.all_domains().cloned().collect(),
             Err(DirectoryError::Corrupt(_)) => Vec::new(),
             Err(e) => return Err(e),
         };
@@ -259,6 +259,77 @@ impl<S: KvStore> OrgDirectory<S> {
             self.delete_index_if_ours(domain, slug).await?;
         }
         Ok(true)
+    }
+
+    /// Adds `domain` to (`verified`) or removes it from org `slug`'s DNS-verified domains, and
+    /// the routing with it; `Ok(false)` when there is no such org. Idempotent: called again
+    /// with the same arguments it repairs an index entry a failed write left behind.
+    ///
+    /// Adding is ordered like [`OrgDirectory::put`]: the conflict check first (another org's
+    /// stored config lists the domain and the index routes it there:
+    /// [`DirectoryError::DomainClaimed`], nothing written), then the index entry (which routes
+    /// nowhere until the config lists the domain), then the config. Removing writes the config
+    /// first (routing stops at once), then deletes the index entry if it is still ours and the
+    /// operator's `domains` do not list the domain too.
+    pub async fn set_verified(
+        &self,
+        slug: &OrgSlug,
+        domain: &EmailDomain,
+        verified: bool,
+    ) -> Result<bool, DirectoryError> {
+        let Some(mut config) = self.get(slug).await? else {
+            return Ok(false);
+        };
+        let listed = config.verified_domains.contains(domain);
+        if verified {
+            match self.index(domain).await? {
+                Some(IndexEntry::Org(owner)) if owner == *slug => {}
+                Some(IndexEntry::Org(owner)) => {
+                    if self
+                        .get(&owner)
+                        .await?
+                        .is_some_and(|o| o.lists_domain(domain))
+                    {
+                        return Err(DirectoryError::DomainClaimed {
+                            domain: domain.clone(),
+                        });
+                    }
+                    self.store
+                        .put(&domain_key(domain), slug.as_str(), None)
+                        .await?;
+                }
+                Some(IndexEntry::Corrupt(_)) | None => {
+                    self.store
+                        .put(&domain_key(domain), slug.as_str(), None)
+                        .await?;
+                }
+            }
+            if !listed {
+                config.verified_domains.push(domain.clone());
+                self.write_config(&config).await?;
+            }
+        } else {
+            if listed {
+                config.verified_domains.retain(|d| d != domain);
+                self.write_config(&config).await?;
+            }
+            if !config.lists_domain(domain) {
+                self.delete_index_if_ours(domain, slug).await?;
+            }
+        }
+        Ok(true)
+    }
+
+    /// The org `domain` routes to, if any (what [`OrgDirectory::lookup_domain`] finds).
+    pub async fn owner_of(&self, domain: &EmailDomain) -> Result<Option<OrgSlug>, DirectoryError> {
+        Ok(self.lookup_domain(domain).await?.map(|c| c.slug))
+    }
+
+    async fn write_config(&self, config: &OrgConfig) -> Result<(), DirectoryError> {
+        let json = serde_json::to_string(config)
+            .map_err(|e| DirectoryError::Corrupt(format!("cannot serialise org config: {e}")))?;
+        self.store.put(&org_key(&config.slug), &json, None).await?;
+        Ok(())
     }
 
     async fn delete_index_if_ours(
@@ -313,6 +384,8 @@ mod tests {
             access_rules: vec![],
             resource_groups: vec![],
             provisioning: Default::default(),
+            verified_domains: vec![],
+            profile: Default::default(),
         }
     }
 
@@ -608,6 +681,70 @@ mod tests {
             Err(DirectoryError::Corrupt(_))
         ));
         assert_eq!(store.snapshot(), before);
+    }
+
+    #[test]
+    fn dns_verified_domains_route_and_stop_routing() {
+        let clock = FixedClock::at(1_000);
+        let store = MemoryStore::new(&clock);
+        let d = OrgDirectory::new(&store);
+        block_on(d.put(config("acme", &["acme.com"]))).unwrap();
+        block_on(d.put(config("other", &["other.com"]))).unwrap();
+        assert!(block_on(d.set_verified(&slug("acme"), &dom("acme.dev"), true)).unwrap());
+        assert_eq!(routes_to(&d, "acme.dev").as_deref(), Some("acme"));
+        assert_eq!(
+            block_on(d.owner_of(&dom("acme.dev"))).unwrap(),
+            Some(slug("acme"))
+        );
+        // Idempotent, and kept by an admin put of the config (which keeps verified_domains).
+        assert!(block_on(d.set_verified(&slug("acme"), &dom("acme.dev"), true)).unwrap());
+        let mut c = config("acme", &["acme.com"]);
+        c.verified_domains = block_on(d.get(&slug("acme")))
+            .unwrap()
+            .unwrap()
+            .verified_domains;
+        block_on(d.put(c)).unwrap();
+        assert_eq!(routes_to(&d, "acme.dev").as_deref(), Some("acme"));
+        // The operator cannot give a DNS-verified domain to another org.
+        assert_eq!(
+            block_on(d.put(config("other", &["other.com", "acme.dev"]))),
+            Err(DirectoryError::DomainClaimed {
+                domain: dom("acme.dev")
+            })
+        );
+        // Nor can DNS take an operator-listed one.
+        let before = store.snapshot();
+        assert_eq!(
+            block_on(d.set_verified(&slug("acme"), &dom("other.com"), true)),
+            Err(DirectoryError::DomainClaimed {
+                domain: dom("other.com")
+            })
+        );
+        assert_eq!(store.snapshot(), before);
+        // Unverified: routing stops, the index entry goes.
+        assert!(block_on(d.set_verified(&slug("acme"), &dom("acme.dev"), false)).unwrap());
+        assert_eq!(routes_to(&d, "acme.dev"), None);
+        assert_eq!(block_on(store.get("domain:acme.dev")).unwrap(), None);
+        // A domain both listed by the operator and DNS-verified keeps routing when unverified.
+        block_on(d.set_verified(&slug("acme"), &dom("acme.com"), true)).unwrap();
+        block_on(d.set_verified(&slug("acme"), &dom("acme.com"), false)).unwrap();
+        assert_eq!(routes_to(&d, "acme.com").as_deref(), Some("acme"));
+        // An org that is gone: nothing to do.
+        assert!(!block_on(d.set_verified(&slug("ghost"), &dom("g.com"), true)).unwrap());
+        assert_eq!(block_on(store.get("domain:g.com")).unwrap(), None);
+    }
+
+    #[test]
+    fn deleting_an_org_drops_its_dns_verified_routing() {
+        let clock = FixedClock::at(1_000);
+        let store = MemoryStore::new(&clock);
+        let d = OrgDirectory::new(&store);
+        block_on(d.put(config("acme", &["acme.com"]))).unwrap();
+        block_on(d.set_verified(&slug("acme"), &dom("acme.dev"), true)).unwrap();
+        // A put that drops nothing keeps it; the org's deletion removes its entry.
+        assert!(block_on(d.delete(&slug("acme"))).unwrap());
+        assert_eq!(routes_to(&d, "acme.dev"), None);
+        assert_eq!(keys(&store), kv(&[]));
     }
 
     #[test]

@@ -11,16 +11,17 @@ use crate::core::directory::{DirectoryError, OrgDirectory};
 use crate::core::http::{HttpClient, HttpError};
 use crate::core::jose::verify::SignatureVerifier;
 use crate::core::ledger::{Command, LedgerPort, Refusal, Reply, SignInFacts, SnapshotCache};
-use crate::core::member::{admit_in_groups, Denial, Member};
+use crate::core::member::{admit_identity, Denial, Member};
 use crate::core::oidc::authorize::{TransactionStore, TxError};
 use crate::core::oidc::callback::{check_iss, Callback, CallbackError};
 use crate::core::oidc::discovery::{DiscoveryCache, DiscoveryError};
-use crate::core::oidc::idtoken::{IdTokenError, IdTokenVerifier, UntrustedIdToken};
+use crate::core::oidc::idtoken::{IdTokenError, UntrustedIdToken};
 use crate::core::oidc::jwks_cache::{JwksCache, JwksFetchError};
 use crate::core::oidc::token::{token_request, token_response, TokenError, MAX_TOKEN_BODY};
 use crate::core::oidc::url_policy::IdpUrlPolicy;
 use crate::core::oidc::verify_id_token::{verify_id_token, IdTokenPorts, VerifyError};
 use crate::core::org::OrgSlug;
+use crate::core::profile::{self, EnrichError};
 use crate::core::random::Random;
 use crate::core::secret::Secret;
 use crate::core::session::{
@@ -120,6 +121,8 @@ pub enum LoginError {
     InvalidIdToken(IdTokenError),
     /// The IdP's keys could not be fetched.
     KeysUnavailable(JwksFetchError),
+    /// Claims the ID token lacks could not be fetched (userinfo, Microsoft Graph).
+    Enrichment(EnrichError),
     /// The token is valid but its subject is not admitted to the org.
     Denied(Denial),
     /// The org's ledger refused the member (deprovisioned by SCIM, or not provisioned where
@@ -155,6 +158,7 @@ impl std::fmt::Display for LoginError {
             LoginError::Ledger(e) => write!(f, "ledger: {e}"),
             LoginError::KeysUnavailable(e) => write!(f, "IdP keys unavailable: {e}"),
             LoginError::Denied(d) => write!(f, "denied: {d}"),
+            LoginError::Enrichment(e) => write!(f, "enrichment: {e}"),
             LoginError::Session(e) => e.fmt(f),
         }
     }
@@ -236,7 +240,7 @@ where
     // OIDC Core 3.1.3.7: verify the ID token (signature via the IdP's JWKS, then every claim).
     let untrusted =
         UntrustedIdToken::parse(tokens.id_token.expose()).map_err(LoginError::InvalidIdToken)?;
-    let verifier = IdTokenVerifier::new(org.issuer.as_str(), org.client_id.as_str())
+    let verifier = profile::id_token_verifier(&org, &meta)
         .with_leeway_secs(ctx.leeway_secs)
         .with_provider_algs(&meta);
     let ports = IdTokenPorts {
@@ -253,16 +257,29 @@ where
             VerifyError::JwksUnavailable(e) => LoginError::KeysUnavailable(e),
         })?;
 
+    // What the ID token lacks (userinfo, OIDC Core 5.3; Entra groups overage via Graph).
+    let verified = profile::enrich(
+        ctx.http,
+        &org,
+        &meta,
+        tokens.access_token.as_ref(),
+        verified,
+    )
+    .await
+    .map_err(LoginError::Enrichment)?;
+
     // The user must belong to this org, or an IdP shared by several orgs could sign anyone in.
-    // The member's SCIM groups (for `scim_group` role rules), from the org's revocation
+    // The org's IdP profile names the member and the email it trusts; the member's SCIM groups
+    // (for `scim_group` role rules) are looked up by those, from the org's revocation
     // snapshot: the ledger's state as of at most REVOCATION_CACHE_SECS ago.
+    let identity = profile::identify(&verified, &org).map_err(LoginError::Denied)?;
     let snapshot = ctx
         .snapshots
         .snapshot(ctx.ledger, &org.slug, now)
         .await
         .map_err(LoginError::Ledger)?;
-    let groups = snapshot.groups_for(verified.sub(), verified.email().unwrap_or_default());
-    let member = admit_in_groups(&verified, &org, &groups).map_err(LoginError::Denied)?;
+    let groups = snapshot.groups_for(identity.sub(), identity.email());
+    let member = admit_identity(&verified, identity, &org, &groups).map_err(LoginError::Denied)?;
     // The org's ledger records the member, or refuses them when SCIM deprovisioned them (or the
     // org takes only provisioned members). It answers with the login time to record, later than
     // any revocation of this member.

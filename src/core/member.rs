@@ -4,9 +4,10 @@
 
 use crate::core::clock::UnixTime;
 use crate::core::email::{EmailAddress, EmailError};
-use crate::core::oidc::idtoken::{EmailVerified, VerifiedIdToken};
+use crate::core::oidc::idtoken::VerifiedIdToken;
 use crate::core::oidc::issuer::IssuerUrl;
 use crate::core::org::{ClientId, OrgConfig, Role};
+use crate::core::profile::{self, Identity};
 use crate::core::roles::{claim_value, map_role};
 use serde_json::{Map, Value};
 
@@ -107,6 +108,22 @@ pub enum Denial {
     EmailMissing,
     /// `email_verified` is false, or present with a value of no boolean meaning.
     EmailUnverified,
+    /// `email_verified` is absent and the org's profile requires it (generic: set
+    /// `"email_verified_claim": "optional"` for an IdP that never sends it).
+    EmailVerifiedMissing,
+    /// A claim the profile identifies members by is missing or malformed (Entra `tid`, `oid`).
+    ClaimMissing(&'static str),
+    /// Entra: the token's tenant is not the org's (not its single tenant, not in `tenants`).
+    TenantNotAllowed(String),
+    /// Entra: a personal Microsoft account (the consumer tenant).
+    ConsumerAccount,
+    /// Entra: no trusted email: the token lacks `xms_edov: true` with `email`, or the org's
+    /// `email_claim` (named) is missing.
+    EntraEmailUntrusted(Option<&'static str>),
+    /// Google: no `hd` claim, so a consumer Google account.
+    HostedDomainMissing,
+    /// Google: `hd` is not one of the org's hosted domains (the value, at most 64 characters).
+    HostedDomainNotAllowed(String),
     /// The `email` claim is not an address edge-sso accepts.
     EmailInvalid(EmailError),
     /// The address is not in a domain the org lists.
@@ -120,6 +137,34 @@ impl std::fmt::Display for Denial {
         match self {
             Denial::EmailMissing => f.write_str("the ID token has no email claim"),
             Denial::EmailUnverified => f.write_str("the IdP says the email is not verified"),
+            Denial::EmailVerifiedMissing => f.write_str(
+                "the ID token has no email_verified claim; if this IdP never sends it and only holds addresses its admins assign, set the org's \"email_verified_claim\": \"optional\"",
+            ),
+            Denial::ClaimMissing(c) => write!(
+                f,
+                "the ID token has no valid {c} claim (Entra ID: request the profile scope)"
+            ),
+            Denial::TenantNotAllowed(t) => write!(
+                f,
+                "the Entra ID tenant {t} is not allowed for this org (add it to \"tenants\")"
+            ),
+            Denial::ConsumerAccount => {
+                f.write_str("a personal Microsoft account cannot sign in to an organisation")
+            }
+            Denial::EntraEmailUntrusted(None) => f.write_str(
+                "the ID token has no verified email: add the optional claims email and xms_edov to the ID token (App registration > Token configuration), or set the org's email_claim",
+            ),
+            Denial::EntraEmailUntrusted(Some(c)) => write!(
+                f,
+                "the ID token has no {c} claim, which the org's email_claim names: add the optional claim {c} to the ID token (App registration > Token configuration)"
+            ),
+            Denial::HostedDomainMissing => f.write_str(
+                "the Google account belongs to no Google Workspace domain (no hd claim): consumer accounts cannot sign in",
+            ),
+            Denial::HostedDomainNotAllowed(d) => write!(
+                f,
+                "the Google Workspace domain {d} is not one of the org's hosted domains"
+            ),
             Denial::EmailInvalid(e) => write!(f, "the email claim is not usable: {e}"),
             Denial::DomainMismatch(_) => f.write_str("the email is not in a domain of the org"),
             Denial::NoRole => f.write_str("the role mapping grants no role"),
@@ -131,12 +176,14 @@ impl std::error::Error for Denial {}
 
 /// Admits the subject of `token` to `org`, or says why not. In order:
 ///
-/// 1. an `email` claim is required, or an IdP shared by several orgs could sign anyone in;
-/// 2. `email_verified` false (or present but neither a boolean nor "true"/"false") is refused;
-///    absent is accepted: some IdPs (Entra ID) never send it and verify emails themselves;
-/// 3. the email must parse with the same normalisation as home realm discovery;
-/// 4. its domain must be one the org lists;
-/// 5. the org's role mapping ([`map_role`]) must grant a role.
+/// 1. the org's IdP profile ([`profile::identify`]) names the member and the email it trusts:
+///    an email is required, or an IdP shared by several orgs could sign anyone in; generically
+///    `email_verified` must be true (absent only where the org or its profile allows it; false
+///    or garbage never), Entra trusts `xms_edov` or the org's `email_claim`, Google requires
+///    the org's `hd`;
+/// 2. the email must parse with the same normalisation as home realm discovery;
+/// 3. its domain must be one the org lists;
+/// 4. the org's role mapping ([`map_role`]) must grant a role.
 ///
 /// `token` must have been verified for this org's issuer and client id.
 pub fn admit(token: &VerifiedIdToken, org: &OrgConfig) -> Result<Member, Denial> {
@@ -150,12 +197,19 @@ pub fn admit_in_groups(
     org: &OrgConfig,
     scim_groups: &[&str],
 ) -> Result<Member, Denial> {
-    let email = token.email().ok_or(Denial::EmailMissing)?;
-    match token.email_verified() {
-        EmailVerified::True | EmailVerified::Absent => {}
-        EmailVerified::False => return Err(Denial::EmailUnverified),
-    }
-    let email = EmailAddress::parse(email).map_err(Denial::EmailInvalid)?;
+    let identity = profile::identify(token, org)?;
+    admit_identity(token, identity, org, scim_groups)
+}
+
+/// [`admit_in_groups`] for the `identity` [`profile::identify`] gave for `token` (so the caller
+/// can look the member's SCIM groups up by the profile's identity first).
+pub fn admit_identity(
+    token: &VerifiedIdToken,
+    identity: Identity,
+    org: &OrgConfig,
+    scim_groups: &[&str],
+) -> Result<Member, Denial> {
+    let email = EmailAddress::parse(identity.email()).map_err(Denial::EmailInvalid)?;
     if !org.lists_domain(email.domain()) {
         return Err(Denial::DomainMismatch(email));
     }
@@ -167,7 +221,7 @@ pub fn admit_in_groups(
     )
     .ok_or(Denial::NoRole)?;
     Ok(Member {
-        sub: token.sub().to_owned(),
+        sub: identity.sub().to_owned(),
         issuer: org.issuer.clone(),
         client_id: org.client_id.clone(),
         email,
@@ -236,6 +290,8 @@ mod tests {
             access_rules: vec![],
             resource_groups: vec![],
             provisioning: Default::default(),
+            verified_domains: vec![],
+            profile: Default::default(),
         }
     }
 
@@ -278,7 +334,7 @@ mod tests {
     }
 
     #[test]
-    fn email_verified_false_or_garbage_refused_absent_accepted() {
+    fn email_verified_false_or_garbage_refused_absent_refused_unless_optional() {
         for v in [
             json!(false),
             json!("false"),
@@ -294,7 +350,11 @@ mod tests {
         let t = token(|c| {
             c.remove("email_verified");
         });
-        assert!(admit(&t, &org()).is_ok());
+        // The generic profile requires it, unless the org opts out.
+        assert_eq!(admit(&t, &org()), Err(Denial::EmailVerifiedMissing));
+        let mut optional = org();
+        optional.profile.email_verified_claim = crate::core::profile::EmailVerifiedClaim::Optional;
+        assert!(admit(&t, &optional).is_ok());
         let t = token(|c| {
             c.insert("email_verified".into(), json!("TRUE"));
         });

@@ -9,6 +9,7 @@
 pub mod clock;
 pub mod cookie;
 pub mod directory;
+pub mod domains;
 pub mod email;
 pub mod gateway;
 pub mod http;
@@ -19,6 +20,7 @@ pub mod member;
 pub mod oidc;
 pub mod org;
 pub mod org_cache;
+pub mod profile;
 pub mod random;
 pub mod ratelimit;
 pub mod roles;

@@ -9,6 +9,7 @@ use crate::core::gateway::config::{self as gateway_config, AccessRule, ResourceG
 use crate::core::ledger::Provisioning;
 use crate::core::oidc::issuer::IssuerUrl;
 use crate::core::oidc::url_policy::IdpUrlPolicy;
+use crate::core::profile::{self, IdpKind, ProfileConfig};
 use crate::core::secret::Secret;
 use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -358,6 +359,15 @@ pub struct OrgConfig {
     /// SCIM-provisioned users (`scim`).
     #[serde(default)]
     pub provisioning: Provisioning,
+    /// Domains proven by DNS (see [`crate::core::domains`]): maintained by the registry's
+    /// writes, never by the admin body (an admin `PUT` keeps the stored list). They route and
+    /// admit like `domains`, which are verified by the operator's word.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub verified_domains: Vec<EmailDomain>,
+    /// The IdP profile (`idp` and its fields, stored flattened; absent in configs stored before
+    /// profiles, which read as `generic`).
+    #[serde(flatten)]
+    pub profile: ProfileConfig,
 }
 
 /// An admin body field that failed validation: `field` is a path such as `domains[1]`,
@@ -411,7 +421,7 @@ impl<'de> Deserialize<'de> for Members {
     }
 }
 
-const FIELDS: [&str; 12] = [
+const FIELDS: [&str; 17] = [
     "domains",
     "issuer",
     "client_id",
@@ -424,6 +434,11 @@ const FIELDS: [&str; 12] = [
     "access_rules",
     "resource_groups",
     "provisioning",
+    "idp",
+    "tenants",
+    "email_claim",
+    "hosted_domains",
+    "email_verified_claim",
 ];
 
 /// A user-supplied key, shortened for echoing back in an error.
@@ -492,6 +507,9 @@ fn parse_domains(v: &Value) -> Result<Vec<EmailDomain>, FieldError> {
         let field = format!("domains[{i}]");
         let d = EmailDomain::parse(string(item, &field)?)
             .map_err(|e| FieldError::new(&field, e.to_string()))?;
+        if crate::core::domains::public::is_public_mail_domain(&d) {
+            return Err(FieldError::new(field, public_domain_message(&d)));
+        }
         if let Some(j) = out.iter().position(|o| *o == d) {
             return Err(FieldError::new(
                 field,
@@ -503,10 +521,25 @@ fn parse_domains(v: &Value) -> Result<Vec<EmailDomain>, FieldError> {
     Ok(out)
 }
 
-/// The issuer: an [`IssuerUrl`] that also passes the deployment's URL policy.
-fn parse_issuer(v: &Value, policy: &IdpUrlPolicy) -> Result<IssuerUrl, FieldError> {
+/// Why a public mail domain is refused (the same words for the config and for claims).
+pub fn public_domain_message(d: &EmailDomain) -> String {
+    format!("{d} is a public mail domain (anyone can get an address there): it cannot be claimed by an organisation")
+}
+
+/// The issuer: an [`IssuerUrl`] that also passes the deployment's URL policy. A pasted
+/// discovery URL is reduced to its issuer ([`profile::reduce_issuer_input`]); for Auth0, whose
+/// issuers end with `/`, the slash the reduction removed is put back.
+fn parse_issuer(v: &Value, policy: &IdpUrlPolicy, idp: IdpKind) -> Result<IssuerUrl, FieldError> {
     const F: &str = "issuer";
-    let s = string(v, F)?;
+    let pasted = string(v, F)?;
+    let reduced = profile::reduce_issuer_input(pasted);
+    let with_slash;
+    let s = if reduced.len() != pasted.len() && idp == IdpKind::Auth0 && !reduced.ends_with('/') {
+        with_slash = format!("{reduced}/");
+        with_slash.as_str()
+    } else {
+        reduced
+    };
     IssuerUrl::parse_with_policy(s, policy).map_err(|e| FieldError::new(F, e.to_string()))
 }
 
@@ -657,12 +690,20 @@ impl OrgConfig {
     /// * `session_ttl_secs` (default 28800): 300 to 86400.
     /// * `enforced` (default `true`).
     /// * `provisioning` (default `"sso"`): `"sso"` or `"scim"`.
+    /// * `idp` (default `"generic"`): the IdP profile, one of `generic`, `okta`, `entra`,
+    ///   `google`, `onelogin`, `keycloak`, `auth0` (see [`crate::core::profile`]), with its
+    ///   fields: `tenants` (Entra: allowed tenant ids, required for the `organizations` and
+    ///   `common` authorities), `email_claim` (Entra: `email`, `upn` or `preferred_username`),
+    ///   `hosted_domains` (Google: allowed `hd` values, default the email domains) and
+    ///   `email_verified_claim` (generic: `"required"`, the default, or `"optional"`). A field
+    ///   of another profile is refused.
     ///
     /// The body replaces the whole config: an omitted optional field takes its default, not
     /// the stored value (the client secret is the only exception). Unknown or duplicated
     /// fields are refused, as is `null` anywhere but `default_role`.
     ///
-    /// The issuer must be an absolute URL without query or fragment, at most 512 characters,
+    /// A pasted discovery URL (`{issuer}/.well-known/openid-configuration`) is reduced to the
+    /// issuer. The issuer must be an absolute URL without query or fragment, at most 512 characters,
     /// admitted by `policy`, and written in canonical form (the only leniency: a host-only
     /// issuer may omit the root `/`). It is stored exactly as written, because ID-token `iss`
     /// is compared with it as an exact string (OIDC Core 3.1.3.7 step 2).
@@ -697,7 +738,8 @@ impl OrgConfig {
         };
 
         let domains = parse_domains(required("domains")?)?;
-        let issuer = parse_issuer(required("issuer")?, policy)?;
+        let profile = profile::parse_fields(|k| fields.get(k).copied())?;
+        let issuer = parse_issuer(required("issuer")?, policy, profile.idp)?;
         let client_id = ClientId(
             bounded_text(required("client_id")?, "client_id", MAX_CLIENT_ID_CHARS)?.to_owned(),
         );
@@ -760,7 +802,7 @@ impl OrgConfig {
                 ))
             }
         };
-        Ok(OrgConfig {
+        let mut cfg = OrgConfig {
             slug,
             domains,
             issuer,
@@ -774,7 +816,15 @@ impl OrgConfig {
             access_rules,
             resource_groups,
             provisioning,
-        })
+            // Registry-maintained: an admin body never sets them, a replaced config keeps them.
+            verified_domains: existing
+                .map(|o| o.verified_domains.clone())
+                .unwrap_or_default(),
+            profile,
+        };
+        // The profile's cross-field rules (issuer forms, which fields go with which IdP).
+        profile::validate(&mut cfg)?;
+        Ok(cfg)
     }
 
     /// The config for display: every field but `client_secret`, plus `"client_secret_set":
@@ -788,9 +838,19 @@ impl OrgConfig {
         v
     }
 
-    /// Whether this org claims `domain`.
+    /// Whether `domain` is this org's: listed by the operator (`domains`) or proven by DNS
+    /// (`verified_domains`). Routing and admission both ask this.
     pub fn lists_domain(&self, domain: &EmailDomain) -> bool {
-        self.domains.contains(domain)
+        self.domains.contains(domain) || self.verified_domains.contains(domain)
+    }
+
+    /// Every domain of the org: the operator's, then the DNS-verified ones not among them.
+    pub fn all_domains(&self) -> impl Iterator<Item = &EmailDomain> {
+        self.domains.iter().chain(
+            self.verified_domains
+                .iter()
+                .filter(|d| !self.domains.contains(d)),
+        )
     }
 }
 

@@ -182,6 +182,47 @@ fn domains_rules() {
     ))
     .unwrap_err();
     assert_eq!(e.message, "acme.com is the same domain as domains[0]");
+    // Public mail domains, normalised as the lookup does.
+    assert_eq!(f(json!(["acme.com", "gmail.com"])), "domains[1]");
+    assert_eq!(f(json!(["Proton.ME"])), "domains[0]");
+    let e = parse(&with(minimal(), "domains", Some(json!(["outlook.com"])))).unwrap_err();
+    assert!(
+        e.message.starts_with("outlook.com is a public mail domain"),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn verified_domains_are_kept_across_admin_puts_and_count() {
+    let policy = IdpUrlPolicy::default();
+    let slug = OrgSlug::parse("acme").unwrap();
+    let mut old = OrgConfig::from_admin_json(
+        slug.clone(),
+        minimal().to_string().as_bytes(),
+        &policy,
+        None,
+    )
+    .unwrap();
+    assert!(old.verified_domains.is_empty());
+    let dns = EmailDomain::parse("dns.example").unwrap();
+    assert!(!old.lists_domain(&dns));
+    old.verified_domains.push(dns.clone());
+    assert!(old.lists_domain(&dns));
+    let new =
+        OrgConfig::from_admin_json(slug, minimal().to_string().as_bytes(), &policy, Some(&old))
+            .unwrap();
+    assert_eq!(new.verified_domains, std::slice::from_ref(&dns));
+    let all: Vec<&str> = new.all_domains().map(|d| d.as_str()).collect();
+    assert_eq!(all, ["acme.com", "dns.example"]);
+    // Not settable through the body.
+    let body = with(minimal(), "verified_domains", Some(json!(["x.com"])));
+    assert_eq!(err_field(&body), "verified_domains");
+    // Stored configs without the field still read.
+    let mut v = serde_json::to_value(&new).unwrap();
+    v.as_object_mut().unwrap().remove("verified_domains");
+    let back: OrgConfig = serde_json::from_value(v).unwrap();
+    assert!(back.verified_domains.is_empty());
 }
 
 #[test]

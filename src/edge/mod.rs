@@ -3,6 +3,7 @@
 
 #[cfg(feature = "bench")]
 mod bench;
+mod domains;
 mod fetch;
 mod kv;
 mod ledger;
@@ -21,7 +22,7 @@ use crate::core::clock::{Clock, UnixTime};
 use crate::core::random::OsRandom;
 use futures_util::StreamExt;
 use http::{HeaderName, HeaderValue};
-use worker::{event, Context, Env};
+use worker::{event, Context, Env, ScheduleContext, ScheduledEvent};
 
 /// Largest request body the worker reads (admin API bodies are far smaller).
 const MAX_REQUEST_BODY: u64 = 64 * 1024;
@@ -167,6 +168,75 @@ fn to_worker(resp: Response) -> worker::Result<worker::Response> {
         .with_headers(headers))
 }
 
+/// The configuration, read and validated once per isolate.
+fn isolate_config(env: &Env) -> &'static Result<AppConfig, crate::app::config::ConfigError> {
+    CONFIG.with(|c| {
+        *c.get_or_init(|| {
+            Box::leak(Box::new(AppConfig::from_vars(|name| {
+                env.var(name)
+                    .map(|v| v.to_string())
+                    .or_else(|_| env.secret(name).map(|v| v.to_string()))
+                    .ok()
+            })))
+        })
+    })
+}
+
+/// The cron trigger (`[triggers] crons` in wrangler.toml): re-checks the verified domain
+/// claims that are due, at most [`crate::core::domains::RECHECKS_PER_RUN`] per run (each is a
+/// DoH request and a registry call, within a run's subrequest budget). Failures are logged; a
+/// run that cannot start (configuration, bindings) is logged and retried by the next one.
+#[event(scheduled)]
+async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    let config = match isolate_config(&env) {
+        Ok(c) => c,
+        Err(e) => {
+            worker::console_log!("scheduled: configuration error: {e}");
+            return;
+        }
+    };
+    let store = match env.kv(kv::KV_BINDING) {
+        Ok(ns) => kv::WorkersKv(ns),
+        Err(_) => {
+            worker::console_log!(
+                "scheduled: KV namespace binding {} is missing",
+                kv::KV_BINDING
+            );
+            return;
+        }
+    };
+    let ledger = ledger::DoLedger { env: &env };
+    let limits = ratelimit::EdgeRateLimits { env: &env };
+    let registry = domains::DoRegistry { env: &env };
+    let app = App {
+        config,
+        store,
+        http: fetch::EdgeHttp,
+        verifier: webcrypto::WebCryptoVerifier::CACHED,
+        clock: &WorkerClock,
+        random: &OsRandom,
+        log: &ConsoleLog,
+        state: STATE.with(|s| *s),
+        ledger: &ledger,
+        limits: &limits,
+        registry: &registry,
+    };
+    match app
+        .recheck_domains(crate::core::domains::RECHECKS_PER_RUN)
+        .await
+    {
+        Ok(r) => worker::console_log!(
+            "scheduled cron={} domains checked={} misses={} unverified={} errors={}",
+            event.cron(),
+            r.checked,
+            r.misses,
+            r.unverified.len(),
+            r.errors
+        ),
+        Err(e) => worker::console_log!("scheduled cron={}: {e}", event.cron()),
+    }
+}
+
 #[event(fetch)]
 async fn fetch(
     mut req: worker::Request,
@@ -188,17 +258,7 @@ async fn fetch(
     let refuse = |err: AppError| {
         to_worker(RouteGroup::App.finish(render_error(&ConsoleLog, &OsRandom, &path, as_json, err)))
     };
-    let config: &'static Result<AppConfig, _> = CONFIG.with(|c| {
-        *c.get_or_init(|| {
-            Box::leak(Box::new(AppConfig::from_vars(|name| {
-                env.var(name)
-                    .map(|v| v.to_string())
-                    .or_else(|_| env.secret(name).map(|v| v.to_string()))
-                    .ok()
-            })))
-        })
-    });
-    let config = match config {
+    let config = match isolate_config(&env) {
         Ok(c) => c,
         Err(e) => return refuse(e.into()),
     };
@@ -221,6 +281,7 @@ async fn fetch(
     let state = STATE.with(|s| *s);
     let ledger = ledger::DoLedger { env: &env };
     let limits = ratelimit::EdgeRateLimits { env: &env };
+    let registry = domains::DoRegistry { env: &env };
     let app = App {
         config,
         store,
@@ -232,6 +293,7 @@ async fn fetch(
         state,
         ledger: &ledger,
         limits: &limits,
+        registry: &registry,
     };
     if !gated {
         return to_worker(app.handle(app_req).await);

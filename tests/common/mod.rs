@@ -155,6 +155,10 @@ pub struct FakeIdp {
     pub end_session: bool,
     /// When set, the token endpoint answers with this (once per request, kept).
     pub token_override: RefCell<Option<HttpResponse>>,
+    /// When set, the discovery document's `issuer` (Entra's `{tenantid}` template).
+    pub discovery_issuer: RefCell<Option<String>>,
+    /// When set, discovery lists a userinfo endpoint answering this (to the access token).
+    pub userinfo: RefCell<Option<Value>>,
     /// Every secret it handed out or received (codes, ID tokens, PKCE verifiers).
     pub secrets: RefCell<Vec<String>>,
     grants: RefCell<HashMap<String, Grant>>,
@@ -173,6 +177,8 @@ impl FakeIdp {
             iss_parameter_supported: Cell::new(false),
             end_session: false,
             token_override: RefCell::new(None),
+            discovery_issuer: RefCell::new(None),
+            userinfo: RefCell::new(None),
             secrets: RefCell::new(Vec::new()),
             grants: RefCell::new(HashMap::new()),
             counter: Cell::new(0),
@@ -203,16 +209,30 @@ impl FakeIdp {
     pub fn discovery_url(&self) -> String {
         self.endpoint(".well-known/openid-configuration")
     }
+    /// The userinfo endpoint.
+    pub fn userinfo_endpoint(&self) -> String {
+        self.endpoint("userinfo")
+    }
 
     fn owns(&self, url: &Url) -> bool {
-        [self.discovery_url(), self.token_endpoint(), self.jwks_uri()]
-            .iter()
-            .any(|e| url.as_str() == e)
+        [
+            self.discovery_url(),
+            self.token_endpoint(),
+            self.jwks_uri(),
+            self.userinfo_endpoint(),
+        ]
+        .iter()
+        .any(|e| url.as_str() == e)
     }
 
     fn discovery(&self) -> Value {
+        let issuer = self
+            .discovery_issuer
+            .borrow()
+            .clone()
+            .unwrap_or_else(|| self.issuer.clone());
         let mut doc = json!({
-            "issuer": self.issuer,
+            "issuer": issuer,
             "authorization_endpoint": self.authorization_endpoint(),
             "token_endpoint": self.token_endpoint(),
             "jwks_uri": self.jwks_uri(),
@@ -224,6 +244,9 @@ impl FakeIdp {
         });
         if self.end_session {
             doc["end_session_endpoint"] = self.end_session_endpoint().into();
+        }
+        if self.userinfo.borrow().is_some() {
+            doc["userinfo_endpoint"] = self.userinfo_endpoint().into();
         }
         doc
     }
@@ -355,7 +378,11 @@ impl FakeIdp {
         }
         let id_token = grant.key.sign(&self.kid, &grant.claims);
         self.secrets.borrow_mut().push(id_token.clone());
-        let access_token = format!("at-{}", id_token.len());
+        let access_token = format!(
+            "at-{}",
+            &edge_sso::core::secret::sha256_hex(id_token.as_bytes())[..24]
+        );
+        self.secrets.borrow_mut().push(access_token.clone());
         HttpResponse::new(
             200,
             "application/json",
@@ -381,6 +408,16 @@ impl FakeIdp {
             );
             r.headers.set("cache-control", "public, max-age=3600");
             r
+        } else if url == self.userinfo_endpoint() {
+            // OIDC Core 5.3.1: a Bearer access token this IdP issued.
+            let bearer = req.headers.get("authorization").unwrap_or_default();
+            let issued = bearer.strip_prefix("Bearer ").is_some_and(|t| {
+                t.starts_with("at-") && self.secrets.borrow().iter().any(|s| s == t)
+            });
+            match (&*self.userinfo.borrow(), issued) {
+                (Some(v), true) => HttpResponse::new(200, "application/json", v.to_string()),
+                _ => Self::oauth_error(401, "invalid_token"),
+            }
         } else {
             self.token(req)
         }
@@ -391,6 +428,10 @@ impl FakeIdp {
 pub struct Network {
     /// The IdPs reachable.
     pub idps: Vec<FakeIdp>,
+    /// Other hosts (a fake Microsoft Graph): a URL and its fixed answer.
+    pub stubs: RefCell<Vec<(String, HttpResponse)>>,
+    /// The `Authorization` header of every request to a stub, by URL.
+    pub stub_auth: RefCell<Vec<(String, Option<String>)>>,
     /// Method and URL of every request, in order.
     pub requests: RefCell<Vec<(Method, String)>>,
 }
@@ -411,6 +452,18 @@ impl HttpClient for Network {
         self.requests
             .borrow_mut()
             .push((req.method, req.url.as_str().to_owned()));
+        if let Some((_, resp)) = self
+            .stubs
+            .borrow()
+            .iter()
+            .find(|(u, _)| u == req.url.as_str())
+        {
+            self.stub_auth.borrow_mut().push((
+                req.url.as_str().to_owned(),
+                req.headers.get("authorization").map(str::to_owned),
+            ));
+            return Ok(resp.clone());
+        }
         let idp = self
             .idps
             .iter()
@@ -459,6 +512,8 @@ pub struct Harness {
     pub ledger: MemoryLedger<&'static FixedClock>,
     /// Rate limits (real budgets, in memory).
     pub limits: MemoryRateLimits<&'static FixedClock>,
+    /// The domain registry.
+    pub registry: edge_sso::core::domains::MemoryRegistry<&'static FixedClock>,
     secrets: RefCell<Vec<String>>,
 }
 
@@ -489,6 +544,8 @@ impl Harness {
             store: MemoryStore::new(clock),
             net: Network {
                 idps: vec![acme, globex],
+                stubs: RefCell::new(Vec::new()),
+                stub_auth: RefCell::new(Vec::new()),
                 requests: RefCell::new(Vec::new()),
             },
             config,
@@ -503,6 +560,7 @@ impl Harness {
                 limits.budget_override.set(Some(1_000_000));
                 limits
             },
+            registry: edge_sso::core::domains::MemoryRegistry::new(clock),
             secrets: RefCell::new(Vec::new()),
         }
     }
@@ -528,6 +586,7 @@ impl Harness {
             state: &self.state,
             ledger: &self.ledger,
             limits: &self.limits,
+            registry: &self.registry,
         }
     }
 

@@ -13,11 +13,13 @@ use crate::core::gateway::decision::Identity;
 
 /// Every cookie name edge-sso uses, on https and on plain-http deployments alike (stripping a
 /// dev name on an https deployment costs nothing).
-pub const EDGE_SSO_COOKIES: [&str; 4] = [
+pub const EDGE_SSO_COOKIES: [&str; 6] = [
     SECURE_SESSION_COOKIE,
     SECURE_TX_COOKIE,
     DEV_SESSION_COOKIE,
     DEV_TX_COOKIE,
+    crate::core::cookie::SECURE_SETUP_COOKIE,
+    crate::core::cookie::DEV_SETUP_COOKIE,
 ];
 
 /// Prefix of the headers the gateway sets for the origin (compared case-insensitively).

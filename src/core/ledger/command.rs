@@ -98,6 +98,20 @@ pub enum Command {
         /// The request.
         request: crate::core::scim::ScimRequest,
     },
+    /// Sets (or, with `None`, revokes) the org's setup link: the SHA-256 hex of its token and
+    /// its expiry ([`Reply::Done`]). It also ends at the first sign-in of a member whose role is
+    /// `admin`.
+    SetSetupLink {
+        /// The hash, or `None` to revoke.
+        hash: Option<String>,
+        /// When it expires.
+        expires_at: UnixTime,
+    },
+    /// Whether `hash` is the org's live setup link ([`Reply::SetupLink`]).
+    CheckSetupLink {
+        /// SHA-256 hex of the presented token.
+        hash: String,
+    },
     /// `cmd`, with its audit events attributed to `meta`'s actor and correlation id.
     Audited {
         /// Who, and which request.
@@ -197,6 +211,13 @@ pub enum Reply {
     Done,
     /// The SCIM answer.
     Scim(crate::core::scim::ScimResponse),
+    /// Whether a setup link is live.
+    SetupLink {
+        /// It is.
+        valid: bool,
+        /// Until when (when valid).
+        expires_at: Option<UnixTime>,
+    },
     /// A page of the audit log.
     Audit {
         /// The events, newest first.

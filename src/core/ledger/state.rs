@@ -55,6 +55,7 @@ const REVOKE_SID: &str = "revoke_sid";
 const JTI: &str = "jti";
 const META: &str = "meta";
 const ALL_BEFORE: &str = "all_before";
+const SETUP_LINK: &str = "setup_link";
 const SCIM_TOKEN: &str = "scim_token";
 
 /// One org's ledger.
@@ -69,6 +70,8 @@ pub struct Ledger {
     pub(super) scim_token_hash: Option<String>,
     pub(super) scim_dir: ScimDirectory,
     pub(super) audit: BTreeMap<u64, AuditEvent>,
+    /// The setup link's token hash and expiry.
+    pub(super) setup_link: Option<(String, UnixTime)>,
     /// Who the command being applied is attributed to (set by [`Command::Audited`]).
     meta: Option<AuditMeta>,
     dirty: BTreeSet<(&'static str, String)>,
@@ -118,6 +121,7 @@ impl Ledger {
                     l.audit.insert(e.seq, e);
                 }),
                 META if row.id == ALL_BEFORE => parse(&row.json).map(|t| l.all_before = Some(t)),
+                META if row.id == SETUP_LINK => parse(&row.json).map(|v| l.setup_link = Some(v)),
                 META if row.id == SCIM_TOKEN => {
                     parse(&row.json).map(|h| l.scim_token_hash = Some(h))
                 }
@@ -150,6 +154,7 @@ impl Ledger {
                         .map(to_json),
                     META if id == ALL_BEFORE => self.all_before.as_ref().map(to_json),
                     META if id == SCIM_TOKEN => self.scim_token_hash.as_ref().map(to_json),
+                    META if id == SETUP_LINK => self.setup_link.as_ref().map(to_json),
                     _ => None,
                 };
                 RowChange { kind, id, json }
@@ -184,6 +189,35 @@ impl Ledger {
                 self.meta = outer;
                 reply?
             }
+            Command::SetSetupLink { hash, expires_at } => {
+                let event = if hash.is_some() {
+                    "org.setup_link.created"
+                } else {
+                    "org.setup_link.revoked"
+                };
+                self.setup_link = hash.map(|h| (h, expires_at));
+                self.touch(META, SETUP_LINK);
+                self.emit(
+                    event,
+                    "operator",
+                    serde_json::json!({ "expires_at": expires_at }),
+                    now,
+                    random,
+                );
+                Reply::Done
+            }
+            Command::CheckSetupLink { hash } => match &self.setup_link {
+                Some((h, until)) if now < *until && ct_eq(h.as_bytes(), hash.as_bytes()) => {
+                    Reply::SetupLink {
+                        valid: true,
+                        expires_at: Some(*until),
+                    }
+                }
+                _ => Reply::SetupLink {
+                    valid: false,
+                    expires_at: None,
+                },
+            },
             Command::Record { event } => {
                 self.record(event, now);
                 Reply::Done
@@ -398,10 +432,21 @@ impl Ledger {
             m.sessions.drain(..excess);
         }
         self.touch(MEMBER, &id);
-        if let Some(m) = self.members.get(&id) {
+        if let Some(m) = self.members.get(&id).cloned() {
             let detail = serde_json::json!({ "member_id": id, "sub": m.sub, "role": m.role });
             let actor = m.email.clone().unwrap_or_default();
             self.emit("org.sso_login", &actor, detail, now, random);
+            // The setup link has done its job once an SSO admin exists.
+            if m.role == Some(crate::core::org::Role::Admin) && self.setup_link.take().is_some() {
+                self.touch(META, SETUP_LINK);
+                self.emit(
+                    "org.setup_link.expired",
+                    &actor,
+                    serde_json::json!({}),
+                    now,
+                    random,
+                );
+            }
         }
         Ok(Reply::SignedIn {
             member_id: id,
@@ -668,6 +713,8 @@ impl Ledger {
         // Seen jtis stay: a replay after the org is re-created must still do nothing.
         self.scim_token_hash = None;
         self.touch(META, SCIM_TOKEN);
+        self.setup_link = None;
+        self.touch(META, SETUP_LINK);
         self.all_before = Some(now);
         self.touch(META, ALL_BEFORE);
     }

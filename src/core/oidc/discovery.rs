@@ -3,7 +3,7 @@
 
 use crate::core::clock::{Clock, UnixTime};
 use crate::core::http::{HttpClient, HttpError, HttpRequest, HttpResponse};
-use crate::core::oidc::issuer::issuer_matches;
+use crate::core::oidc::issuer::discovery_issuer_matches;
 use crate::core::oidc::url_policy::IdpUrlPolicy;
 use crate::core::secret::sha256_hex;
 use crate::core::store::{KvStore, StoreError};
@@ -205,11 +205,12 @@ pub fn parse_metadata(
         serde_json::from_slice(body).map_err(|e| DiscoveryError::Json(e.to_string()))?;
 
     // Discovery 4.3: the issuer value returned MUST be identical to the issuer URL used to
-    // retrieve the configuration; this also stops one provider impersonating another.
+    // retrieve the configuration; this also stops one provider impersonating another. (Entra
+    // ID's multi-tenant authorities publish their `{tenantid}` template instead.)
     let issuer = raw
         .issuer
         .ok_or_else(|| DiscoveryError::Json("missing issuer".into()))?;
-    if !issuer_matches(configured_issuer, &issuer) {
+    if !discovery_issuer_matches(configured_issuer, &issuer) {
         return Err(DiscoveryError::IssuerMismatch {
             expected: configured_issuer.to_owned(),
             found: issuer,

@@ -213,7 +213,12 @@ pub struct IdTokenVerifier {
     client_id: String,
     leeway_secs: u64,
     allowed_algs: Vec<JwsAlg>,
+    issuer_alias: Option<String>,
+    tenant_template: bool,
 }
+
+/// The placeholder a templated (multi-tenant) issuer holds for the token's tenant.
+pub const TENANT_PLACEHOLDER: &str = "{tenantid}";
 
 impl IdTokenVerifier {
     /// A verifier for tokens from `issuer` (compared exactly) to `client_id`, accepting RS256,
@@ -224,7 +229,28 @@ impl IdTokenVerifier {
             client_id: client_id.into(),
             leeway_secs: DEFAULT_LEEWAY_SECS,
             allowed_algs: JwsAlg::ALL.to_vec(),
+            issuer_alias: None,
+            tenant_template: false,
         }
+    }
+
+    /// Also accepts `alias` as `iss`, compared exactly (Google: "The value of iss in the ID
+    /// token is equal to accounts.google.com or https://accounts.google.com"). The verified
+    /// token reports the configured issuer.
+    pub fn with_issuer_alias(mut self, alias: impl Into<String>) -> Self {
+        self.issuer_alias = Some(alias.into());
+        self
+    }
+
+    /// The configured issuer is a template holding [`TENANT_PLACEHOLDER`] once (Entra ID's
+    /// multi-tenant discovery documents publish `https://login.microsoftonline.com/{tenantid}/v2.0`):
+    /// the token's `tid`, which must be a GUID, is substituted and `iss` must exactly equal the
+    /// result. So `iss` and `tid` name the same tenant and the issuer check is never skipped;
+    /// which tenants are allowed is the caller's rule. Without this, a template issuer is
+    /// compared literally and matches no real token.
+    pub fn with_tenant_issuer_template(mut self) -> Self {
+        self.tenant_template = true;
+        self
     }
 
     /// Sets the clock skew tolerance, capped at [`MAX_LEEWAY_SECS`].
@@ -293,7 +319,9 @@ impl IdTokenVerifier {
         // Step 2: "The Issuer Identifier for the OpenID Provider ... MUST exactly match the value
         // of the iss (issuer) Claim."
         let iss = claims.get("iss").and_then(Value::as_str);
-        if !iss.is_some_and(|iss| issuer_matches(&self.issuer, iss)) {
+        let issuer = self.expected_issuer(&claims)?;
+        let alias = self.issuer_alias.as_deref();
+        if !iss.is_some_and(|iss| issuer_matches(&issuer, iss) || alias == Some(iss)) {
             return Err(IdTokenError::InvalidIssuer);
         }
 
@@ -350,7 +378,7 @@ impl IdTokenVerifier {
             .map_or(EmailVerified::Absent, EmailVerified::from_claim);
 
         Ok(VerifiedIdToken {
-            issuer: self.issuer.clone(),
+            issuer,
             sub,
             email,
             email_verified,
@@ -360,6 +388,25 @@ impl IdTokenVerifier {
             sid,
             claims,
         })
+    }
+}
+
+impl IdTokenVerifier {
+    /// The issuer `iss` must equal: the configured one, or the template with the token's
+    /// `tid` substituted (see [`IdTokenVerifier::with_tenant_issuer_template`]).
+    fn expected_issuer(&self, claims: &Map<String, Value>) -> Result<String, IdTokenError> {
+        if !self.tenant_template {
+            return Ok(self.issuer.clone());
+        }
+        if self.issuer.matches(TENANT_PLACEHOLDER).count() != 1 {
+            return Err(IdTokenError::InvalidIssuer);
+        }
+        let tid = claims
+            .get("tid")
+            .and_then(Value::as_str)
+            .filter(|t| crate::core::profile::is_guid(t))
+            .ok_or(IdTokenError::InvalidIssuer)?;
+        Ok(self.issuer.replace(TENANT_PLACEHOLDER, tid))
     }
 }
 
@@ -602,6 +649,67 @@ impl VerifiedIdToken {
     /// `sid` (session id, for back-channel logout), if present.
     pub fn sid(&self) -> Option<&str> {
         self.sid.as_deref()
+    }
+
+    /// The token with claims from another channel its IdP answered on for this user (the
+    /// userinfo endpoint after its `sub` check, Microsoft Graph with the access token) added
+    /// where the ID token has none: ID-token claims win on conflict (OIDC Core 5.3.2 aside, the
+    /// signed token is the stronger source). `email` and `email_verified` are one pair: taken
+    /// together, and only when the ID token has no `email`, so that one source's verification
+    /// never vouches for another source's address. The token-describing claims (`iss`, `sub`,
+    /// `aud`, ...) and those profiles admit members by (`tid`, `oid`, `xms_edov`, `hd`, ...) are
+    /// never added.
+    pub(crate) fn with_extra_claims(mut self, extra: &Map<String, Value>) -> VerifiedIdToken {
+        // The token's own claims, and those an IdP profile admits members by (Entra `tid`,
+        // `oid`, `xms_edov`, the overage markers; Google `hd`): those only ever come signed.
+        const NEVER: [&str; 17] = [
+            "iss",
+            "sub",
+            "aud",
+            "exp",
+            "iat",
+            "nbf",
+            "nonce",
+            "azp",
+            "auth_time",
+            "sid",
+            "tid",
+            "oid",
+            "xms_edov",
+            "hd",
+            "hasgroups",
+            "_claim_names",
+            "_claim_sources",
+        ];
+        let take_email = !self.claims.contains_key("email");
+        if take_email && extra.contains_key("email") {
+            // The ID token's own `email_verified` said nothing about this address.
+            self.claims.remove("email_verified");
+        }
+        for (k, v) in extra {
+            if NEVER.contains(&k.as_str()) || self.claims.contains_key(k) {
+                continue;
+            }
+            if (k == "email" || k == "email_verified") && !take_email {
+                continue;
+            }
+            if k == "email_verified" && !extra.contains_key("email") {
+                continue;
+            }
+            self.claims.insert(k.clone(), v.clone());
+        }
+        if take_email {
+            self.email = self
+                .claims
+                .get("email")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            self.email_verified = self
+                .claims
+                .get("email_verified")
+                .map_or(EmailVerified::Absent, EmailVerified::from_claim);
+        }
+        self
     }
 }
 

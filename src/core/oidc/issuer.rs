@@ -1,7 +1,7 @@
 //! Issuer identifiers: the [`IssuerUrl`] newtype (validated once, when an admin configures an
 //! org) and the one place where an issuer is compared with the configured one (discovery
-//! `issuer`, ID token `iss`, RFC 9207 `iss` authorization response parameter). A later change
-//! adds Azure AD's templated multi-tenant issuer (`{tenantid}`) with a tenant allow-list here.
+//! `issuer`, ID token `iss`, RFC 9207 `iss` authorization response parameter), and
+//! [`discovery_issuer_matches`] for Entra ID's templated multi-tenant issuer (`{tenantid}`).
 
 use crate::core::oidc::url_policy::IdpUrlPolicy;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -14,6 +14,18 @@ pub const MAX_ISSUER_CHARS: usize = 512;
 /// require an exact match: simple string comparison, no normalisation (a trailing slash matters).
 pub fn issuer_matches(configured: &str, actual: &str) -> bool {
     configured == actual
+}
+
+/// Whether the discovery document's `issuer` `found` is the one of the configured issuer:
+/// exactly it (OIDC Discovery 4.3), or, for an Entra ID multi-tenant authority
+/// (`https://login.microsoftonline.com/organizations/v2.0`, `.../common/v2.0`), the
+/// `{tenantid}` template that authority publishes (see [`crate::core::profile::entra`]). Such
+/// metadata verifies ID tokens only through
+/// [`crate::core::oidc::idtoken::IdTokenVerifier::with_tenant_issuer_template`]; compared
+/// literally, the template matches no token.
+pub fn discovery_issuer_matches(configured: &str, found: &str) -> bool {
+    issuer_matches(configured, found)
+        || crate::core::profile::entra::tenant_issuer_template(configured).as_deref() == Some(found)
 }
 
 /// An issuer identifier (OIDC Discovery 4.3): an absolute URL without query or fragment, at most

@@ -10,4 +10,5 @@ pub mod logout_token;
 pub mod pkce;
 pub mod token;
 pub mod url_policy;
+pub mod userinfo;
 pub mod verify_id_token;

@@ -1,0 +1,309 @@
+//! Who may administer an org: the authorization matrix of the admin API (operator, an admin of
+//! this org by session, an admin of another org, a non-admin member, an expired session, a setup
+//! link fresh, used, revoked or expired), CSRF on cookie-authenticated writes, and staging.
+
+mod common;
+
+use common::*;
+use edge_sso::app::{HeaderExt, Response};
+use http::Method;
+use serde_json::{json, Value};
+
+/// Signs `email` in to acme with `groups`; the session cookie header.
+fn session(h: &Harness, email: &str, groups: &[&str]) -> String {
+    let started = h.start(email);
+    let groups: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
+    let cb = h.authorize(
+        &started,
+        Consent::claims(move |c| c["groups"] = json!(groups)),
+    );
+    let resp = h.callback(&cb, Some(&started.tx_cookie), None);
+    assert_eq!(resp.status(), 302, "{}", resp.text());
+    format!(
+        "{SESSION_COOKIE}={}",
+        set_cookie_value(&resp, SESSION_COOKIE).unwrap()
+    )
+}
+
+/// A same-origin console request with `cookie`.
+fn console(
+    h: &Harness,
+    cookie: &str,
+    method: Method,
+    path: &str,
+    body: Option<&Value>,
+) -> Response {
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    h.request(
+        method,
+        path,
+        &[
+            ("cookie", cookie),
+            ("origin", ORIGIN),
+            ("sec-fetch-site", "same-origin"),
+            ("content-type", "application/json"),
+        ],
+        body.as_bytes(),
+    )
+}
+
+fn acme_path(rest: &str) -> String {
+    format!("/admin/orgs/{ACME}{rest}")
+}
+
+#[test]
+fn an_org_admin_administers_their_own_org_only() {
+    let h = Harness::with_orgs();
+    let admin = session(&h, "ada@acme.com", &["hub-admins"]);
+    for path in [acme_path(""), acme_path("/members"), acme_path("/audit")] {
+        assert_eq!(
+            console(&h, &admin, Method::GET, &path, None).status(),
+            200,
+            "{path}"
+        );
+    }
+    let who = console(&h, &admin, Method::GET, "/admin/whoami", None);
+    assert_eq!(
+        json_body(&who),
+        json!({"operator": false, "email": "ada@acme.com", "orgs": [ACME]})
+    );
+    // Not other orgs, not the org list, not creating, deleting or setup links.
+    for (method, path) in [
+        (Method::GET, format!("/admin/orgs/{GLOBEX}")),
+        (Method::GET, format!("/admin/orgs/{GLOBEX}/members")),
+        (Method::GET, "/admin/orgs".into()),
+        (Method::DELETE, acme_path("")),
+        (Method::POST, acme_path("/setup-link")),
+    ] {
+        let r = console(&h, &admin, method.clone(), &path, None);
+        assert_eq!(r.status(), 401, "{method} {path}");
+    }
+    let r = console(
+        &h,
+        &admin,
+        Method::PUT,
+        "/admin/orgs/newco",
+        Some(&Harness::org_body(h.acme_idp(), &["newco.com"])),
+    );
+    assert_eq!(
+        r.status(),
+        401,
+        "creating an org: nobody administers it yet"
+    );
+    // Allowed changes apply; domains are not theirs to set.
+    let mut body = Harness::org_body(h.acme_idp(), &["acme.com", "bücher.example"]);
+    body.as_object_mut().unwrap().remove("client_secret");
+    body["session_ttl_secs"] = json!(7200);
+    let r = console(&h, &admin, Method::PUT, &acme_path(""), Some(&body));
+    assert_eq!(r.status(), 200, "{}", r.text());
+    let log = json_body(&h.admin(
+        Method::GET,
+        &acme_path("/audit?type=org.settings.sso&limit=1"),
+        b"",
+    ));
+    assert_eq!(log["events"][0]["actor"], "ada@acme.com");
+    body["domains"] = json!(["acme.com", "bücher.example", "evil.example"]);
+    let r = console(&h, &admin, Method::PUT, &acme_path(""), Some(&body));
+    assert_eq!(r.status(), 403);
+    assert_eq!(json_body(&r)["field"], "domains");
+    // Members, revoke, SCIM token.
+    assert_eq!(
+        console(&h, &admin, Method::POST, &acme_path("/scim-token"), None).status(),
+        201
+    );
+    let r = console(
+        &h,
+        &admin,
+        Method::POST,
+        &acme_path("/revoke"),
+        Some(&json!({"email": "someone@acme.com"})),
+    );
+    assert_eq!(r.status(), 200);
+}
+
+#[test]
+fn members_who_are_not_admins_and_expired_sessions_get_nothing() {
+    let h = Harness::with_orgs();
+    let reader = session(&h, "bob@acme.com", &["staff"]);
+    assert_eq!(
+        console(&h, &reader, Method::GET, &acme_path(""), None).status(),
+        401
+    );
+    assert_eq!(
+        console(&h, &reader, Method::GET, "/admin/whoami", None).status(),
+        401
+    );
+    let admin = session(&h, "ada@acme.com", &["hub-admins"]);
+    h.clock.advance(3600);
+    assert_eq!(
+        console(&h, &admin, Method::GET, &acme_path(""), None).status(),
+        401,
+        "expired"
+    );
+    let r = h.request(Method::GET, &acme_path(""), &[], b"");
+    assert_eq!(r.status(), 401, "nothing at all");
+}
+
+#[test]
+fn cookie_authenticated_writes_must_come_from_our_origin_as_json() {
+    let h = Harness::with_orgs();
+    let admin = session(&h, "ada@acme.com", &["hub-admins"]);
+    let body = json!({"email": "x@acme.com"}).to_string();
+    for (headers, what) in [
+        (
+            vec![
+                ("origin", "https://evil.example"),
+                ("content-type", "application/json"),
+            ],
+            "foreign Origin",
+        ),
+        (
+            vec![
+                ("sec-fetch-site", "cross-site"),
+                ("origin", ORIGIN),
+                ("content-type", "application/json"),
+            ],
+            "cross-site",
+        ),
+        (
+            vec![
+                ("sec-fetch-site", "same-site"),
+                ("content-type", "application/json"),
+            ],
+            "same-site sibling",
+        ),
+        (vec![("content-type", "application/json")], "no Origin"),
+        (
+            vec![
+                ("sec-fetch-site", "same-origin"),
+                ("content-type", "text/plain"),
+            ],
+            "a form's content type",
+        ),
+        (
+            vec![
+                ("sec-fetch-site", "same-origin"),
+                ("content-type", "application/x-www-form-urlencoded"),
+            ],
+            "a form",
+        ),
+    ] {
+        let mut all = vec![("cookie", admin.as_str())];
+        all.extend(headers);
+        let r = h.request(Method::POST, &acme_path("/revoke"), &all, body.as_bytes());
+        assert_eq!(r.status(), 403, "{what}: {}", r.text());
+        assert_eq!(json_body(&r)["error"], "cross_site", "{what}");
+    }
+    let list = h.admin(
+        Method::GET,
+        &acme_path("/audit?type=org.member.revoked"),
+        b"",
+    );
+    assert_eq!(json_body(&list)["events"], json!([]), "nothing was revoked");
+}
+
+#[test]
+fn sign_in_changes_of_an_enforced_org_by_its_admin_are_staged_until_the_operator_applies_them() {
+    let h = Harness::with_orgs();
+    let admin = session(&h, "ada@acme.com", &["hub-admins"]);
+    let mut body = Harness::org_body(h.acme_idp(), &["acme.com", "bücher.example"]);
+    body["client_id"] = json!("a-new-client");
+    body["client_secret"] = json!("a-new-secret");
+    let r = console(&h, &admin, Method::PUT, &acme_path(""), Some(&body));
+    assert_eq!(r.status(), 202, "{}", r.text());
+    assert_eq!(json_body(&r)["staged"]["client_id"], "a-new-client");
+    let active = json_body(&console(&h, &admin, Method::GET, &acme_path(""), None));
+    assert_eq!(active["client_id"], h.acme_idp().client_id, "not applied");
+    assert_eq!(active["staged"]["client_id"], "a-new-client");
+    assert!(active["staged"].get("client_secret").is_none());
+    // Sign-in still works with the active settings.
+    assert!(h.me(&h.login("carl@acme.com", None)).status() == 200);
+    // The org admin cannot apply without a test sign-in; the operator can.
+    let r = console(&h, &admin, Method::POST, &acme_path("/staged/apply"), None);
+    assert_eq!(r.status(), 403);
+    let r = h.admin(Method::POST, &acme_path("/staged/apply"), b"");
+    assert_eq!(r.status(), 200, "{}", r.text());
+    let now = json_body(&h.admin(Method::GET, &acme_path(""), b""));
+    assert_eq!(now["client_id"], "a-new-client");
+    assert!(now.get("staged").is_none());
+    assert_eq!(
+        h.admin(Method::DELETE, &acme_path("/staged"), b"").status(),
+        404
+    );
+}
+
+#[test]
+fn a_setup_link_opens_one_orgs_console_until_an_admin_signs_in() {
+    let h = Harness::with_orgs();
+    let r = h.admin(Method::POST, &acme_path("/setup-link"), b"");
+    assert_eq!(r.status(), 201, "{}", r.text());
+    let url = url::Url::parse(json_body(&r)["url"].as_str().unwrap()).unwrap();
+    assert_eq!(url.path(), "/admin/setup");
+    let token = url
+        .query_pairs()
+        .find(|(k, _)| k == "token")
+        .unwrap()
+        .1
+        .into_owned();
+    h.secret(token.split_once('.').unwrap().1);
+    let open = h.get(&format!("/admin/setup?{}", url.query().unwrap()), None);
+    assert_eq!(open.status(), 303, "{}", open.text());
+    assert_eq!(
+        open.header("location"),
+        Some(format!("/admin#org={ACME}").as_str())
+    );
+    let cookie_value = set_cookie_value(&open, "__Host-sso_setup").unwrap();
+    let cookie = format!("__Host-sso_setup={cookie_value}");
+    assert_eq!(
+        console(&h, &cookie, Method::GET, &acme_path(""), None).status(),
+        200
+    );
+    assert_eq!(
+        console(
+            &h,
+            &cookie,
+            Method::GET,
+            &format!("/admin/orgs/{GLOBEX}"),
+            None
+        )
+        .status(),
+        401
+    );
+    assert_eq!(
+        json_body(&console(&h, &cookie, Method::GET, "/admin/whoami", None))["orgs"],
+        json!([ACME])
+    );
+    // A forged token does nothing.
+    assert_eq!(
+        h.get("/admin/setup?token=acme-corp.forged", None).status(),
+        400
+    );
+    // The first admin sign-in ends it.
+    session(&h, "ada@acme.com", &["hub-admins"]);
+    assert_eq!(
+        console(&h, &cookie, Method::GET, &acme_path(""), None).status(),
+        401,
+        "used"
+    );
+    assert_eq!(
+        h.get(&format!("/admin/setup?{}", url.query().unwrap()), None)
+            .status(),
+        400
+    );
+    // Revoked and expired links.
+    let fresh = |h: &Harness| {
+        let r = h.admin(Method::POST, &acme_path("/setup-link"), b"");
+        let url = url::Url::parse(json_body(&r)["url"].as_str().unwrap()).unwrap();
+        format!("/admin/setup?{}", url.query().unwrap())
+    };
+    let link = fresh(&h);
+    assert_eq!(
+        h.admin(Method::DELETE, &acme_path("/setup-link"), b"")
+            .status(),
+        204
+    );
+    assert_eq!(h.get(&link, None).status(), 400, "revoked");
+    let link = fresh(&h);
+    h.clock.advance(7 * 86_400);
+    assert_eq!(h.get(&link, None).status(), 400, "expired");
+}
