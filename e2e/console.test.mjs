@@ -2,20 +2,27 @@
 // built worker and the real OP: the operator pastes the token, creates an org through the form
 // (a bad issuer is refused next to its field), edits the role mapping and sees a signed-in
 // member's role change, lists and revokes members, mints a SCIM token and reads each step in
-// the audit log; all under the worker's CSP, keyboard-operable, and readable at 375 px.
+// the audit log; all under the worker's CSP, keyboard-operable, and readable at 375 px. Then an
+// org's IT admin, with no token: opens a setup link, tests the connection, claims and verifies
+// a domain (loopback DoH), edits roles, stages and discards a sign-in change, is refused a
+// cross-site write, reads it all in the audit log; the first admin's sign-in ends the link and
+// that admin then runs the console on their SSO session.
 import { strict as assert } from 'node:assert';
 import { after, before, describe, test } from 'node:test';
 
 import { chromium } from 'playwright-core';
 
-import { HttpClient, login, me, refusedWithinBound, startStack, waitFor } from './fixtures.mjs';
+import { startDoh } from './doh.mjs';
+import { HttpClient, acmeConfig, login, me, refusedWithinBound, startStack, waitFor } from './fixtures.mjs';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
+let doh;
 let stack;
 let browser;
 before(async () => {
-  stack = await startStack();
+  doh = await startDoh();
+  stack = await startStack({ vars: { DOH_URL: doh.url } });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: [
@@ -32,6 +39,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await stack?.stop();
+  await doh?.stop();
 });
 
 /** A fresh context that only talks to loopback and records CSP violations and page errors. */
@@ -231,6 +239,139 @@ describe('operator console', () => {
       assert.deepEqual(problems, []);
     } finally {
       await context.close();
+    }
+  });
+});
+
+/** The audit event names the Audit tab of the open org shows (refreshing until `wanted`). */
+async function auditEvents(page, wanted) {
+  await page.getByRole('tab', { name: 'Audit' }).click();
+  const audit = page.locator('#panel-audit');
+  const events = () => audit.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.event));
+  await waitFor(async () => {
+    const seen = await events();
+    if (wanted.every((e) => seen.includes(e))) return true;
+    await audit.getByRole('button', { name: 'Refresh log' }).click();
+    return false;
+  }, { what: `audit entries ${wanted.join(', ')}` });
+  return audit;
+}
+
+describe('org admin console', () => {
+  test('setup link, test connection, domain, roles, staging, CSRF, audit; then the first admin', async () => {
+    // The operator creates globex with no role rules yet and hands out a setup link.
+    await stack.admin.mustPut('globex', acmeConfig(stack.idp, { domains: ['globex.test'], role_mapping: [], default_role: 'read' }));
+    const op = await newPage();
+    let setupUrl;
+    try {
+      await op.page.goto(`${stack.origin}/admin`);
+      await op.page.getByLabel('Admin token').fill(stack.worker.adminToken);
+      await op.page.getByRole('button', { name: 'Use token' }).click();
+      await op.page.getByRole('button', { name: 'Manage globex' }).click();
+      await op.page.getByRole('button', { name: 'Create setup link' }).click();
+      setupUrl = await op.page.getByLabel('Setup link (shown once)').inputValue();
+      assert.match(setupUrl, /\/admin\/setup\?token=globex\./);
+      assert.deepEqual(op.problems, []);
+    } finally {
+      await op.context.close();
+    }
+
+    // The IT admin opens it: the console of globex, no token asked.
+    const it = await newPage();
+    try {
+      const { page } = it;
+      await page.goto(setupUrl);
+      await page.getByRole('heading', { name: 'Organisation globex' }).waitFor();
+      assert.equal(await page.locator('#access').isVisible(), false, 'no token form');
+      assert.equal(await page.getByRole('button', { name: 'New organisation' }).isVisible(), false);
+      assert.equal(await page.getByLabel('Email domains').getAttribute('readonly'), '', 'domains are the operator\'s');
+
+      // Test connection against the real OP.
+      await page.getByRole('button', { name: 'Test connection' }).click();
+      await page.locator('#panel-sso .check-list li').first().waitFor();
+      assert.match(await page.locator('#panel-sso .checks').innerText(), /Passed: /);
+
+      // Domains: claim one, publish its TXT record, verify.
+      await page.getByRole('tab', { name: 'Domains' }).click();
+      const domains = page.locator('#panel-domains');
+      await domains.getByLabel('Domain to claim').fill('globex-dns.test');
+      await domains.getByRole('button', { name: 'Claim domain' }).click();
+      const row = domains.locator('tbody tr', { hasText: 'globex-dns.test' });
+      await row.getByText('pending').waitFor();
+      const [txtName, txtValue] = await row.locator('code').allTextContents();
+      assert.equal(txtName, '_edge-sso-challenge.globex-dns.test');
+      doh.setTxt(txtName, [txtValue]);
+      await row.getByRole('button', { name: 'Verify globex-dns.test' }).click();
+      await row.getByRole('cell', { name: 'verified', exact: true }).waitFor();
+
+      // Roles: dana becomes admin by her email claim.
+      await page.getByRole('tab', { name: 'Roles' }).click();
+      const roles = page.locator('#panel-roles');
+      await roles.getByRole('button', { name: 'Add rule' }).click();
+      const rule1 = roles.getByRole('group', { name: 'Rule 1' });
+      await rule1.getByLabel('Claim').fill('email');
+      await rule1.getByLabel('Value').fill('dana@globex.test');
+      await rule1.getByLabel('Role').selectOption('admin');
+      await roles.getByRole('button', { name: 'Save roles' }).click();
+      await page.getByRole('status').getByText('Saved globex.').waitFor();
+
+      // A sign-in change of the enforced org is staged, shown next to the active one, discarded.
+      await page.getByRole('tab', { name: 'SSO' }).click();
+      const sso = page.locator('#panel-sso');
+      await sso.getByLabel('Client ID').fill('another-client');
+      await sso.getByLabel('Client secret').fill('another-secret');
+      await sso.getByRole('button', { name: 'Save SSO settings' }).click();
+      const staged = page.getByRole('region', { name: 'Staged sign-in settings (not active yet)' });
+      await staged.waitFor();
+      assert.match(await staged.locator('tr[data-setting="client_id"]').innerText(), new RegExp(`${stack.idp.clientId}[\\s\\S]*another-client`));
+      assert.equal((await stack.admin.get('globex')).body.client_id, stack.idp.clientId, 'still active');
+      await staged.getByRole('button', { name: 'Discard staged settings' }).click();
+      await page.getByRole('status').getByText('Staged settings discarded.').waitFor();
+      assert.equal(await staged.count(), 0);
+
+      // The same browser, from another site: refused.
+      const cross = await it.context.request.put(`${stack.origin}/admin/orgs/globex`, {
+        headers: { origin: 'http://evil.example', 'content-type': 'application/json' },
+        data: JSON.stringify({ ...acmeConfig(stack.idp, { domains: ['globex.test'] }), default_role: 'admin' }),
+      });
+      assert.equal(cross.status(), 403);
+      assert.equal((await cross.json()).error, 'cross_site');
+
+      // Every step in the audit log, by the setup link.
+      const wanted = ['org.setup_link.created', 'org.domain.claimed', 'org.domain.verified', 'org.settings.sso', 'org.settings.sso.staged', 'org.settings.sso.discarded'];
+      const audit = await auditEvents(page, wanted);
+      assert.match(await audit.locator('tbody tr[data-event="org.settings.sso"]').first().innerText(), /setup-link/);
+      assert.deepEqual(it.problems, []);
+    } finally {
+      await it.context.close();
+    }
+
+    // dana, the first admin, signs in: the link ends, and her session runs the console.
+    const dana = await newPage();
+    try {
+      const { page } = dana;
+      await page.goto(`${stack.origin}/`);
+      await page.getByLabel('Work email').fill('dana@globex.test');
+      await page.getByRole('button', { name: 'Continue' }).click();
+      await page.waitForURL((u) => u.origin === stack.idp.issuer);
+      await page.locator('input[name="login"]').fill('dana@globex.test');
+      await page.locator('input[name="password"]').fill('whatever');
+      await page.getByRole('button', { name: 'Sign-in' }).click();
+      await page.getByRole('button', { name: 'Continue' }).click();
+      await page.waitForURL((u) => u.origin === stack.origin);
+      await page.goto(`${stack.origin}/admin`);
+      await page.getByRole('heading', { name: 'Organisation globex' }).waitFor();
+      await page.getByText('Signed in as dana@globex.test.').waitFor();
+      await page.getByRole('tab', { name: 'Members' }).click();
+      await page.locator('#panel-members').getByRole('cell', { name: 'dana@globex.test', exact: true }).waitFor();
+      assert.equal((await stack.admin.request('GET', '/admin/whoami', { token: null })).status, 401);
+      const reopened = await fetch(setupUrl, { redirect: 'manual' });
+      await reopened.arrayBuffer();
+      assert.ok(reopened.status >= 400, `the used setup link is refused (${reopened.status})`);
+      await auditEvents(page, ['org.sso_login']);
+      assert.deepEqual(dana.problems, []);
+    } finally {
+      await dana.context.close();
     }
   });
 });

@@ -19,11 +19,18 @@ const TABS = [
   { id: 'audit', label: 'Audit', build: auditPanel },
 ];
 
-/** The stored config as a PUT body: what GET adds (slug, client_secret_set) removed. */
+/**
+ * The fields a PUT takes (README "Admin API"). GET and PUT answers add read-only ones (slug,
+ * client_secret_set, verified_domains, staged, guide, warnings), which a PUT would refuse.
+ */
+const WRITABLE = ['domains', 'issuer', 'client_id', 'scopes', 'role_mapping', 'default_role',
+  'session_ttl_secs', 'enforced', 'access_rules', 'resource_groups', 'provisioning', 'idp',
+  'tenants', 'email_claim', 'hosted_domains', 'email_verified_claim'];
+
+/** The stored config as a PUT body: its writable fields only. */
 function editable(config) {
-  const body = Object.assign({}, config || {});
-  delete body.slug;
-  delete body.client_secret_set;
+  const body = {};
+  for (const k of WRITABLE) if (config && config[k] !== undefined) body[k] = config[k];
   return body;
 }
 
@@ -46,13 +53,25 @@ function context(slug, creating) {
         return false;
       }
       notice.problem('');
-      state.config = r.data;
-      notice.say((r.status === 201 ? 'Created ' : 'Saved ') + target + '.');
+      if (r.status === 202) {
+        // Staged (an org admin's sign-in change to an enforced org): the active settings stay.
+        await openOrg(target);
+        notice.say('Staged, not applied: ' + String((r.data && r.data.message) || 'the active settings stay until the staged ones are applied.'));
+        return true;
+      }
+      state.config = Object.assign({}, r.data, { staged: state.config && state.config.staged });
+      const warnings = Array.isArray(r.data && r.data.warnings) ? r.data.warnings.map(String) : [];
+      notice.say((r.status === 201 ? 'Created ' : 'Saved ') + target + '.' + (warnings.length ? ' Warning: ' + warnings.join(' ') : ''));
       if (r.status === 201 || creating) {
         await refreshList();
         await openOrg(target);
       }
       return true;
+    },
+    /** Reads the org again and rebuilds its tabs (after staging, applying or discarding). */
+    async reload(message) {
+      await openOrg(slug);
+      if (message) notice.say(message);
     },
     async deleted() {
       notice.say('Deleted ' + slug + '.');

@@ -24,10 +24,9 @@ export async function api(method, path, body) {
   const headers = { Accept: 'application/json' };
   if (token()) headers.Authorization = 'Bearer ' + token();
   const init = { method, headers, credentials: 'same-origin', redirect: 'error', cache: 'no-store' };
-  if (body !== undefined) {
-    headers['Content-Type'] = 'application/json';
-    init.body = JSON.stringify(body);
-  }
+  // Every change carries the JSON content type, body or not: no cross-site form can send it.
+  if (method !== 'GET' && method !== 'HEAD') headers['Content-Type'] = 'application/json';
+  if (body !== undefined) init.body = JSON.stringify(body);
   let res;
   try {
     res = await fetch(path, init);

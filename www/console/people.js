@@ -108,7 +108,7 @@ export function scimPanel(panel, ctx) {
   const out = el('div', { 'aria-live': 'polite' });
   const mint = el('button', { type: 'button' }, 'Mint SCIM token');
   mint.addEventListener('click', async () => {
-    const r = await api('POST', orgPath(ctx.slug, '/scim-token'), {});
+    const r = await api('POST', orgPath(ctx.slug, '/scim-token'));
     if (!r.ok || !r.data || !r.data.token) {
       ctx.notice.failed(r);
       return;
@@ -220,6 +220,11 @@ export function domainsPanel(panel, ctx, first) {
     if (!r.ok) return ctx.notice.failed(r);
     t.clear();
     for (const d of (r.data && r.data.domains) || []) {
+      if (d.source === 'operator') {
+        // Listed by the operator: nothing to prove or release here.
+        t.addRow(d.domain, 'verified (set by the operator)', '', '', '', '');
+        continue;
+      }
       const txt = el('div', { className: 'txt' },
         el('code', {}, String(d.txt_name || '')), ' ', el('code', {}, String(d.txt_value || '')),
         d.txt_value ? el('button', { type: 'button', className: 'secondary', 'aria-label': 'Copy TXT value of ' + d.domain, onclick: () => copy(String(d.txt_value), null, ctx.notice) }, 'Copy') : null);
@@ -228,9 +233,10 @@ export function domainsPanel(panel, ctx, first) {
           type: 'button',
           'aria-label': 'Verify ' + d.domain,
           onclick: async () => {
-            const v = await api('POST', path(d.domain, '/verify'), {});
+            const v = await api('POST', path(d.domain, '/verify'));
             if (!v.ok) return ctx.notice.failed(v);
-            ctx.notice.say(d.domain + ': ' + String((v.data && v.data.status) || 'checked') + '.');
+            const vd = v.data || {};
+            ctx.notice.say(d.domain + ': ' + String(vd.status || 'checked') + (vd.message ? '. ' + String(vd.message) : '.'));
             reload();
           },
         }, 'Verify') : null,
@@ -255,7 +261,7 @@ export function domainsPanel(panel, ctx, first) {
     event.preventDefault();
     const d = name.value.trim().toLowerCase();
     if (!d) return;
-    const r = await api('PUT', path(d), {});
+    const r = await api('PUT', path(d));
     if (!r.ok) {
       const p = form.querySelector('.field-error');
       p.textContent = describe(r);

@@ -15,12 +15,15 @@ const PROFILES = [
   ['auth0', 'Auth0', 'docs/idp/auth0.md'],
 ];
 
-/** Optional profile fields: sent only when filled in (or already stored). */
+/**
+ * Optional profile fields: sent only when set (or already stored). A kind is 'list' (words) or
+ * a list of [value, label] options whose first value '' means "leave out".
+ */
 const EXTRAS = [
-  ['email_claim', 'Email claim', 'text', 'The ID-token claim that holds the email, when it is not "email".'],
-  ['email_verified_claim', 'Email-verified claim', 'text', 'The claim that says the email is verified, when it is not "email_verified".'],
-  ['hosted_domains', 'Hosted domains (Google)', 'list', 'Google Workspace domains ("hd") allowed to sign in, separated by spaces.'],
-  ['tenants', 'Tenants (Entra ID)', 'list', 'Directory (tenant) ids allowed to sign in, separated by spaces.'],
+  ['tenants', 'Tenants (Entra ID)', 'list', 'Directory (tenant) ids allowed to sign in, separated by spaces; required for the organizations and common authorities.'],
+  ['email_claim', 'Email claim (Entra ID)', [['', 'Default'], ['email', 'email'], ['upn', 'upn'], ['preferred_username', 'preferred_username']], 'The claim trusted as the member\'s email in a pinned tenant.'],
+  ['hosted_domains', 'Hosted domains (Google)', 'list', 'Google Workspace domains ("hd") admitted, separated by spaces; empty means the email domains.'],
+  ['email_verified_claim', 'email_verified (generic)', [['', 'Required (default)'], ['optional', 'May be absent']], 'Only for IdPs that never send email_verified and hold only addresses their admins assign.'],
 ];
 
 /** Builds the SSO tab into `panel`. */
@@ -50,8 +53,14 @@ export function ssoPanel(panel, ctx) {
   profileField.insertBefore(guide, profileField.querySelector('.field-error'));
   form.append(profileField);
 
-  const domains = input({ value: (cfg.domains || []).join(' '), required: true });
-  form.append(field('Email domains', domains, { name: 'domains', hint: 'The domains of your members\' work emails, separated by spaces (acme.com).' }));
+  // Only the operator sets domains by their word; an org admin claims them by DNS (Domains).
+  const domains = input({ value: (cfg.domains || []).join(' '), required: true, readOnly: !ctx.operator });
+  form.append(field('Email domains', domains, {
+    name: 'domains',
+    hint: ctx.operator
+      ? 'The domains of the members\' work emails, separated by spaces (acme.com), on the operator\'s word.'
+      : 'Set by the operator. Claim more of your domains with a DNS record in the Domains tab.',
+  }));
   const issuer = input({ type: 'url', value: cfg.issuer || '', required: true, placeholder: 'https://idp.example.com' });
   form.append(field('Issuer URL', issuer, { name: 'issuer', hint: 'Exactly the "iss" of your IdP\'s ID tokens, from its discovery document.' }));
   const clientId = input({ value: cfg.client_id || '', required: true });
@@ -85,7 +94,14 @@ export function ssoPanel(panel, ctx) {
   const extraInputs = {};
   for (const [name, label, kind, hint] of EXTRAS) {
     const v = cfg[name];
-    const i = input({ value: Array.isArray(v) ? v.join(' ') : v || '' });
+    let i;
+    if (Array.isArray(kind)) {
+      i = el('select');
+      for (const [value, text] of kind) i.append(el('option', { value }, text));
+      i.value = v || '';
+    } else {
+      i = input({ value: Array.isArray(v) ? v.join(' ') : v || '' });
+    }
     extraInputs[name] = { input: i, kind };
     extras.append(field(label, i, { name, hint }));
   }
@@ -128,6 +144,7 @@ export function ssoPanel(panel, ctx) {
     submit.disabled = false;
     if (ok) secret.value = '';
   });
+  if (cfg.staged && typeof cfg.staged === 'object') panel.append(stagedBox(cfg, ctx));
   panel.append(form);
   if (ctx.creating) return;
 
@@ -136,7 +153,8 @@ export function ssoPanel(panel, ctx) {
   const testBtn = el('button', { type: 'button', className: 'secondary' }, 'Test connection');
   testBtn.addEventListener('click', async () => {
     testOut.replaceChildren(el('p', { className: 'meta' }, 'Testing…'));
-    const r = await api('POST', orgPath(ctx.slug, '/test'), {});
+    // No body: the stored settings are tested.
+    const r = await api('POST', orgPath(ctx.slug, '/test'));
     if (missing(r)) {
       testBtn.hidden = true;
       testOut.replaceChildren(el('p', { className: 'meta' }, 'This server cannot test connections yet.'));
@@ -164,7 +182,7 @@ export function ssoPanel(panel, ctx) {
   const linkOut = el('div', { 'aria-live': 'polite' });
   const linkBtn = el('button', { type: 'button', className: 'secondary' }, 'Create setup link');
   linkBtn.addEventListener('click', async () => {
-    const r = await api('POST', orgPath(ctx.slug, '/setup-link'), {});
+    const r = await api('POST', orgPath(ctx.slug, '/setup-link'));
     if (missing(r)) {
       linkBtn.hidden = true;
       linkOut.replaceChildren(el('p', { className: 'meta' }, 'This server has no setup links yet.'));
@@ -179,7 +197,18 @@ export function ssoPanel(panel, ctx) {
       hint: 'Send it to the organisation\'s IT admin. ' + (r.data.expires_at ? 'Valid until ' + new Date(r.data.expires_at * 1000).toLocaleString() + '.' : ''),
     }), el('button', { type: 'button', className: 'secondary', onclick: () => copy(out.value, out, ctx.notice) }, 'Copy setup link'));
   });
-  tools.append(linkBtn);
+  const unlink = el('button', { type: 'button', className: 'secondary' }, 'Revoke setup link');
+  unlink.addEventListener('click', async () => {
+    const r = await api('DELETE', orgPath(ctx.slug, '/setup-link'));
+    if (missing(r)) {
+      unlink.hidden = true;
+      return;
+    }
+    if (!r.ok) return ctx.notice.failed(r);
+    linkOut.replaceChildren();
+    ctx.notice.say('Setup link revoked.');
+  });
+  tools.append(linkBtn, unlink);
   panel.append(linkOut);
 
   // Deleting the org: two steps, no window.confirm.
@@ -204,4 +233,49 @@ export function ssoPanel(panel, ctx) {
     sure.querySelector('button').focus();
   });
   panel.append(el('h3', {}, 'Danger zone'), el('div', { className: 'row' }, del), sure);
+}
+
+/** Staged vs active sign-in settings, with Apply (operator) and Discard. */
+function stagedBox(cfg, ctx) {
+  const staged = cfg.staged;
+  const box = el('section', { className: 'staged', 'aria-labelledby': 'staged-h' },
+    el('h3', { id: 'staged-h' }, 'Staged sign-in settings (not active yet)'),
+    el('p', { className: 'hint' }, 'Changes to how members sign in to an enforced organisation wait here so that nobody is locked out; sign-in keeps using the active settings.'));
+  const t = el('table', { className: 'list' }, el('caption', { className: 'sr-only' }, 'Staged and active settings'),
+    el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'Setting'), el('th', { scope: 'col' }, 'Active'), el('th', { scope: 'col' }, 'Staged'))));
+  const body = el('tbody');
+  const show = (v) => (v === undefined || v === null ? '' : Array.isArray(v) ? v.join(' ') : String(v));
+  for (const k of ['idp', 'issuer', 'client_id', 'tenants', 'email_claim', 'hosted_domains', 'email_verified_claim']) {
+    if (show(cfg[k]) === show(staged[k]) && k !== 'issuer') continue;
+    body.append(el('tr', { dataset: { setting: k } },
+      el('td', { dataset: { label: 'Setting' } }, k),
+      el('td', { dataset: { label: 'Active' } }, show(cfg[k])),
+      el('td', { dataset: { label: 'Staged' } }, show(staged[k]))));
+  }
+  t.append(body);
+  box.append(el('div', { className: 'scroll' }, t));
+  const row = el('div', { className: 'row' });
+  if (ctx.operator) {
+    row.append(el('button', {
+      type: 'button',
+      onclick: async () => {
+        const r = await api('POST', orgPath(ctx.slug, '/staged/apply'));
+        if (!r.ok) return ctx.notice.failed(r);
+        await ctx.reload('Staged settings applied.');
+      },
+    }, 'Apply staged settings'));
+  } else {
+    box.append(el('p', { className: 'meta' }, 'The operator applies staged settings for now.'));
+  }
+  row.append(el('button', {
+    type: 'button',
+    className: 'secondary',
+    onclick: async () => {
+      const r = await api('DELETE', orgPath(ctx.slug, '/staged'));
+      if (!r.ok) return ctx.notice.failed(r);
+      await ctx.reload('Staged settings discarded.');
+    },
+  }, 'Discard staged settings'));
+  box.append(row);
+  return box;
 }
