@@ -87,11 +87,11 @@ describe('browser login', () => {
       assert.ok(session?.httpOnly, 'session cookie is HttpOnly');
       assert.equal(await page.evaluate(() => document.cookie.includes('sso_session')), false);
 
-      // Sign out from the login page's form: a same-origin POST (Origin: null under the
-      // page's no-referrer policy, Sec-Fetch-Site: same-origin) hands over to the IdP's
-      // end_session_endpoint, which confirms and returns to the worker.
+      // Sign out from the login page's signed-in panel: a same-origin POST (Origin: null
+      // under the page's no-referrer policy, Sec-Fetch-Site: same-origin) hands over to the
+      // IdP's end_session_endpoint, which confirms and returns to the worker.
       await page.goto(`${stack.origin}/`);
-      await page.getByRole('button', { name: 'sign out' }).click();
+      await page.getByRole('button', { name: 'Sign out everywhere' }).click();
       await page.waitForURL((u) => u.origin === stack.idp.issuer);
       const confirm = page.locator('button[type="submit"], input[type="submit"]').first();
       if (await confirm.count()) await confirm.click();
@@ -126,25 +126,26 @@ describe('browser login', () => {
 });
 
 describe('admin page', () => {
-  test('lists orgs with the token and shows API errors', async () => {
+  test('lists orgs with the token and shows API errors next to the field', async () => {
     const { context, page, problems } = await newPage();
     try {
       await page.goto(`${stack.origin}/admin`);
       await page.getByLabel('Admin token').fill(stack.worker.adminToken);
       await page.getByRole('button', { name: 'Use token' }).click();
-      await page.getByRole('button', { name: 'Edit acme' }).waitFor();
+      await page.getByRole('button', { name: 'Manage acme' }).waitFor();
       assert.equal(
         await page.evaluate(() => sessionStorage.getItem('edge-sso-admin-token')) !== null,
         true,
       );
 
-      // A rejected PUT shows the JSON error message and field.
-      await page.getByLabel('Slug').fill('broken');
-      await page.getByLabel('Configuration (JSON)').fill('{"domains": ["*.wild.test"]}');
-      await page.getByRole('button', { name: 'Save organisation' }).click();
-      const alert = page.locator('#problem');
-      await alert.waitFor({ state: 'visible' });
-      assert.match(await alert.textContent(), /Error 4\d\d/);
+      // A rejected PUT shows the API's message next to the field it names.
+      await page.getByRole('button', { name: 'Manage acme' }).click();
+      const sso = page.locator('#panel-sso');
+      await sso.getByLabel('Email domains').fill('*.wild.test');
+      await sso.getByRole('button', { name: 'Save SSO settings' }).click();
+      const error = sso.locator('.field', { has: page.locator('[data-field="domains"]') }).locator('.field-error');
+      await error.waitFor({ state: 'visible' });
+      assert.match(await error.textContent(), /Error 4\d\d/);
       assert.deepEqual(problems, []);
     } finally {
       await context.close();

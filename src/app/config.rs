@@ -323,7 +323,10 @@ mod tests {
                 ("ADMIN_TOKEN", TOKEN),
                 ("ALLOW_INSECURE_LOOPBACK_IDP", dev),
                 ("DOH_URL", doh),
-                ("COOKIE_SECRET", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"),
+                (
+                    "COOKIE_SECRET",
+                    "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
+                ),
             ])
         };
         assert_eq!(

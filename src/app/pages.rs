@@ -10,10 +10,47 @@ pub const CONFIRM_HTML: &str = include_str!("../../www/confirm.html");
 pub const ERROR_HTML: &str = include_str!("../../www/error.html");
 /// The admin page.
 pub const ADMIN_HTML: &str = include_str!("../../www/admin.html");
-/// The admin page's script.
-pub const ADMIN_JS: &str = include_str!("../../www/admin.js");
 /// Shared styles.
 pub const STYLE_CSS: &str = include_str!("../../www/style.css");
+
+const CSS: &str = "text/css; charset=utf-8";
+const JS: &str = "text/javascript; charset=utf-8";
+
+/// The static files served under `/www/`: name (the path after `/www/`), content type, body.
+/// A fixed table, so no request path ever reaches the file system or names an unlisted file.
+pub const ASSETS: &[(&str, &str, &str)] = &[
+    ("style.css", CSS, STYLE_CSS),
+    ("me.js", JS, include_str!("../../www/me.js")),
+    (
+        "console/api.js",
+        JS,
+        include_str!("../../www/console/api.js"),
+    ),
+    ("admin.js", JS, include_str!("../../www/admin.js")),
+    (
+        "console/sso.js",
+        JS,
+        include_str!("../../www/console/sso.js"),
+    ),
+    (
+        "console/roles.js",
+        JS,
+        include_str!("../../www/console/roles.js"),
+    ),
+    (
+        "console/people.js",
+        JS,
+        include_str!("../../www/console/people.js"),
+    ),
+];
+
+/// The asset named `name` (the path after `/www/`): its content type and body.
+pub fn asset(name: &str) -> Option<(&'static str, &'static str)> {
+    ASSETS
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, ct, body)| (*ct, *body))
+}
 
 /// The login page, with an optional error message and `return_to` carried through the form.
 pub fn login_page(error: Option<&str>, return_to: Option<&str>) -> String {
@@ -100,6 +137,22 @@ mod tests {
         assert!(p.contains("value=\"/a?b=1&amp;c=2\""));
         assert!(!p.contains("<script>"));
         assert!(p.contains("action=\"/sso/start\" method=\"get\""));
+    }
+
+    #[test]
+    fn assets_are_listed_by_exact_name() {
+        assert_eq!(asset("style.css").map(|a| a.0), Some(CSS));
+        assert_eq!(asset("console/api.js").map(|a| a.0), Some(JS));
+        for unknown in ["", "admin.html", "../Cargo.toml", "console/", "STYLE.CSS"] {
+            assert!(asset(unknown).is_none(), "{unknown}");
+        }
+        // Every script the pages load is served.
+        for page in [ADMIN_HTML, INDEX_HTML] {
+            for src in page.split("src=\"/www/").skip(1) {
+                let name = src.split('"').next().unwrap_or_default();
+                assert!(asset(name).is_some(), "{name}");
+            }
+        }
     }
 
     #[test]

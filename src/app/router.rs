@@ -55,8 +55,8 @@ enum Endpoint {
     AdminSetup,
     Healthz,
     Jwks,
-    StyleCss,
-    AdminJs,
+    /// `/www/{file}`: one of [`pages::ASSETS`].
+    Asset,
 }
 
 /// One path: its group and, per method, its endpoint.
@@ -140,8 +140,7 @@ fn table() -> &'static matchit::Router<Route> {
             ("/admin/setup", Route::new(app, get(AdminSetup))),
             ("/healthz", Route::new(app, get(Healthz))),
             ("/.well-known/jwks.json", Route::new(app, get(Jwks))),
-            ("/www/style.css", Route::new(app, get(StyleCss))),
-            ("/www/admin.js", Route::new(app, get(AdminJs))),
+            ("/www/*file", Route::new(app, get(Asset))),
         ];
         let mut table = matchit::Router::new();
         for (path, route) in routes {
@@ -177,7 +176,11 @@ pub(super) async fn route<S: KvStore, H: HttpClient, V: SignatureVerifier>(
         return (route.group, Err(err));
     };
     let slug = matched.params.get("slug").unwrap_or_default();
-    let rest = matched.params.get("rest").unwrap_or_default();
+    let rest = matched
+        .params
+        .get("rest")
+        .or_else(|| matched.params.get("file"))
+        .unwrap_or_default();
     (route.group, call(app, req, endpoint, slug, rest).await)
 }
 
@@ -220,8 +223,11 @@ async fn call<S: KvStore, H: HttpClient, V: SignatureVerifier>(
         Endpoint::AdminPage => Ok(html(StatusCode::OK, pages::ADMIN_HTML.to_owned())),
         Endpoint::Jwks => super::gateway::jwks(app),
         Endpoint::Healthz => Ok(with_body(StatusCode::OK, "text/plain; charset=utf-8", "ok")),
-        Endpoint::StyleCss => Ok(asset("text/css; charset=utf-8", pages::STYLE_CSS)),
-        Endpoint::AdminJs => Ok(asset("text/javascript; charset=utf-8", pages::ADMIN_JS)),
+        // `rest` is the file name after `/www/`.
+        Endpoint::Asset => match pages::asset(rest) {
+            Some((content_type, body)) => Ok(asset(content_type, body)),
+            None => Err(ErrorCode::NotFound.into()),
+        },
     }
 }
 
@@ -251,6 +257,10 @@ mod tests {
         assert_eq!(
             at("/admin/orgs").unwrap().0.endpoint(&Method::GET),
             Some(Endpoint::AdminList)
+        );
+        assert_eq!(
+            at("/www/console/api.js").unwrap().0.endpoint(&Method::GET),
+            Some(Endpoint::Asset)
         );
         for unknown in [
             "/nope",
