@@ -49,8 +49,9 @@ impl<T: Revocations + ?Sized> Revocations for Rc<T> {
     }
 }
 
-/// Nothing is ever revoked (beyond logout and expiry). What the app and the edge use until
-/// revocations are stored (in a Durable Object, by a later change).
+/// Nothing is ever revoked (beyond logout and expiry): the session store's default, for tools
+/// and benches. The app checks every session against the org ledger
+/// (`core::ledger::LedgerRevocations`).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NoRevocations;
 
