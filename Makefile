@@ -1,5 +1,5 @@
 # edge-sso: the two commands are `make dev` and `make test` (see README.md).
-.PHONY: dev test check e2e build setup bench clean
+.PHONY: dev test check e2e fuzz build setup bench clean
 
 dev:
 	bash scripts/dev.sh
@@ -20,6 +20,12 @@ e2e:
 	bash scripts/build.sh
 	WRANGLER_SEND_METRICS=false EDGE_SSO_SKIP_BUILD=1 \
 	  node_modules/node/bin/node --test --test-concurrency=1 --test-reporter=spec "e2e/*.test.mjs"
+
+# The property tests of every parser of untrusted input, with many more generated cases than CI
+# runs (PROPTEST_CASES; override with `make fuzz CASES=...`). A few minutes on 2 cores.
+CASES ?= 20000
+fuzz:
+	PROPTEST_CASES=$(CASES) cargo test --locked --release --lib
 
 build:
 	bash scripts/setup.sh
