@@ -271,6 +271,8 @@ fn a_staged_test_as_admin_lets_the_org_admin_apply_and_any_change_voids_it() {
         None,
     ));
     assert_eq!(staged["tested_by"], "ada@acme.com");
+    let org = json_body(&console(&h, &admin, Method::GET, &acme_path(""), None));
+    assert_eq!(org["staged"]["tested_by"], "ada@acme.com");
     // A later change to the staged config voids the mark.
     let r = console(&h, &admin, Method::PUT, &acme_path(""), Some(&staged_body));
     assert_eq!(r.status(), 202);

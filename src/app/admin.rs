@@ -223,7 +223,12 @@ async fn get<S: KvStore, H: HttpClient, V: SignatureVerifier>(
         Some(cfg) => {
             let mut body = cfg.redacted_json();
             if let Some(staged) = staged(app, &slug).await? {
+                let tested = Staging::new(&app.store).tested(&slug, &staged).await?;
                 body["staged"] = staged.config.redacted_json();
+                if let Some(t) = tested {
+                    body["staged"]["tested_by"] = t.tested_by.into();
+                    body["staged"]["tested_at"] = t.at.secs().into();
+                }
             }
             Ok(json(StatusCode::OK, &body))
         }
