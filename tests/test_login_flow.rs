@@ -331,3 +331,44 @@ fn a_staged_test_refuses_a_staged_config_changed_during_the_sign_in() {
     assert_eq!(r["ok"], false);
     assert_eq!(r["refused"]["error"], "login_expired", "{r}");
 }
+
+#[test]
+fn an_idp_error_in_a_test_sign_in_is_reported_with_its_text() {
+    let h = Harness::with_orgs();
+    let path = mint(&h, b"");
+    let started = h.start_query(path.trim_start_matches("/sso/start?"));
+    let state = &started.params["state"];
+    let cb = format!(
+        "/sso/callback?error=access_denied&error_description=User%20not%20assigned&state={state}"
+    );
+    let cookie = format!("{}={}", started.tx_name, started.tx_cookie);
+    let r = h.request(
+        Method::GET,
+        &cb,
+        &[("cookie", &cookie), ("accept", "application/json")],
+        b"",
+    );
+    assert_eq!(r.status(), 200, "{}", r.text());
+    assert_no_session_cookie(&r);
+    let r = json_body(&r);
+    assert_eq!(r["ok"], false);
+    assert_eq!(r["refused"]["error"], "idp_error", "{r}");
+    assert!(r["refused"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("User not assigned"));
+}
+
+#[test]
+fn a_test_link_opened_from_another_site_asks_first_and_is_not_spent() {
+    let h = Harness::with_orgs();
+    let path = mint(&h, b"");
+    let r = h.request(Method::GET, &path, &[("sec-fetch-site", "cross-site")], b"");
+    assert_eq!(r.status(), 200);
+    let page = r.text();
+    assert!(page.contains("name=\"test\""), "{page}");
+    // Confirmed from our page: the link still works, once.
+    let resp = run(&h, &path, groups(&["staff"]), true);
+    assert_eq!(json_body(&resp)["member"]["role"], "read");
+    assert_eq!(h.get(&path, None).status(), 400);
+}

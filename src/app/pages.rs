@@ -231,6 +231,21 @@ mod tests {
     }
 
     #[test]
+    fn test_result_page_escapes_everything_the_idp_sent() {
+        let report = serde_json::json!({
+            "ok": false, "org": "acme", "staged": false,
+            "claims": {"name": "<script>alert(1)</script>"},
+            "identity": null,
+            "refused": {"error": "no_role", "message": "<b>m</b>", "detail": "d<i>"},
+        });
+        let p = test_result_page(&report);
+        assert!(!p.contains("<script>") && !p.contains("<b>m") && !p.contains("d<i>"));
+        assert!(p.contains("&lt;script&gt;"));
+        assert!(p.contains("would be refused"));
+        assert!(p.contains("<code>no_role</code>"));
+    }
+
+    #[test]
     fn error_page_escapes() {
         let p = error_page("T", "<img src=x onerror=alert(1)>", "c<1>");
         assert!(!p.contains("<img"));
