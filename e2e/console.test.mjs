@@ -369,6 +369,36 @@ describe('org admin console', () => {
       await reopened.arrayBuffer();
       assert.ok(reopened.status >= 400, `the used setup link is refused (${reopened.status})`);
       await auditEvents(page, ['org.sso_login']);
+
+      // Test sign-in from the SSO tab: a new tab runs the whole sign-in at the real OP and shows
+      // the claims and role, with no token and no new member or session.
+      await page.getByRole('tab', { name: 'SSO' }).click();
+      const [tab] = await Promise.all([
+        page.context().waitForEvent('page'),
+        page.locator('#panel-sso').getByRole('button', { name: 'Test sign-in', exact: true }).click(),
+      ]);
+      tab.setDefaultTimeout(10_000);
+      const result = tab.getByRole('heading', { name: /^Test sign-in/ });
+      for (let i = 0; i < 6; i++) {
+        const loginField = tab.locator('input[name="login"]');
+        const cont = tab.getByRole('button', { name: 'Continue' });
+        await loginField.or(cont).or(result).first().waitFor();
+        if (await result.count()) break;
+        if (await loginField.count()) {
+          await loginField.fill('dana@globex.test');
+          await tab.locator('input[name="password"]').fill('whatever');
+          await Promise.all([tab.waitForEvent('framenavigated'), tab.getByRole('button', { name: 'Sign-in' }).click()]);
+        } else {
+          await Promise.all([tab.waitForEvent('framenavigated'), cont.click()]);
+        }
+      }
+      await tab.getByRole('heading', { name: /would be admitted/ }).waitFor();
+      const report = await tab.locator('main').innerText();
+      assert.match(report, /dana@globex\.test/);
+      assert.match(report, /"role": "admin"/);
+      assert.match(report, /Nothing was recorded/);
+      assert.doesNotMatch(report, /eyJ/, 'no token on the page');
+      await tab.close();
       assert.deepEqual(dana.problems, []);
     } finally {
       await dana.context.close();

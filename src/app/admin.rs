@@ -8,8 +8,10 @@ use crate::core::directory::{OrgDirectory, PutOutcome};
 use crate::core::http::HttpClient;
 use crate::core::jose::verify::SignatureVerifier;
 use crate::core::org::{OrgConfig, OrgSlug, MAX_BODY_BYTES};
+use crate::core::staging::{StagedConfig, Staging};
 use crate::core::store::KvStore;
 use crate::core::strict_json::{check_no_duplicate_keys, StrictJsonError};
+use crate::core::test_login::TestLinkClaims;
 use http::StatusCode;
 
 /// Most orgs `GET /admin/orgs` returns.
@@ -78,6 +80,7 @@ enum Sub {
     /// `domains/{domain}/verify`
     DomainVerify,
     Test,
+    TestLogin,
 }
 
 impl Sub {
@@ -95,6 +98,7 @@ impl Sub {
             Sub::Domain => "PUT, DELETE",
             Sub::DomainVerify => "POST",
             Sub::Test => "POST",
+            Sub::TestLogin => "POST",
         }
     }
 }
@@ -120,6 +124,7 @@ fn split(rest: &str) -> (&str, Sub, &str) {
         ("/setup-link", Sub::SetupLink),
         ("/staged/apply", Sub::StagedApply),
         ("/staged", Sub::Staged),
+        ("/test-login", Sub::TestLogin),
         ("/test", Sub::Test),
     ] {
         if let Some(slug) = rest.strip_suffix(suffix) {
@@ -190,6 +195,7 @@ pub(super) async fn dispatch<S: KvStore, H: HttpClient, V: SignatureVerifier>(
         Sub::Test if m == Method::POST => {
             super::admin_profile::test(app, req, &parse_slug(raw)?).await
         }
+        Sub::TestLogin if m == Method::POST => mint_test_login(app, req, &parse_slug(raw)?).await,
         _ => Err(not_allowed()),
     }
 }
@@ -217,7 +223,12 @@ async fn get<S: KvStore, H: HttpClient, V: SignatureVerifier>(
         Some(cfg) => {
             let mut body = cfg.redacted_json();
             if let Some(staged) = staged(app, &slug).await? {
-                body["staged"] = staged.redacted_json();
+                let tested = Staging::new(&app.store).tested(&slug, &staged).await?;
+                body["staged"] = staged.config.redacted_json();
+                if let Some(t) = tested {
+                    body["staged"]["tested_by"] = t.tested_by.into();
+                    body["staged"]["tested_at"] = t.at.secs().into();
+                }
             }
             Ok(json(StatusCode::OK, &body))
         }
@@ -225,22 +236,66 @@ async fn get<S: KvStore, H: HttpClient, V: SignatureVerifier>(
     }
 }
 
-/// KV key of an org's staged configuration.
-fn staged_key(slug: &OrgSlug) -> String {
-    format!("org-staged:{}", slug.as_str())
-}
-
 /// The org's staged configuration (changes that could lock it out, waiting to be applied).
 async fn staged<S: KvStore, H, V>(
     app: &App<'_, S, H, V>,
     slug: &OrgSlug,
-) -> Result<Option<OrgConfig>, AppError> {
-    let raw = app
-        .store
-        .get(&staged_key(slug))
-        .await
-        .map_err(AppError::from)?;
-    Ok(raw.and_then(|j| serde_json::from_str(&j).ok()))
+) -> Result<Option<StagedConfig>, AppError> {
+    Ok(Staging::new(&app.store).get(slug).await?)
+}
+
+/// `POST /admin/orgs/{slug}/test-login` (operator or the org's admins), body optionally
+/// `{"staged": true}`: a one-time test sign-in link, valid [`crate::core::test_login::TEST_LINK_TTL_SECS`], that runs
+/// the whole sign-in with the active (or staged) settings and shows the result instead of a
+/// session. `201 {"url", "expires_at"}`.
+async fn mint_test_login<S: KvStore, H, V>(
+    app: &App<'_, S, H, V>,
+    req: &Request,
+    slug: &OrgSlug,
+) -> Result<Response, AppError> {
+    for_org(app, req, slug).await?;
+    existing_org(app, slug).await?;
+    let body = body_bytes(req)?;
+    let staged_wanted = if body.iter().all(u8::is_ascii_whitespace) {
+        false
+    } else {
+        let v: serde_json::Value = serde_json::from_slice(body).map_err(|_| {
+            AppError::new(ErrorCode::InvalidField)
+                .message("body: must be a JSON object")
+                .field("body")
+        })?;
+        match v.get("staged") {
+            None | Some(serde_json::Value::Null) if v.is_object() => false,
+            Some(serde_json::Value::Bool(b)) => *b,
+            _ => {
+                return Err(AppError::new(ErrorCode::InvalidField)
+                    .message("staged: must be true or false")
+                    .field("staged"))
+            }
+        }
+    };
+    if staged_wanted && staged(app, slug).await?.is_none() {
+        return Err(
+            AppError::new(ErrorCode::NotFound).message("This organisation has no staged changes.")
+        );
+    }
+    let claims = TestLinkClaims::new(app.random, slug, staged_wanted, app.clock.now())
+        .map_err(|e| AppError::from(crate::core::store::StoreError(format!("CSPRNG: {e}"))))?;
+    let token = claims
+        .seal(
+            &app.config.cookie_sealer,
+            app.random,
+            &app.config.origin_str(),
+        )
+        .map_err(|_| AppError::new(ErrorCode::InternalError).log("seal test link"))?;
+    let mut url = app.config.url("/sso/start");
+    url.query_pairs_mut()
+        .append_pair("org", slug.as_str())
+        .append_pair("test", &token);
+    Ok(json(
+        StatusCode::CREATED,
+        &serde_json::json!({ "url": url.as_str(), "expires_at": claims.expires_at }),
+    ))
 }
 
 /// Whether `new` changes what signs members in (issuer, client, secret, IdP profile): an org admin's such
@@ -260,19 +315,29 @@ async fn staged_route<S: KvStore, H: HttpClient, V: SignatureVerifier>(
     apply: bool,
 ) -> Result<Response, AppError> {
     let actor = for_org(app, req, slug).await?;
-    let Some(cfg) = staged(app, slug).await? else {
+    let Some(staged_cfg) = staged(app, slug).await? else {
         return Err(
             AppError::new(ErrorCode::NotFound).message("This organisation has no staged changes.")
         );
     };
+    let staging = Staging::new(&app.store);
+    let tested = staging.tested(slug, &staged_cfg).await?;
+    let cfg = staged_cfg.config;
     let method = req.method().as_str();
     if !apply && method == "GET" {
-        return Ok(json(StatusCode::OK, &cfg.redacted_json()));
+        let mut body = cfg.redacted_json();
+        if let Some(t) = &tested {
+            body["tested_by"] = t.tested_by.as_str().into();
+            body["tested_at"] = t.at.secs().into();
+        }
+        return Ok(json(StatusCode::OK, &body));
     }
     if apply {
-        if !actor.is_operator() {
+        // Issue "Console" 3: an org admin applies only what a test sign-in proved keeps an
+        // admin able to sign in (that very staged version: any later change voids the mark).
+        if !actor.is_operator() && tested.is_none() {
             return Err(AppError::new(ErrorCode::Forbidden).message(
-                "Staged sign-in settings are applied after a test sign-in with them; until the console offers one, ask the operator to apply them.",
+                "Staged sign-in settings are applied after a test sign-in with them by a member who would be admin under them (Test sign-in with the staged settings), or by the operator.",
             ));
         }
         let dir = OrgDirectory::new(&app.store);
@@ -281,11 +346,11 @@ async fn staged_route<S: KvStore, H: HttpClient, V: SignatureVerifier>(
         let body = cfg.redacted_json();
         dir.put(cfg).await?;
         app.state.orgs.forget(slug);
-        app.store.delete(&staged_key(slug)).await?;
+        staging.delete(slug).await?;
         super::admin_members::record_settings(app, &actor, slug, "org.settings.sso", changes).await;
         return Ok(json(StatusCode::OK, &body));
     }
-    app.store.delete(&staged_key(slug)).await?;
+    staging.delete(slug).await?;
     super::admin_members::record_settings(
         app,
         &actor,
@@ -346,9 +411,7 @@ async fn put<S: KvStore, H: HttpClient, V: SignatureVerifier>(
                 .field("domains"));
         }
         if old.enforced && changes_sign_in(old, &cfg) {
-            let json_cfg = serde_json::to_string(&cfg)
-                .map_err(|_| AppError::new(ErrorCode::InternalError).log("encode staged config"))?;
-            app.store.put(&staged_key(&slug), &json_cfg, None).await?;
+            Staging::new(&app.store).put(&cfg).await?;
             super::admin_members::record_settings(
                 app,
                 &actor,

@@ -102,6 +102,81 @@ pub fn confirm_page(org: &str, fields: &[(&str, String)]) -> String {
         .replace("<!--ORG-->", &html_escape(org))
 }
 
+/// The template of a test sign-in's result.
+pub const TEST_LOGIN_HTML: &str = include_str!("../../www/test-login.html");
+
+/// The result page of a test sign-in, from its JSON report (`ok`, `claims`, `identity`,
+/// `member` or `refused`): every value escaped, each part as indented JSON. The report holds no
+/// token.
+pub fn test_result_page(report: &serde_json::Value) -> String {
+    let ok = report["ok"].as_bool() == Some(true);
+    let title = if ok {
+        "Test sign-in: this account would be admitted"
+    } else {
+        "Test sign-in: this account would be refused"
+    };
+    let org = report["org"].as_str().unwrap_or_default();
+    let which = if report["staged"].as_bool() == Some(true) {
+        "the staged (not yet applied) settings"
+    } else {
+        "the active settings"
+    };
+    let mut summary = format!(
+        "<p>Organisation <code>{}</code>, with {which}. Nothing was recorded and no session was created.</p>",
+        html_escape(org)
+    );
+    if let Some(r) = report.get("refused") {
+        summary.push_str(&format!(
+            "<p class=\"error\" role=\"alert\">Refused by the check <code>{}</code>: {}</p><p class=\"meta\">{}</p>",
+            html_escape(r["error"].as_str().unwrap_or_default()),
+            html_escape(r["message"].as_str().unwrap_or_default()),
+            html_escape(r["detail"].as_str().unwrap_or_default()),
+        ));
+    }
+    if let Some(m) = report.get("member") {
+        summary.push_str(&format!(
+            "<p>Signed in as <strong>{}</strong> with the role <strong>{}</strong>.</p>",
+            html_escape(m["email"].as_str().unwrap_or_default()),
+            html_escape(m["role"].as_str().unwrap_or_default()),
+        ));
+    }
+    match report.get("staged_tested").and_then(|v| v.as_bool()) {
+        Some(true) => summary.push_str(
+            "<p>The staged settings are marked as tested: an admin of this organisation may now apply them.</p>",
+        ),
+        Some(false) => summary.push_str(
+            "<p>The staged settings are not marked as tested: only a member who would be <code>admin</code> under them can earn that.</p>",
+        ),
+        None => {}
+    }
+    let mut sections = String::new();
+    for (key, heading) in [
+        (
+            "member",
+            "Role, resource groups and the role_mapping rules that matched",
+        ),
+        ("identity", "Identity and email chosen"),
+        (
+            "claims",
+            "Claims received (ID token and userinfo; nonce and hashes removed)",
+        ),
+    ] {
+        let Some(v) = report.get(key).filter(|v| !v.is_null()) else {
+            continue;
+        };
+        let text = serde_json::to_string_pretty(v).unwrap_or_default();
+        sections.push_str(&format!(
+            "<h2>{}</h2><pre>{}</pre>",
+            html_escape(heading),
+            html_escape(&text)
+        ));
+    }
+    TEST_LOGIN_HTML
+        .replace("<!--TITLE-->", &html_escape(title))
+        .replace("<!--SUMMARY-->", &summary)
+        .replace("<!--SECTIONS-->", &sections)
+}
+
 /// The error page.
 pub fn error_page(title: &str, message: &str, correlation_id: &str) -> String {
     ERROR_HTML
@@ -153,6 +228,21 @@ mod tests {
                 assert!(asset(name).is_some(), "{name}");
             }
         }
+    }
+
+    #[test]
+    fn test_result_page_escapes_everything_the_idp_sent() {
+        let report = serde_json::json!({
+            "ok": false, "org": "acme", "staged": false,
+            "claims": {"name": "<script>alert(1)</script>"},
+            "identity": null,
+            "refused": {"error": "no_role", "message": "<b>m</b>", "detail": "d<i>"},
+        });
+        let p = test_result_page(&report);
+        assert!(!p.contains("<script>") && !p.contains("<b>m") && !p.contains("d<i>"));
+        assert!(p.contains("&lt;script&gt;"));
+        assert!(p.contains("would be refused"));
+        assert!(p.contains("<code>no_role</code>"));
     }
 
     #[test]

@@ -11,15 +11,19 @@ use crate::core::email::EmailAddress;
 use crate::core::gateway::live::live_identity;
 use crate::core::http::HttpClient;
 use crate::core::jose::verify::SignatureVerifier;
-use crate::core::login::{complete_login, CallbackRequest, LoginContext};
+use crate::core::ledger::{Command, Reply};
+use crate::core::login::{complete_login, CallbackRequest, Completed, LoginContext, TestReport};
 use crate::core::oidc::authorize::{
     authorization_url, begin, callback_state, sanitize_return_to, seal_transaction,
-    transaction_started_at, MAX_TX_COOKIES, TRANSACTION_TTL_SECS,
+    transaction_started_at, TestLogin, MAX_TX_COOKIES, TRANSACTION_TTL_SECS,
 };
 use crate::core::oidc::discovery::ProviderMetadata;
+use crate::core::org::Role;
 use crate::core::org::{OrgConfig, OrgSlug};
 use crate::core::session::{SessionId, SessionRecord};
+use crate::core::staging::Staging;
 use crate::core::store::KvStore;
+use crate::core::test_login::TestLinkClaims;
 use http::header::{CACHE_CONTROL, SET_COOKIE};
 use http::{Method, StatusCode};
 
@@ -102,6 +106,12 @@ pub(super) async fn start<S: KvStore, H: HttpClient, V: SignatureVerifier>(
         return head_only();
     }
     let return_to = sanitize_return_to(&req.query("return_to").unwrap_or_default());
+    let test = req.query("test");
+    if test.is_some() && req.query("email").is_some() {
+        return Err(AppError::new(ErrorCode::InvalidRequest)
+            .message("A test sign-in link names its organisation, not an email.")
+            .field("email"));
+    }
     let dir = OrgDirectory::new(&app.store);
     let (org, login_hint) = match (req.query("email"), req.query("org")) {
         (Some(email), None) => {
@@ -156,11 +166,18 @@ pub(super) async fn start<S: KvStore, H: HttpClient, V: SignatureVerifier>(
         }
     };
 
+    // A test sign-in link is checked before anything else is shown for it.
+    let link = match &test {
+        Some(token) => Some(open_test_link(app, &org.slug, token)?),
+        None => None,
+    };
+
     if started_elsewhere(req) {
         // The button re-requests this same URL from our page (Sec-Fetch-Site: same-origin).
         let fields: Vec<(&str, String)> = [
             ("email", login_hint.clone()),
             ("org", req.query("org")),
+            ("test", test.clone()),
             ("return_to", Some(return_to.clone()).filter(|r| r != "/")),
         ]
         .into_iter()
@@ -174,9 +191,17 @@ pub(super) async fn start<S: KvStore, H: HttpClient, V: SignatureVerifier>(
         return Ok(resp);
     }
 
+    let (org, test) = match link {
+        Some(link) => {
+            let (cfg, test) = spend_test_link(app, org, &link).await?;
+            (cfg, Some(test))
+        }
+        None => (org, None),
+    };
     let meta = provider(app, &org).await?;
-    let tx = begin(&app.random, &app.clock, &org.slug, &org.issuer, &return_to)
+    let mut tx = begin(&app.random, &app.clock, &org.slug, &org.issuer, &return_to)
         .map_err(storage_error)?;
+    tx.test = test;
     let url = authorization_url(
         &meta,
         &org.client_id,
@@ -201,6 +226,67 @@ pub(super) async fn start<S: KvStore, H: HttpClient, V: SignatureVerifier>(
     resp.append_header(SET_COOKIE, &cookie)?;
     resp.set_header(CACHE_CONTROL, "no-store")?;
     Ok(resp)
+}
+
+/// The claims of the test sign-in link `token` for org `slug` (not yet spent).
+fn open_test_link<S, H, V>(
+    app: &App<'_, S, H, V>,
+    slug: &OrgSlug,
+    token: &str,
+) -> Result<TestLinkClaims, AppError> {
+    let origin = app.config.origin_str();
+    TestLinkClaims::open(
+        &app.config.cookie_sealer,
+        &origin,
+        token,
+        slug,
+        app.clock.now(),
+    )
+    .map_err(|e| {
+        AppError::new(ErrorCode::LoginExpired)
+            .message(format!(
+                "This test sign-in link cannot be used: {e}. Get a new one from the console."
+            ))
+            .field("test")
+    })
+}
+
+/// Spends the test sign-in `link` in the org's ledger (single use), and the configuration the
+/// test signs in with: the org's active one, or its staged one.
+async fn spend_test_link<S: KvStore, H, V>(
+    app: &App<'_, S, H, V>,
+    org: OrgConfig,
+    link: &TestLinkClaims,
+) -> Result<(OrgConfig, TestLogin), AppError> {
+    let spend = Command::SpendTransaction {
+        id: link.spent_id(),
+        until: link.expires_at,
+    };
+    match app.ledger.call(&org.slug, spend).await? {
+        Reply::Spent { first: true } => {}
+        Reply::Spent { first: false } => {
+            return Err(AppError::new(ErrorCode::LoginExpired)
+                .message("This test sign-in link was already used. Get a new one from the console.")
+                .field("test"))
+        }
+        Reply::Rejected { message } => {
+            return Err(AppError::new(ErrorCode::StorageUnavailable).message(message))
+        }
+        _ => return Err(storage_error("unexpected ledger reply")),
+    }
+    if !link.staged {
+        return Ok((org, TestLogin { staged: None }));
+    }
+    match Staging::new(&app.store).get(&org.slug).await? {
+        Some(staged) => Ok((
+            staged.config,
+            TestLogin {
+                staged: Some(staged.digest),
+            },
+        )),
+        None => Err(AppError::new(ErrorCode::NotFound)
+            .message("This organisation has no staged changes to test.")),
+    }
 }
 
 /// The transaction cookies to clear so that, with the one being set, the browser holds at most
@@ -291,7 +377,10 @@ async fn login<S: KvStore, H: HttpClient, V: SignatureVerifier>(
         previous_session: read_cookie(cookies, policy.session_cookie())
             .and_then(|c| SessionId::from_cookie(&c)),
     };
-    let done = complete_login(&ctx, input).await?;
+    let done = match complete_login(&ctx, input).await? {
+        Completed::SignedIn(done) => done,
+        Completed::Tested(report) => return test_result(app, req, report).await,
+    };
     app.log.line(&format!(
         "login org={} sub_len={} role={}",
         done.org.as_str(),
@@ -309,6 +398,100 @@ async fn login<S: KvStore, H: HttpClient, V: SignatureVerifier>(
     let mut resp = redirect(StatusCode::FOUND, &done.return_to)?;
     resp.append_header(SET_COOKIE, &cookie)?;
     Ok(resp)
+}
+
+/// The answer to a test sign-in's callback: what happened, as a page (or JSON for
+/// `Accept: application/json`), with no session and no token. A staged test that admits an
+/// `admin` marks the staged config as tested, so an org admin may apply it.
+async fn test_result<S: KvStore, H, V>(
+    app: &App<'_, S, H, V>,
+    req: &Request,
+    report: TestReport,
+) -> Result<Response, AppError> {
+    let mut marked = false;
+    if let (Some(digest), Ok(ok)) = (&report.staged, &report.outcome) {
+        if ok.member.role() == Role::Admin {
+            let email = ok.member.email().as_str();
+            Staging::new(&app.store)
+                .mark_tested(&report.org, digest, email, app.clock.now())
+                .await?;
+            marked = true;
+            let actor = super::admin_auth::Actor::OrgAdmin {
+                email: email.to_owned(),
+            };
+            super::admin_members::record_event(
+                app,
+                &actor,
+                &report.org,
+                "org.settings.sso.tested",
+                serde_json::json!({}),
+            )
+            .await;
+        }
+    }
+    app.log.line(&format!(
+        "test login org={} staged={} ok={}",
+        report.org.as_str(),
+        report.staged.is_some(),
+        report.outcome.is_ok()
+    ));
+    let body = test_report_json(report, marked);
+    if wants_json(req) {
+        return Ok(json(StatusCode::OK, &body));
+    }
+    Ok(html(StatusCode::OK, pages::test_result_page(&body)))
+}
+
+/// The report as JSON: claims, identity, roles and matched rules, or the refusal.
+fn test_report_json(report: TestReport, marked: bool) -> serde_json::Value {
+    use serde_json::{json, Value};
+    let mut out = json!({
+        "test": true,
+        "org": report.org.as_str(),
+        "staged": report.staged.is_some(),
+        "ok": report.outcome.is_ok(),
+        "claims": report.claims.clone().map(Value::Object),
+        "identity": report.identity.as_ref().map(|(sub, email)| json!({"id": sub, "email": email})),
+    });
+    let staged = report.staged.is_some();
+    match report.outcome {
+        Ok(ok) => {
+            let groups: serde_json::Map<String, Value> = ok
+                .roles
+                .groups
+                .iter()
+                .map(|(name, role)| (name.clone(), role.as_str().into()))
+                .collect();
+            let matched: Vec<Value> = ok
+                .matched_rules
+                .iter()
+                .filter_map(|&i| {
+                    let rule = serde_json::to_value(ok.role_mapping.get(i)?).ok()?;
+                    Some(json!({"index": i, "rule": rule}))
+                })
+                .collect();
+            out["member"] = json!({
+                "email": ok.member.email().as_str(),
+                "role": ok.member.role().as_str(),
+                "resource_groups": groups,
+                "scim_groups": ok.scim_groups,
+                "matched_rules": matched,
+            });
+            if staged {
+                out["staged_tested"] = marked.into();
+            }
+        }
+        Err(e) => {
+            let detail = e.to_string();
+            let app_error = AppError::from(e);
+            out["refused"] = json!({
+                "error": app_error.code.to_string(),
+                "message": app_error.message,
+                "detail": detail,
+            });
+        }
+    }
+    out
 }
 
 /// The session the browser's cookie names, if it is well formed.

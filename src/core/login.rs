@@ -25,14 +25,18 @@ use crate::core::oidc::jwks_cache::{JwksCache, JwksFetchError};
 use crate::core::oidc::token::{token_request, token_response, TokenError, MAX_TOKEN_BODY};
 use crate::core::oidc::url_policy::IdpUrlPolicy;
 use crate::core::oidc::verify_id_token::{verify_id_token, IdTokenPorts, VerifyError};
-use crate::core::org::OrgSlug;
+use crate::core::org::{OrgConfig, OrgSlug, RoleRule};
 use crate::core::profile::{self, EnrichError};
 use crate::core::random::Random;
+use crate::core::roles::{matching_rules, member_roles, MemberRoles};
 use crate::core::seal::Sealer;
+use crate::core::secret::Secret;
 use crate::core::session::{
     NewSession, OrgSession, Revocations, SessionError, SessionId, SessionStore,
 };
+use crate::core::staging::Staging;
 use crate::core::store::{KvStore, StoreError};
+use serde_json::{Map, Value};
 use url::Url;
 
 /// The ports and settings a login needs.
@@ -184,11 +188,70 @@ impl std::fmt::Display for LoginError {
 
 impl std::error::Error for LoginError {}
 
-/// Completes a login at the redirect URI (OIDC Core 3.1.2.5 to 3.1.3.7).
+/// What the callback produced: a session, or the report of an admin's test sign-in.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum Completed {
+    /// An ordinary login: the member is recorded and has a session.
+    SignedIn(LoginOutcome),
+    /// A test sign-in ([`crate::core::test_login`]): every check ran, nothing was recorded.
+    Tested(TestReport),
+}
+
+/// What a test sign-in found. Holds no token.
+#[derive(Debug)]
+pub struct TestReport {
+    /// The org tested.
+    pub org: OrgSlug,
+    /// With the staged settings: the digest of the staged config tested.
+    pub staged: Option<String>,
+    /// The claims received (the verified ID token's, with userinfo's where fetched), without
+    /// `nonce`, `at_hash` and `c_hash`. `None` when the sign-in failed before verification.
+    pub claims: Option<Map<String, Value>>,
+    /// The identity (`sub`-like key) and email the org's IdP profile chose, if it got that far.
+    pub identity: Option<(String, String)>,
+    /// The member and roles, or exactly which check refused the sign-in.
+    pub outcome: Result<TestAdmission, LoginError>,
+}
+
+/// A test sign-in that would have admitted the member.
+#[derive(Debug)]
+pub struct TestAdmission {
+    /// The member as a real sign-in would record them.
+    pub member: Member,
+    /// Their org-wide and resource-group roles.
+    pub roles: MemberRoles,
+    /// The org's role mapping, and the indices of the rules that matched.
+    pub role_mapping: Vec<RoleRule>,
+    /// Indices into `role_mapping` of the matching rules.
+    pub matched_rules: Vec<usize>,
+    /// The member's SCIM groups (by the org's revocation snapshot).
+    pub scim_groups: Vec<String>,
+}
+
+/// A verified, admitted sign-in, before anything is recorded.
+struct Authenticated {
+    org: OrgConfig,
+    member: Member,
+    id_token: Secret,
+    claims: Map<String, Value>,
+    scim_groups: Vec<String>,
+}
+
+/// What [`authenticate`] saw before it stopped, for a test sign-in's report.
+#[derive(Default)]
+struct Trace {
+    claims: Option<Map<String, Value>>,
+    identity: Option<(String, String)>,
+}
+
+/// Completes a login at the redirect URI (OIDC Core 3.1.2.5 to 3.1.3.7). A test transaction
+/// runs the same steps up to and including role mapping, then reports instead of recording the
+/// member or creating a session; its failures after the transaction opened are in the report.
 pub async fn complete_login<S, H, V, K, R>(
     ctx: &LoginContext<'_, S, H, V, K, R>,
     req: CallbackRequest<'_>,
-) -> Result<LoginOutcome, LoginError>
+) -> Result<Completed, LoginError>
 where
     S: KvStore,
     H: HttpClient,
@@ -211,15 +274,21 @@ where
         // OIDC Core 3.1.2.6: the IdP refused. Its texts are shown only to the browser whose
         // live login this is.
         Ok(Callback::Error { error, description }) => {
-            let live = callback_state(req.url).is_some_and(|s| open(&s).is_ok());
-            return Err(if live {
-                LoginError::IdpRefused { error, description }
-            } else {
-                LoginError::IdpRefused {
+            let live = callback_state(req.url).and_then(|s| open(&s).ok());
+            return match live {
+                Some(tx) if tx.test.is_some() => Ok(Completed::Tested(TestReport {
+                    org: tx.org,
+                    staged: tx.test.and_then(|t| t.staged),
+                    claims: None,
+                    identity: None,
+                    outcome: Err(LoginError::IdpRefused { error, description }),
+                })),
+                Some(_) => Err(LoginError::IdpRefused { error, description }),
+                None => Err(LoginError::IdpRefused {
                     error: registered_error(&error).to_owned(),
                     description: None,
-                }
-            });
+                }),
+            };
         }
         Ok(Callback::Code { code, state, iss }) => (code, state, iss),
     };
@@ -246,14 +315,138 @@ where
             )))
         }
     }
-    // The issuer is pinned at the start: a configuration change mid-login cannot make us accept
-    // tokens from another IdP.
-    let org = OrgDirectory::new(ctx.store)
-        .get(&tx.org)
+    let mut trace = Trace::default();
+    if let Some(test) = &tx.test {
+        let staged = test.staged.clone();
+        let outcome = authenticate(
+            ctx,
+            &tx,
+            &code,
+            iss.as_deref(),
+            staged.as_deref(),
+            &mut trace,
+        )
         .await
-        .map_err(LoginError::Directory)?
-        .filter(|org| org.issuer == tx.issuer)
-        .ok_or(LoginError::OrgChanged)?;
+        .map(|a| {
+            let groups: Vec<&str> = a.scim_groups.iter().map(String::as_str).collect();
+            TestAdmission {
+                roles: member_roles(
+                    &a.org.role_mapping,
+                    a.org.default_role,
+                    &a.org.resource_groups,
+                    &a.claims,
+                    &groups,
+                ),
+                matched_rules: matching_rules(&a.org.role_mapping, &a.claims, &groups),
+                role_mapping: a.org.role_mapping.clone(),
+                member: a.member,
+                scim_groups: a.scim_groups,
+            }
+        });
+        return Ok(Completed::Tested(TestReport {
+            org: tx.org,
+            staged,
+            claims: trace.claims.map(|mut c| {
+                for k in ["nonce", "at_hash", "c_hash"] {
+                    c.remove(k);
+                }
+                c
+            }),
+            identity: trace.identity,
+            outcome,
+        }));
+    }
+    let Authenticated {
+        org,
+        member,
+        id_token,
+        ..
+    } = authenticate(ctx, &tx, &code, iss.as_deref(), None, &mut trace).await?;
+    // The org's ledger records the member, or refuses them when SCIM deprovisioned them (or the
+    // org takes only provisioned members). It answers with the login time to record, later than
+    // any revocation of this member.
+    let facts = SignInFacts {
+        issuer: member.issuer().clone(),
+        sub: member.sub().to_owned(),
+        email: member.email().clone(),
+        role: member.role(),
+        sid: member.sid().map(str::to_owned),
+        expires_at: now.plus(org.session_ttl_secs),
+        provisioning: org.provisioning,
+    };
+    let logged_in_at = match ctx
+        .ledger
+        .call(&org.slug, Command::SignIn(facts))
+        .await
+        .map_err(LoginError::Ledger)?
+    {
+        Reply::SignedIn { logged_in_at, .. } => logged_in_at,
+        Reply::Refused { reason } => return Err(LoginError::Refused(reason)),
+        Reply::Rejected { message } => return Err(LoginError::LedgerFull(message)),
+        _ => {
+            return Err(LoginError::Ledger(StoreError(
+                "unexpected ledger reply".into(),
+            )))
+        }
+    };
+    let session = OrgSession::new(&member, now, org.session_ttl_secs, Some(id_token))
+        .logged_in_from(logged_in_at);
+    // A fresh session id every login (no fixation); the old one is retired.
+    let new = ctx
+        .sessions
+        .login(
+            ctx.random,
+            now,
+            req.previous_session.as_ref(),
+            &org.slug,
+            session,
+        )
+        .await
+        .map_err(LoginError::Session)?;
+    Ok(Completed::SignedIn(LoginOutcome {
+        org: org.slug,
+        member,
+        session: new,
+        return_to: tx.return_to,
+    }))
+}
+
+/// The steps shared by a login and a test sign-in, after the transaction is spent: the org (its
+/// staged config when `staged` names one), discovery, RFC 9207 `iss`, the code exchange, ID
+/// token verification, enrichment, identification and role mapping. Records nothing.
+async fn authenticate<S, H, V, K, R>(
+    ctx: &LoginContext<'_, S, H, V, K, R>,
+    tx: &AuthTransaction,
+    code: &Secret,
+    iss: Option<&str>,
+    staged: Option<&str>,
+    trace: &mut Trace,
+) -> Result<Authenticated, LoginError>
+where
+    S: KvStore,
+    H: HttpClient,
+    V: SignatureVerifier,
+    K: KvStore,
+    R: Revocations,
+{
+    let now = ctx.clock.now();
+    // The issuer is pinned at the start: a configuration change mid-login cannot make us accept
+    // tokens from another IdP. A staged test is pinned to the exact staged config it started
+    // with.
+    let org = match staged {
+        None => OrgDirectory::new(ctx.store)
+            .get(&tx.org)
+            .await
+            .map_err(LoginError::Directory)?,
+        Some(digest) => Staging::new(ctx.store)
+            .get(&tx.org)
+            .await
+            .map_err(|e| LoginError::Directory(e.into()))?
+            .filter(|s| s.digest == digest)
+            .map(|s| s.config),
+    }
+    .filter(|org| org.issuer == tx.issuer)
+    .ok_or(LoginError::OrgChanged)?;
     let meta = ctx
         .discovery
         .metadata(
@@ -266,14 +459,14 @@ where
         .await
         .map_err(LoginError::Discovery)?;
     // RFC 9207 2.4: the authorization response's `iss` must be our IdP's (mix-up defence).
-    check_iss(iss.as_deref(), &meta).map_err(LoginError::IssuerMismatch)?;
+    check_iss(iss, &meta).map_err(LoginError::IssuerMismatch)?;
 
     // OIDC Core 3.1.3.1: exchange the code at the token endpoint (never following redirects).
     let request = token_request(
         &meta,
         org.client_id.as_str(),
         &org.client_secret,
-        &code,
+        code,
         &tx.pkce_verifier,
         ctx.redirect_uri,
     )
@@ -316,6 +509,7 @@ where
             VerifyError::IdToken(e) => LoginError::InvalidIdToken(e),
             VerifyError::JwksUnavailable(e) => LoginError::KeysUnavailable(e),
         })?;
+    trace.claims = Some(verified.claims().clone());
 
     // What the ID token lacks (userinfo, OIDC Core 5.3; Entra groups overage via Graph).
     let verified = profile::enrich(
@@ -327,70 +521,28 @@ where
     )
     .await
     .map_err(LoginError::Enrichment)?;
+    trace.claims = Some(verified.claims().clone());
 
     // The user must belong to this org, or an IdP shared by several orgs could sign anyone in.
     // The org's IdP profile names the member and the email it trusts; the member's SCIM groups
     // (for `scim_group` role rules) are looked up by those, from the org's revocation
     // snapshot: the ledger's state as of at most REVOCATION_CACHE_SECS ago.
     let identity = profile::identify(&verified, &org).map_err(LoginError::Denied)?;
+    trace.identity = Some((identity.sub().to_owned(), identity.email().to_owned()));
     let snapshot = ctx
         .snapshots
         .snapshot(ctx.ledger, &org.slug, now)
         .await
         .map_err(LoginError::Ledger)?;
     let groups = snapshot.groups_for(identity.sub(), identity.email());
+    let scim_groups: Vec<String> = groups.iter().map(|g| (*g).to_owned()).collect();
     let member = admit_identity(&verified, identity, &org, &groups).map_err(LoginError::Denied)?;
-    // The org's ledger records the member, or refuses them when SCIM deprovisioned them (or the
-    // org takes only provisioned members). It answers with the login time to record, later than
-    // any revocation of this member.
-    let facts = SignInFacts {
-        issuer: member.issuer().clone(),
-        sub: member.sub().to_owned(),
-        email: member.email().clone(),
-        role: member.role(),
-        sid: member.sid().map(str::to_owned),
-        expires_at: now.plus(org.session_ttl_secs),
-        provisioning: org.provisioning,
-    };
-    let logged_in_at = match ctx
-        .ledger
-        .call(&org.slug, Command::SignIn(facts))
-        .await
-        .map_err(LoginError::Ledger)?
-    {
-        Reply::SignedIn { logged_in_at, .. } => logged_in_at,
-        Reply::Refused { reason } => return Err(LoginError::Refused(reason)),
-        Reply::Rejected { message } => return Err(LoginError::LedgerFull(message)),
-        _ => {
-            return Err(LoginError::Ledger(StoreError(
-                "unexpected ledger reply".into(),
-            )))
-        }
-    };
-    let session = OrgSession::new(
-        &member,
-        now,
-        org.session_ttl_secs,
-        Some(tokens.id_token.clone()),
-    )
-    .logged_in_from(logged_in_at);
-    // A fresh session id every login (no fixation); the old one is retired.
-    let new = ctx
-        .sessions
-        .login(
-            ctx.random,
-            now,
-            req.previous_session.as_ref(),
-            &org.slug,
-            session,
-        )
-        .await
-        .map_err(LoginError::Session)?;
-    Ok(LoginOutcome {
-        org: org.slug,
+    Ok(Authenticated {
+        org,
         member,
-        session: new,
-        return_to: tx.return_to,
+        id_token: tokens.id_token,
+        claims: verified.claims().clone(),
+        scim_groups,
     })
 }
 

@@ -28,5 +28,7 @@ pub mod scim;
 pub mod seal;
 pub mod secret;
 pub mod session;
+pub mod staging;
 pub mod store;
 pub mod strict_json;
+pub mod test_login;

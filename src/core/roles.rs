@@ -62,6 +62,21 @@ fn rule_matches(rule: &RoleRule, claims: &Map<String, Value>, scim_groups: &[&st
     }
 }
 
+/// The indices in `rules` of the rules that match a member with `claims` in the SCIM groups
+/// `scim_groups` (org-wide and resource-group rules alike): what a test sign-in shows an admin.
+pub fn matching_rules(
+    rules: &[RoleRule],
+    claims: &Map<String, Value>,
+    scim_groups: &[&str],
+) -> Vec<usize> {
+    rules
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| rule_matches(r, claims, scim_groups))
+        .map(|(i, _)| i)
+        .collect()
+}
+
 /// The org-wide role for a member with ID-token `claims` in the SCIM groups named
 /// `scim_groups` (their `displayName`s; empty when the org has no SCIM or the member is in no
 /// group): the most privileged role among the org-wide rules (those without

@@ -174,7 +174,11 @@ export function ssoPanel(panel, ctx) {
     }
     testOut.replaceChildren(el('p', {}, d.ok ? 'Connection works.' : 'Connection has problems.'), list);
   });
-  const tools = el('div', { className: 'row' }, testBtn);
+  // Test sign-in (issue 10): a one-time link that runs the whole sign-in and shows the claims,
+  // identity and role instead of a session.
+  const signInBtn = el('button', { type: 'button', className: 'secondary' }, 'Test sign-in');
+  signInBtn.addEventListener('click', () => testSignIn(ctx, false, testOut, signInBtn));
+  const tools = el('div', { className: 'row' }, testBtn, signInBtn);
   panel.append(el('h3', {}, 'Check'), tools, testOut);
 
   if (!ctx.operator) return;
@@ -235,7 +239,30 @@ export function ssoPanel(panel, ctx) {
   panel.append(el('h3', {}, 'Danger zone'), el('div', { className: 'row' }, del), sure);
 }
 
-/** Staged vs active sign-in settings, with Apply (operator) and Discard. */
+/**
+ * Mints a test sign-in link (of the staged settings when `staged`) and opens it in a new tab;
+ * the link is also shown, in case the browser blocked the tab.
+ */
+async function testSignIn(ctx, staged, out, btn) {
+  const r = await api('POST', orgPath(ctx.slug, '/test-login'), staged ? { staged: true } : undefined);
+  if (missing(r)) {
+    btn.hidden = true;
+    out.replaceChildren(el('p', { className: 'meta' }, 'This server cannot run test sign-ins yet.'));
+    return;
+  }
+  if (!r.ok || !r.data || !r.data.url) {
+    out.replaceChildren(el('p', { className: 'field-error' }, describe(r)));
+    return;
+  }
+  const url = String(r.data.url);
+  window.open(url, '_blank', 'noopener');
+  out.replaceChildren(el('p', {},
+    'Sign in in the new tab to see what your identity provider sends and which role it gives. ',
+    el('a', { href: url, target: '_blank', rel: 'noopener' }, 'Open the test sign-in'),
+    ' (one use, valid 10 minutes).'));
+}
+
+/** Staged vs active sign-in settings, with Test sign-in, Apply and Discard. */
 function stagedBox(cfg, ctx) {
   const staged = cfg.staged;
   const box = el('section', { className: 'staged', 'aria-labelledby': 'staged-h' },
@@ -255,18 +282,22 @@ function stagedBox(cfg, ctx) {
   t.append(body);
   box.append(el('div', { className: 'scroll' }, t));
   const row = el('div', { className: 'row' });
-  if (ctx.operator) {
-    row.append(el('button', {
-      type: 'button',
-      onclick: async () => {
-        const r = await api('POST', orgPath(ctx.slug, '/staged/apply'));
-        if (!r.ok) return ctx.notice.failed(r);
-        await ctx.reload('Staged settings applied.');
-      },
-    }, 'Apply staged settings'));
-  } else {
-    box.append(el('p', { className: 'meta' }, 'The operator applies staged settings for now.'));
+  const testOut = el('div', { 'aria-live': 'polite' });
+  if (!ctx.operator) {
+    box.append(el('p', { className: 'meta' }, staged.tested_by
+      ? 'Tested by ' + String(staged.tested_by) + ': you may apply these settings.'
+      : 'Run a test sign-in with the staged settings as a member who would be admin under them; then you may apply them.'));
   }
+  const stagedTest = el('button', { type: 'button', className: 'secondary' }, 'Test sign-in with staged settings');
+  stagedTest.addEventListener('click', () => testSignIn(ctx, true, testOut, stagedTest));
+  row.append(stagedTest, el('button', {
+    type: 'button',
+    onclick: async () => {
+      const r = await api('POST', orgPath(ctx.slug, '/staged/apply'));
+      if (!r.ok) return ctx.notice.failed(r);
+      await ctx.reload('Staged settings applied.');
+    },
+  }, 'Apply staged settings'));
   row.append(el('button', {
     type: 'button',
     className: 'secondary',
@@ -276,6 +307,6 @@ function stagedBox(cfg, ctx) {
       await ctx.reload('Staged settings discarded.');
     },
   }, 'Discard staged settings'));
-  box.append(row);
+  box.append(row, testOut);
   return box;
 }

@@ -42,6 +42,20 @@ pub struct AuthTransaction {
     /// The issuer the request was sent to, pinned so a configuration change mid-login cannot
     /// make the callback accept tokens from another IdP.
     pub issuer: IssuerUrl,
+    /// Set for an admin's test sign-in ([`crate::core::test_login`]): the callback runs every
+    /// check but records nothing and creates no session. Absent in ordinary logins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<TestLogin>,
+}
+
+/// What a test sign-in tests, carried in its sealed transaction.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestLogin {
+    /// With the org's staged settings: the digest of the staged config the sign-in was started
+    /// with ([`crate::core::staging::StagedConfig::digest`]); the callback refuses another.
+    /// `None` tests the active settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staged: Option<String>,
 }
 
 /// Starts a login for `org` at `issuer`: fresh 32-byte state, nonce and PKCE verifier;
@@ -61,6 +75,7 @@ pub fn begin(
         return_to: sanitize_return_to(return_to),
         created_at: clock.now(),
         issuer: issuer.clone(),
+        test: None,
     })
 }
 
