@@ -139,8 +139,17 @@ fn path_parse_errors_are_invalid_path() {
     assert!(p.is("members") && p.sub_attr.is_none());
 }
 
+/// Attribute names, minus the filter grammar's keywords (RFC 7644 3.4.2.2: `and`, `or`, `not`
+/// and the operators), which the parser rightly reads as keywords and not as names.
 fn name() -> impl Strategy<Value = String> {
-    "[a-zA-Z][a-zA-Z0-9_-]{0,8}"
+    "[a-zA-Z][a-zA-Z0-9_-]{0,8}".prop_filter("not a keyword", |n| {
+        ![
+            "and", "or", "not", "eq", "ne", "co", "sw", "ew", "pr", "gt", "ge", "lt", "le", "true",
+            "false", "null",
+        ]
+        .iter()
+        .any(|k| n.eq_ignore_ascii_case(k))
+    })
 }
 
 fn value() -> impl Strategy<Value = CompValue> {
