@@ -9,7 +9,7 @@
 //! decision. Its load is tiny (admin calls and one cron run every 30 minutes), so a single
 //! instance is no bottleneck; the hot path (`/sso/start`) never calls it.
 
-use super::WorkerClock;
+use super::{object, WorkerClock};
 use crate::core::clock::Clock;
 use crate::core::domains::{Command, Registry, RegistryFuture, RegistryPort, Reply};
 use crate::core::random::OsRandom;
@@ -17,7 +17,6 @@ use crate::core::store::StoreError;
 use serde::Deserialize;
 use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 use worker::{durable_object, DurableObject, Env, Request, Response, State};
 
 /// The Durable Object binding (wrangler.toml `[[durable_objects.bindings]]`).
@@ -53,13 +52,9 @@ impl DurableObject for DomainRegistry {
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
-        let body = req.text().await?;
-        if body.len() > MAX_COMMAND_BYTES {
-            return Response::error("command too large", 413);
-        }
-        let cmd: Command = match serde_json::from_str(&body) {
+        let cmd: Command = match object::read_command(&mut req, MAX_COMMAND_BYTES).await? {
             Ok(c) => c,
-            Err(_) => return Response::error("unreadable command", 400),
+            Err(refusal) => return Ok(refusal),
         };
         match self.run(cmd) {
             Ok(reply) => Response::from_json(&reply),
@@ -103,31 +98,21 @@ impl DomainRegistry {
         Ok(reply)
     }
 
-    /// Writes `changes` in one storage transaction (`transactionSync`: a throw rolls back).
+    /// Writes `changes` in one storage transaction.
     fn persist(&self, changes: Vec<(String, Option<String>)>) -> Result<(), String> {
-        let storage = self.state.storage();
-        let sql = storage.sql();
-        let raw: &JsValue = storage.as_raw().as_ref();
-        let tx = js_sys::Reflect::get(raw, &JsValue::from_str("transactionSync"))
-            .ok()
-            .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
-            .ok_or("transactionSync is unavailable")?;
-        let write = Closure::once_into_js(move || -> Result<(), JsValue> {
+        object::in_transaction(&self.state.storage(), move |sql| {
             for (id, json) in changes {
-                let result = match json {
+                match json {
                     Some(json) => sql.exec(
                         "INSERT INTO claims (id, json) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET json = excluded.json",
                         vec![id.into(), json.into()],
                     ),
                     None => sql.exec("DELETE FROM claims WHERE id = ?", vec![id.into()]),
-                };
-                result.map_err(|e| JsValue::from_str(&e.to_string()))?;
+                }?;
             }
             Ok(())
-        });
-        tx.call1(raw, &write)
-            .map(|_| ())
-            .map_err(|e| format!("domain registry write failed: {e:?}"))
+        })
+        .map_err(|e| format!("domain registry {e}"))
     }
 }
 
@@ -139,29 +124,9 @@ pub struct DoRegistry<'a> {
 
 impl DoRegistry<'_> {
     async fn send(&self, cmd: &Command) -> Result<Reply, StoreError> {
-        let fail = |what: &str| StoreError(format!("domain registry: {what}"));
-        let ns = self.env.durable_object(REGISTRY_BINDING).map_err(|_| {
-            fail("the Durable Object binding DOMAIN_REGISTRY is missing (see wrangler.toml)")
-        })?;
-        let stub = ns
-            .id_from_name(REGISTRY_NAME)
-            .and_then(|id| id.get_stub())
-            .map_err(|e| fail(&e.to_string()))?;
-        let body = serde_json::to_string(cmd).map_err(|_| fail("encode"))?;
-        let mut init = worker::RequestInit::new();
-        init.with_method(worker::Method::Post)
-            .with_body(Some(JsValue::from_str(&body)));
-        let req = Request::new_with_init("https://registry.internal/", &init)
-            .map_err(|e| fail(&e.to_string()))?;
-        let mut resp = stub
-            .fetch_with_request(req)
+        object::call(self.env, REGISTRY_BINDING, REGISTRY_NAME, cmd)
             .await
-            .map_err(|e| fail(&e.to_string()))?;
-        if resp.status_code() != 200 {
-            return Err(fail(&format!("status {}", resp.status_code())));
-        }
-        let text = resp.text().await.map_err(|e| fail(&e.to_string()))?;
-        serde_json::from_str(&text).map_err(|_| fail("unreadable reply"))
+            .map_err(|e| StoreError(format!("domain registry: {e}")))
     }
 }
 

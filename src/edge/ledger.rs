@@ -8,7 +8,7 @@
 //! interleave. If the write fails, the in-memory state is dropped (reloaded from the rows at the
 //! next command) and the caller gets an error, which fails closed.
 
-use super::WorkerClock;
+use super::{object, WorkerClock};
 use crate::core::clock::Clock;
 use crate::core::ledger::{Command, Ledger, LedgerFuture, LedgerPort, Reply, Row, RowChange};
 use crate::core::org::OrgSlug;
@@ -17,7 +17,6 @@ use crate::core::store::StoreError;
 use serde::Deserialize;
 use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 use worker::{durable_object, DurableObject, Env, Request, Response, State};
 
 /// The Durable Object binding (wrangler.toml `[[durable_objects.bindings]]`).
@@ -51,13 +50,9 @@ impl DurableObject for OrgLedger {
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
-        let body = req.text().await?;
-        if body.len() > MAX_COMMAND_BYTES {
-            return Response::error("command too large", 413);
-        }
-        let cmd: Command = match serde_json::from_str(&body) {
+        let cmd: Command = match object::read_command(&mut req, MAX_COMMAND_BYTES).await? {
             Ok(c) => c,
-            Err(_) => return Response::error("unreadable command", 400),
+            Err(refusal) => return Ok(refusal),
         };
         match self.run(cmd) {
             Ok(reply) => Response::from_json(&reply),
@@ -103,18 +98,11 @@ impl OrgLedger {
         Ok(reply)
     }
 
-    /// Writes `changes` in one storage transaction (`transactionSync`: a throw rolls back).
+    /// Writes `changes` in one storage transaction.
     fn persist(&self, changes: Vec<RowChange>) -> Result<(), String> {
-        let storage = self.state.storage();
-        let sql = storage.sql();
-        let raw: &JsValue = storage.as_raw().as_ref();
-        let tx = js_sys::Reflect::get(raw, &JsValue::from_str("transactionSync"))
-            .ok()
-            .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
-            .ok_or("transactionSync is unavailable")?;
-        let write = Closure::once_into_js(move || -> Result<(), JsValue> {
+        object::in_transaction(&self.state.storage(), move |sql| {
             for c in changes {
-                let result = match c.json {
+                match c.json {
                     Some(json) => sql.exec(
                         "INSERT INTO rows (kind, id, json) VALUES (?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET json = excluded.json",
                         vec![c.kind.to_owned().into(), c.id.into(), json.into()],
@@ -123,14 +111,11 @@ impl OrgLedger {
                         "DELETE FROM rows WHERE kind = ? AND id = ?",
                         vec![c.kind.to_owned().into(), c.id.into()],
                     ),
-                };
-                result.map_err(|e| JsValue::from_str(&e.to_string()))?;
+                }?;
             }
             Ok(())
-        });
-        tx.call1(raw, &write)
-            .map(|_| ())
-            .map_err(|e| format!("ledger write failed: {e:?}"))
+        })
+        .map_err(|e| format!("ledger {e}"))
     }
 }
 
@@ -142,29 +127,9 @@ pub struct DoLedger<'a> {
 
 impl DoLedger<'_> {
     async fn send(&self, org: &OrgSlug, cmd: &Command) -> Result<Reply, StoreError> {
-        let fail = |what: &str| StoreError(format!("org ledger: {what}"));
-        let ns = self.env.durable_object(LEDGER_BINDING).map_err(|_| {
-            fail("the Durable Object binding ORG_LEDGER is missing (see wrangler.toml)")
-        })?;
-        let stub = ns
-            .id_from_name(org.as_str())
-            .and_then(|id| id.get_stub())
-            .map_err(|e| fail(&e.to_string()))?;
-        let body = serde_json::to_string(cmd).map_err(|_| fail("encode"))?;
-        let mut init = worker::RequestInit::new();
-        init.with_method(worker::Method::Post)
-            .with_body(Some(JsValue::from_str(&body)));
-        let req = Request::new_with_init("https://ledger.internal/", &init)
-            .map_err(|e| fail(&e.to_string()))?;
-        let mut resp = stub
-            .fetch_with_request(req)
+        object::call(self.env, LEDGER_BINDING, org.as_str(), cmd)
             .await
-            .map_err(|e| fail(&e.to_string()))?;
-        if resp.status_code() != 200 {
-            return Err(fail(&format!("status {}", resp.status_code())));
-        }
-        let text = resp.text().await.map_err(|e| fail(&e.to_string()))?;
-        serde_json::from_str(&text).map_err(|_| fail("unreadable reply"))
+            .map_err(|e| StoreError(format!("org ledger: {e}")))
     }
 }
 

@@ -7,6 +7,7 @@ mod domains;
 mod fetch;
 mod kv;
 mod ledger;
+mod object;
 mod proxy;
 mod ratelimit;
 mod signer;
