@@ -59,6 +59,26 @@ async fn call<S, H, V>(
     }
 }
 
+/// The `limit` query parameter of a paged list: 1 to `max`, [`DEFAULT_MEMBERS_PAGE`] when
+/// absent.
+fn page_limit(req: &Request, max: usize) -> Result<usize, AppError> {
+    match req.query("limit") {
+        None => Ok(DEFAULT_MEMBERS_PAGE),
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| invalid("limit", format!("must be a whole number from 1 to {max}"))),
+    }
+}
+
+/// A fresh 256-bit bearer value (SCIM tokens, setup links); a failed CSPRNG is a 503.
+fn fresh_token<S, H, V>(app: &App<'_, S, H, V>) -> Result<String, AppError> {
+    app.random
+        .token(SCIM_TOKEN_BYTES)
+        .map_err(|e| AppError::from(StoreError(format!("CSPRNG: {e}"))))
+}
+
 /// `GET /admin/orgs/{slug}/members[?limit=&cursor=]`.
 pub(super) async fn list<S: KvStore, H, V>(
     app: &App<'_, S, H, V>,
@@ -67,19 +87,7 @@ pub(super) async fn list<S: KvStore, H, V>(
 ) -> Result<Response, AppError> {
     let actor = for_org(app, req, slug).await?;
     existing_org(app, slug).await?;
-    let limit = match req.query("limit") {
-        None => DEFAULT_MEMBERS_PAGE,
-        Some(l) => l
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_MEMBERS_PAGE).contains(n))
-            .ok_or_else(|| {
-                invalid(
-                    "limit",
-                    format!("must be a whole number from 1 to {MAX_MEMBERS_PAGE}"),
-                )
-            })?,
-    };
+    let limit = page_limit(req, MAX_MEMBERS_PAGE)?;
     let cursor = req.query("cursor");
     if cursor
         .as_ref()
@@ -187,10 +195,7 @@ pub(super) async fn mint_scim_token<S: KvStore, H, V>(
 ) -> Result<Response, AppError> {
     let actor = for_org(app, req, slug).await?;
     existing_org(app, slug).await?;
-    let token = app
-        .random
-        .token(SCIM_TOKEN_BYTES)
-        .map_err(|e| AppError::from(StoreError(format!("CSPRNG: {e}"))))?;
+    let token = fresh_token(app)?;
     let hash = sha256_hex(token.as_bytes());
     match call(
         app,
@@ -248,19 +253,7 @@ pub(super) async fn audit<S: KvStore, H, V>(
 ) -> Result<Response, AppError> {
     let actor = for_org(app, req, slug).await?;
     existing_org(app, slug).await?;
-    let limit = match req.query("limit") {
-        None => DEFAULT_MEMBERS_PAGE,
-        Some(l) => l
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_AUDIT_PAGE).contains(n))
-            .ok_or_else(|| {
-                invalid(
-                    "limit",
-                    format!("must be a whole number from 1 to {MAX_AUDIT_PAGE}"),
-                )
-            })?,
-    };
+    let limit = page_limit(req, MAX_AUDIT_PAGE)?;
     let cursor = match req.query("cursor") {
         None => None,
         Some(c) => Some(
@@ -308,20 +301,7 @@ pub(super) async fn record_settings<S, H, V>(
     event: &str,
     changes: Value,
 ) {
-    let meta = actor.meta(app);
-    let event = AuditEvent::new(event, &meta, app.clock.now(), json!({ "changes": changes }));
-    if app
-        .ledger
-        .call(slug, Command::Record { event })
-        .await
-        .is_err()
-    {
-        app.log.line(&format!(
-            "audit record failed org={} cid={}",
-            slug.as_str(),
-            meta.cid
-        ));
-    }
+    record_event(app, actor, slug, event, json!({ "changes": changes })).await;
 }
 
 /// `POST /admin/orgs/{slug}/setup-link` (operator): a one-time link, valid 7 days, that opens
@@ -334,10 +314,7 @@ pub(super) async fn mint_setup_link<S: KvStore, H, V>(
 ) -> Result<Response, AppError> {
     super::admin_auth::operator(app, req).await?;
     existing_org(app, slug).await?;
-    let token = app
-        .random
-        .token(SCIM_TOKEN_BYTES)
-        .map_err(|e| AppError::from(StoreError(format!("CSPRNG: {e}"))))?;
+    let token = fresh_token(app)?;
     let expires_at = app.clock.now().plus(SETUP_LINK_SECS);
     let cmd = Command::SetSetupLink {
         hash: Some(sha256_hex(token.as_bytes())),
