@@ -5,56 +5,14 @@
 mod common;
 
 use common::*;
-use edge_sso::app::{HeaderExt, Response};
+use edge_sso::app::HeaderExt;
 use http::Method;
-use serde_json::{json, Value};
-
-/// Signs `email` in to acme with `groups`; the session cookie header.
-fn session(h: &Harness, email: &str, groups: &[&str]) -> String {
-    let started = h.start(email);
-    let groups: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
-    let cb = h.authorize(
-        &started,
-        Consent::claims(move |c| c["groups"] = json!(groups)),
-    );
-    let resp = h.callback(&cb, Some(&started.tx_cookie), None);
-    assert_eq!(resp.status(), 302, "{}", resp.text());
-    format!(
-        "{SESSION_COOKIE}={}",
-        set_cookie_value(&resp, SESSION_COOKIE).unwrap()
-    )
-}
-
-/// A same-origin console request with `cookie`.
-fn console(
-    h: &Harness,
-    cookie: &str,
-    method: Method,
-    path: &str,
-    body: Option<&Value>,
-) -> Response {
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    h.request(
-        method,
-        path,
-        &[
-            ("cookie", cookie),
-            ("origin", ORIGIN),
-            ("sec-fetch-site", "same-origin"),
-            ("content-type", "application/json"),
-        ],
-        body.as_bytes(),
-    )
-}
-
-fn acme_path(rest: &str) -> String {
-    format!("/admin/orgs/{ACME}{rest}")
-}
+use serde_json::json;
 
 #[test]
 fn an_org_admin_administers_their_own_org_only() {
     let h = Harness::with_orgs();
-    let admin = session(&h, "ada@acme.com", &["hub-admins"]);
+    let admin = acme_session(&h, "ada@acme.com", &["hub-admins"]);
     for path in [acme_path(""), acme_path("/members"), acme_path("/audit")] {
         assert_eq!(
             console(&h, &admin, Method::GET, &path, None).status(),
@@ -124,7 +82,7 @@ fn an_org_admin_administers_their_own_org_only() {
 #[test]
 fn members_who_are_not_admins_and_expired_sessions_get_nothing() {
     let h = Harness::with_orgs();
-    let reader = session(&h, "bob@acme.com", &["staff"]);
+    let reader = acme_session(&h, "bob@acme.com", &["staff"]);
     assert_eq!(
         console(&h, &reader, Method::GET, &acme_path(""), None).status(),
         401
@@ -133,7 +91,7 @@ fn members_who_are_not_admins_and_expired_sessions_get_nothing() {
         console(&h, &reader, Method::GET, "/admin/whoami", None).status(),
         401
     );
-    let admin = session(&h, "ada@acme.com", &["hub-admins"]);
+    let admin = acme_session(&h, "ada@acme.com", &["hub-admins"]);
     h.clock.advance(3600);
     assert_eq!(
         console(&h, &admin, Method::GET, &acme_path(""), None).status(),
@@ -147,7 +105,7 @@ fn members_who_are_not_admins_and_expired_sessions_get_nothing() {
 #[test]
 fn cookie_authenticated_writes_must_come_from_our_origin_as_json() {
     let h = Harness::with_orgs();
-    let admin = session(&h, "ada@acme.com", &["hub-admins"]);
+    let admin = acme_session(&h, "ada@acme.com", &["hub-admins"]);
     let body = json!({"email": "x@acme.com"}).to_string();
     for (headers, what) in [
         (
@@ -205,7 +163,7 @@ fn cookie_authenticated_writes_must_come_from_our_origin_as_json() {
 #[test]
 fn sign_in_changes_of_an_enforced_org_by_its_admin_are_staged_until_the_operator_applies_them() {
     let h = Harness::with_orgs();
-    let admin = session(&h, "ada@acme.com", &["hub-admins"]);
+    let admin = acme_session(&h, "ada@acme.com", &["hub-admins"]);
     let mut body = Harness::org_body(h.acme_idp(), &["acme.com", "bücher.example"]);
     body["client_id"] = json!("a-new-client");
     body["client_secret"] = json!("a-new-secret");
@@ -279,7 +237,7 @@ fn a_setup_link_opens_one_orgs_console_until_an_admin_signs_in() {
         400
     );
     // The first admin sign-in ends it.
-    session(&h, "ada@acme.com", &["hub-admins"]);
+    acme_session(&h, "ada@acme.com", &["hub-admins"]);
     assert_eq!(
         console(&h, &cookie, Method::GET, &acme_path(""), None).status(),
         401,

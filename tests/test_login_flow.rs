@@ -10,48 +10,6 @@ use edge_sso::app::Response;
 use http::Method;
 use serde_json::{json, Value};
 
-/// Signs `email` in to acme with `groups`; the session cookie header.
-fn session(h: &Harness, email: &str, groups: &[&str]) -> String {
-    let started = h.start(email);
-    let groups: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
-    let cb = h.authorize(
-        &started,
-        Consent::claims(move |c| c["groups"] = json!(groups)),
-    );
-    let resp = h.callback(&cb, Some(&started.tx_cookie), None);
-    assert_eq!(resp.status(), 302, "{}", resp.text());
-    format!(
-        "{SESSION_COOKIE}={}",
-        set_cookie_value(&resp, SESSION_COOKIE).unwrap()
-    )
-}
-
-/// A same-origin console request with `cookie`.
-fn console(
-    h: &Harness,
-    cookie: &str,
-    method: Method,
-    path: &str,
-    body: Option<&Value>,
-) -> Response {
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    h.request(
-        method,
-        path,
-        &[
-            ("cookie", cookie),
-            ("origin", ORIGIN),
-            ("sec-fetch-site", "same-origin"),
-            ("content-type", "application/json"),
-        ],
-        body.as_bytes(),
-    )
-}
-
-fn acme_path(rest: &str) -> String {
-    format!("/admin/orgs/{ACME}{rest}")
-}
-
 /// The `/sso/start?...` path and query of a minted link (checked to be ours).
 fn link_path(resp: &Response) -> String {
     assert_eq!(resp.status(), 201, "{}", resp.text());
@@ -197,7 +155,7 @@ fn a_link_expires_is_for_one_org_and_only_admins_mint_it() {
     let r = h.get(&format!("{path}&email=ada@acme.com"), None);
     assert_eq!(r.status(), 400);
     // Org admins of this org mint; members and other orgs do not.
-    let admin = session(&h, "ada@acme.com", &["hub-admins"]);
+    let admin = acme_session(&h, "ada@acme.com", &["hub-admins"]);
     link_path(&console(
         &h,
         &admin,
@@ -205,7 +163,7 @@ fn a_link_expires_is_for_one_org_and_only_admins_mint_it() {
         &acme_path("/test-login"),
         None,
     ));
-    let reader = session(&h, "bob@acme.com", &["staff"]);
+    let reader = acme_session(&h, "bob@acme.com", &["staff"]);
     let r = console(&h, &reader, Method::POST, &acme_path("/test-login"), None);
     assert_eq!(r.status(), 401);
     let r = console(
@@ -235,7 +193,7 @@ fn a_link_expires_is_for_one_org_and_only_admins_mint_it() {
 #[test]
 fn a_staged_test_as_admin_lets_the_org_admin_apply_and_any_change_voids_it() {
     let h = Harness::with_orgs();
-    let admin = session(&h, "ada@acme.com", &["hub-admins"]);
+    let admin = acme_session(&h, "ada@acme.com", &["hub-admins"]);
     // The org admin moves acme to another IdP: staged.
     let staged_body = Harness::org_body(h.globex_idp(), &["acme.com", "bücher.example"]);
     let r = console(&h, &admin, Method::PUT, &acme_path(""), Some(&staged_body));
@@ -299,7 +257,7 @@ fn a_staged_test_as_admin_lets_the_org_admin_apply_and_any_change_voids_it() {
 #[test]
 fn a_staged_test_refuses_a_staged_config_changed_during_the_sign_in() {
     let h = Harness::with_orgs();
-    let admin = session(&h, "ada@acme.com", &["hub-admins"]);
+    let admin = acme_session(&h, "ada@acme.com", &["hub-admins"]);
     let mut body = Harness::org_body(h.acme_idp(), &["acme.com", "bücher.example"]);
     body["client_secret"] = json!("staged-secret-one");
     assert_eq!(

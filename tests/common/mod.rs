@@ -926,3 +926,47 @@ pub fn assert_no_session_cookie(resp: &Response) {
         "a session cookie was set: {v:?}"
     );
 }
+
+/// Signs `email` in to [`ACME`] with ID-token `groups`; the session cookie header
+/// (`name=value`) for admin requests made with it.
+pub fn acme_session(h: &Harness, email: &str, groups: &[&str]) -> String {
+    let started = h.start(email);
+    let groups: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
+    let cb = h.authorize(
+        &started,
+        Consent::claims(move |c| c["groups"] = json!(groups)),
+    );
+    let resp = h.callback(&cb, Some(&started.tx_cookie), None);
+    assert_eq!(resp.status(), 302, "{}", resp.text());
+    format!(
+        "{SESSION_COOKIE}={}",
+        set_cookie_value(&resp, SESSION_COOKIE).unwrap()
+    )
+}
+
+/// A request from the console (same origin, JSON) with `cookie`.
+pub fn console(
+    h: &Harness,
+    cookie: &str,
+    method: http::Method,
+    path: &str,
+    body: Option<&Value>,
+) -> Response {
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    h.request(
+        method,
+        path,
+        &[
+            ("cookie", cookie),
+            ("origin", ORIGIN),
+            ("sec-fetch-site", "same-origin"),
+            ("content-type", "application/json"),
+        ],
+        body.as_bytes(),
+    )
+}
+
+/// `/admin/orgs/{ACME}` + `rest`.
+pub fn acme_path(rest: &str) -> String {
+    format!("/admin/orgs/{ACME}{rest}")
+}
