@@ -10,12 +10,10 @@
 import { strict as assert } from 'node:assert';
 import { after, before, describe, test } from 'node:test';
 
-import { chromium } from 'playwright-core';
+import { launchChromium, newLoopbackPage } from './chromium.mjs';
 
 import { startDoh } from './doh.mjs';
 import { HttpClient, acmeConfig, login, me, refusedWithinBound, startStack, waitFor } from './fixtures.mjs';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 let doh;
 let stack;
@@ -23,18 +21,7 @@ let browser;
 before(async () => {
   doh = await startDoh();
   stack = await startStack({ vars: { DOH_URL: doh.url } });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();
@@ -42,25 +29,8 @@ after(async () => {
   await doh?.stop();
 });
 
-/** A fresh context that only talks to loopback and records CSP violations and page errors. */
-async function newPage(options = {}) {
-  const context = await browser.newContext(options);
-  await context.route('**/*', (route) => {
-    const { hostname } = new URL(route.request().url());
-    return hostname === '127.0.0.1' || hostname === 'localhost' ? route.continue() : route.abort();
-  });
-  const page = await context.newPage();
-  page.setDefaultTimeout(10_000);
-  const problems = [];
-  page.on('console', (msg) => {
-    const text = msg.text();
-    if (page.url().startsWith(stack.origin) && /Content Security Policy|Refused to/i.test(text)) problems.push(text);
-  });
-  page.on('pageerror', (err) => {
-    if (page.url().startsWith(stack.origin)) problems.push(String(err));
-  });
-  return { context, page, problems };
-}
+/** A fresh loopback-only page recording CSP violations and page errors on the worker's pages. */
+const newPage = (options = {}) => newLoopbackPage(browser, stack.origin, options);
 
 /** Signs `name` in to acme over HTTP; returns the client holding the session cookie. */
 async function signIn(name) {

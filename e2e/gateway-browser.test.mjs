@@ -4,11 +4,9 @@
 import { strict as assert } from 'node:assert';
 import { after, before, describe, test } from 'node:test';
 
-import { chromium } from 'playwright-core';
+import { launchChromium, newLoopbackPage } from './chromium.mjs';
 
 import { ACCESS_RULES_FIELD, acmeConfig, startStack } from './fixtures.mjs';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 let stack;
 let browser;
@@ -18,43 +16,15 @@ before(async () => {
     enforced: true,
     [ACCESS_RULES_FIELD]: [{ path: 'settings/**', role: 'admin' }],
   }));
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();
   await stack?.stop();
 });
 
-/** A fresh context that only talks to loopback and records CSP violations and page errors. */
-async function newPage() {
-  const context = await browser.newContext();
-  await context.route('**/*', (route) => {
-    const { hostname } = new URL(route.request().url());
-    return hostname === '127.0.0.1' || hostname === 'localhost' ? route.continue() : route.abort();
-  });
-  const page = await context.newPage();
-  page.setDefaultTimeout(10_000);
-  const problems = [];
-  page.on('console', (msg) => {
-    const text = msg.text();
-    if (page.url().startsWith(stack.origin) && /Content Security Policy|Refused to/i.test(text)) problems.push(text);
-  });
-  page.on('pageerror', (err) => {
-    if (page.url().startsWith(stack.origin)) problems.push(String(err));
-  });
-  return { context, page, problems };
-}
+/** A fresh loopback-only page recording CSP violations and page errors on the worker's pages. */
+const newPage = (options = {}) => newLoopbackPage(browser, stack.origin, options);
 
 describe('gateway in a browser', () => {
   test('signed out -> sign in at the IdP -> back on the gated page with a verified identity', async () => {
