@@ -35,7 +35,8 @@ pub struct Snapshot {
     pub scim_groups: BTreeMap<String, Vec<String>>,
 }
 
-fn refuses(at: Option<&UnixTime>, logged_in_at: UnixTime) -> bool {
+/// Whether a revocation at `at` refuses a session made at `logged_in_at` (made at or before it).
+pub(super) fn refuses(at: Option<&UnixTime>, logged_in_at: UnixTime) -> bool {
     at.is_some_and(|at| logged_in_at <= *at)
 }
 

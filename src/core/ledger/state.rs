@@ -7,7 +7,7 @@ use super::audit::{
 };
 use super::command::{Command, MemberView, Provisioning, Refusal, Reply, Selector, SignInFacts};
 use super::record::{MemberRecord, MemberSource, SessionMark};
-use super::snapshot::Snapshot;
+use super::snapshot::{refuses, Snapshot};
 use super::{
     fold, MAX_MEMBERS, MAX_MEMBERS_PAGE, MAX_SEEN_JTIS, MAX_SESSION_MARKS, MAX_SPENT_MEMORY_SECS,
     MAX_SPENT_TRANSACTIONS, REVOCATION_KEEP_SECS,
@@ -607,7 +607,6 @@ impl Ledger {
 
     fn members_page(&self, limit: usize, cursor: Option<String>, now: UnixTime) -> Reply {
         let limit = limit.clamp(1, MAX_MEMBERS_PAGE);
-        let snapshot = self.snapshot();
         let after = cursor.unwrap_or_default();
         let mut page: Vec<MemberView> = self
             .members
@@ -616,7 +615,7 @@ impl Ledger {
                 std::ops::Bound::Unbounded,
             ))
             .take(limit + 1)
-            .map(|(_, m)| self.view(m, &snapshot, now))
+            .map(|(_, m)| self.view(m, now))
             .collect();
         let next_cursor = if page.len() > limit {
             page.truncate(limit);
@@ -630,20 +629,20 @@ impl Ledger {
         }
     }
 
-    fn view(&self, m: &MemberRecord, snap: &Snapshot, now: UnixTime) -> MemberView {
-        let refused =
-            |at: Option<&UnixTime>, s: &SessionMark| at.is_some_and(|t| s.logged_in_at <= *t);
+    /// The member as the admin API lists them, with the live sessions no revocation refuses.
+    fn view(&self, m: &MemberRecord, now: UnixTime) -> MemberView {
+        let refused = |at: Option<&UnixTime>, s: &SessionMark| refuses(at, s.logged_in_at);
         let sessions = if m.active {
             m.sessions
                 .iter()
                 .filter(|s| now < s.expires_at)
                 .filter(|s| {
-                    !(refused(snap.all_before.as_ref(), s)
-                        || m.sub.as_ref().is_some_and(|k| refused(snap.subs.get(k), s))
+                    !(refused(self.all_before.as_ref(), s)
+                        || m.sub.as_ref().is_some_and(|k| refused(self.subs.get(k), s))
                         || m.email
                             .as_ref()
-                            .is_some_and(|k| refused(snap.emails.get(k), s))
-                        || s.sid.as_ref().is_some_and(|k| refused(snap.sids.get(k), s)))
+                            .is_some_and(|k| refused(self.emails.get(k), s))
+                        || s.sid.as_ref().is_some_and(|k| refused(self.sids.get(k), s)))
                 })
                 .count() as u64
         } else {
