@@ -66,18 +66,19 @@ const CLOUDS: [(&str, &str); 3] = [
 /// The authorities that publish the `{tenantid}` issuer template.
 const MULTI_TENANT: [&str; 2] = ["organizations", "common"];
 
-/// `(login host, tenant segment)` of a v2.0 Entra authority `https://{host}/{tenant}/v2.0`.
-fn authority(issuer: &str) -> Option<(&'static str, String)> {
+/// `(login origin, tenant segment)` of a v2.0 Entra authority `https://{host}/{tenant}/v2.0`
+/// (the origin without a port, as Entra's issuers are written), or of a development loopback
+/// authority `http://127.0.0.1:{port}/{tenant}/v2.0` ([`super::dev_loopback_origin`]).
+fn authority(issuer: &str) -> Option<(String, String)> {
     let url = Url::parse(issuer).ok()?;
-    if url.scheme() != "https" {
-        return None;
-    }
-    let host = url.host_str()?;
-    let (login, _) = CLOUDS.iter().find(|(l, _)| *l == host)?;
+    let origin = match (url.scheme(), url.host_str()?) {
+        ("https", host) if CLOUDS.iter().any(|(l, _)| *l == host) => format!("https://{host}"),
+        _ => super::dev_loopback_origin(&url)?,
+    };
     let mut segs = url.path_segments()?;
     let tenant = segs.next()?.to_owned();
     (segs.next() == Some("v2.0") && segs.next().is_none() && !tenant.is_empty())
-        .then_some((*login, tenant))
+        .then_some((origin, tenant))
 }
 
 /// Whether `issuer` is a multi-tenant Entra authority (`organizations` or `common`).
@@ -89,16 +90,28 @@ pub fn is_multi_tenant(issuer: &str) -> bool {
 /// (`https://login.microsoftonline.com/{tenantid}/v2.0` for
 /// `https://login.microsoftonline.com/organizations/v2.0`), or `None` for any other issuer.
 pub fn tenant_issuer_template(configured: &str) -> Option<String> {
-    let (host, tenant) = authority(configured)?;
+    let (origin, tenant) = authority(configured)?;
     MULTI_TENANT
         .contains(&tenant.as_str())
-        .then(|| format!("https://{host}/{TENANT_PLACEHOLDER}/v2.0"))
+        .then(|| format!("{origin}/{TENANT_PLACEHOLDER}/v2.0"))
 }
 
 /// The Microsoft Graph host of the cloud of the Entra authority `issuer`.
 pub fn graph_host(issuer: &str) -> Option<&'static str> {
     let (login, _) = authority(issuer)?;
+    let login = login.strip_prefix("https://")?;
     CLOUDS.iter().find(|(l, _)| *l == login).map(|(_, g)| *g)
+}
+
+/// The origin Microsoft Graph is asked at for the authority `issuer`: `https://` and its
+/// cloud's [`graph_host`], or, for a development loopback authority, that authority's own
+/// origin (where the tests' Graph stand-in answers).
+fn graph_origin(issuer: &str) -> Option<String> {
+    match graph_host(issuer) {
+        Some(host) => Some(format!("https://{host}")),
+        None => authority(issuer)
+            .and_then(|(origin, _)| origin.starts_with("http://").then_some(origin)),
+    }
 }
 
 /// Issuers no profile can use: Entra v1 (`https://sts.windows.net/{tid}/`, or a
@@ -248,9 +261,15 @@ pub fn has_groups_overage(claims: &Map<String, Value>) -> bool {
 
 /// The first Graph request: the member's transitive group memberships, ids only.
 pub fn graph_groups_url(graph_host: &str) -> Url {
-    // The host is one of [`CLOUDS`]: the URL always parses.
+    groups_url_at(&format!("https://{graph_host}"))
+}
+
+/// [`graph_groups_url`] at a Graph origin (see [`graph_origin`]).
+fn groups_url_at(origin: &str) -> Url {
+    // The origin is `https://` and one of [`CLOUDS`], or a parsed loopback origin: the URL
+    // always parses.
     Url::parse(&format!(
-        "https://{graph_host}/v1.0/me/transitiveMemberOf?$select=id&$top=999"
+        "{origin}/v1.0/me/transitiveMemberOf?$select=id&$top=999"
     ))
     .unwrap_or_else(|_| unreachable_url())
 }
@@ -267,7 +286,7 @@ pub async fn fetch_groups<H: HttpClient>(
     org: &OrgConfig,
     access_token: &Secret,
 ) -> Result<Vec<Value>, EnrichError> {
-    let host = graph_host(org.issuer.as_str()).ok_or(EnrichError::GraphInvalid(
+    let origin = graph_origin(org.issuer.as_str()).ok_or(EnrichError::GraphInvalid(
         "no Microsoft Graph for this authority",
     ))?;
     let wanted: Vec<&str> = org
@@ -280,7 +299,7 @@ pub async fn fetch_groups<H: HttpClient>(
             _ => None,
         })
         .collect();
-    let first = graph_groups_url(host);
+    let first = groups_url_at(&origin);
     let mut next = Some(first.clone());
     let mut found: Vec<Value> = Vec::new();
     for _ in 0..MAX_GRAPH_PAGES {
@@ -317,10 +336,8 @@ pub async fn fetch_groups<H: HttpClient>(
             Some(Value::String(link)) => {
                 let url = Url::parse(link)
                     .map_err(|_| EnrichError::GraphInvalid("nextLink is not a URL"))?;
-                let same = url.scheme() == "https"
-                    && url.host_str() == first.host_str()
-                    && url.port().is_none()
-                    && url.path() == first.path();
+                // Same scheme, host and port (https on 443 for every cloud) and path.
+                let same = url.origin() == first.origin() && url.path() == first.path();
                 if !same {
                     return Err(EnrichError::GraphInvalid("nextLink leaves Microsoft Graph"));
                 }
@@ -596,6 +613,89 @@ mod tests {
             tenant_issuer_template("http://login.microsoftonline.com/organizations/v2.0"),
             None
         );
+    }
+
+    /// The development seam: an Entra-shaped loopback authority (the e2e tests' OP) only
+    /// under `ALLOW_INSECURE_LOOPBACK_IDP=true` and only on loopback; Graph at its origin.
+    #[test]
+    fn loopback_authority_only_in_development() {
+        let dev = "http://127.0.0.1:9100/organizations/v2.0";
+        let body = |issuer: &str| json!({"idp": "entra", "issuer": issuer, "tenants": [TID]});
+        // Without the dev flag the issuer itself is refused.
+        assert_eq!(org(body(dev)).unwrap_err().field, "issuer");
+        let o = org_with(body(dev), true).unwrap();
+        assert!(is_multi_tenant(o.issuer.as_str()));
+        assert_eq!(
+            tenant_issuer_template(dev).as_deref(),
+            Some("http://127.0.0.1:9100/{tenantid}/v2.0")
+        );
+        assert_eq!(graph_host(dev), None, "no real cloud");
+        assert_eq!(graph_origin(dev).as_deref(), Some("http://127.0.0.1:9100"));
+        let single = format!("http://localhost:9100/{TID}/v2.0");
+        assert!(org_with(json!({"idp": "entra", "issuer": single}), true).is_ok());
+        // Not loopback, or not plain-http loopback: no Entra authority, even in development.
+        for issuer in [
+            "https://127.0.0.1:9100/organizations/v2.0",
+            "https://idp.example/organizations/v2.0",
+            "http://idp.example/organizations/v2.0",
+            "http://10.0.0.1/organizations/v2.0",
+        ] {
+            assert!(!is_multi_tenant(issuer), "{issuer}");
+            assert_eq!(tenant_issuer_template(issuer), None, "{issuer}");
+            assert_eq!(graph_origin(issuer), None, "{issuer}");
+            assert!(org_with(body(issuer), true).is_err(), "{issuer}");
+        }
+        // The real clouds are unchanged.
+        assert_eq!(
+            graph_origin("https://login.microsoftonline.com/organizations/v2.0").as_deref(),
+            Some("https://graph.microsoft.com")
+        );
+    }
+
+    /// Graph pages of a loopback authority stay on its origin and path.
+    #[test]
+    fn loopback_graph_next_link_stays_on_origin() {
+        use crate::core::http::{HttpError, HttpResponse};
+        use std::cell::RefCell;
+        struct Pages(RefCell<Vec<String>>, String);
+        impl HttpClient for Pages {
+            async fn send(&self, req: HttpRequest, _max: usize) -> Result<HttpResponse, HttpError> {
+                self.0.borrow_mut().push(req.url.to_string());
+                Ok(HttpResponse::new(200, "application/json", self.1.clone()))
+            }
+        }
+        let o = org_with(
+            json!({"idp": "entra", "issuer": "http://127.0.0.1:9100/organizations/v2.0",
+                   "tenants": [TID], "role_mapping": [{"claim": "groups", "value": "g1", "role": "admin"}]}),
+            true,
+        )
+        .unwrap();
+        let at = Secret::new("at");
+        let one = Pages(
+            RefCell::new(vec![]),
+            json!({"value": [{"id": "g1"}]}).to_string(),
+        );
+        let got = crate::core::store::block_on(fetch_groups(&one, &o, &at)).unwrap();
+        assert_eq!(got, vec![json!("g1")]);
+        assert_eq!(
+            one.0.borrow()[0],
+            "http://127.0.0.1:9100/v1.0/me/transitiveMemberOf?$select=id&$top=999"
+        );
+        for link in [
+            "http://127.0.0.1:9101/v1.0/me/transitiveMemberOf?page=2",
+            "https://127.0.0.1:9100/v1.0/me/transitiveMemberOf?page=2",
+            "http://127.0.0.1:9100/v1.0/other?page=2",
+        ] {
+            let away = Pages(
+                RefCell::new(vec![]),
+                json!({"value": [], "@odata.nextLink": link}).to_string(),
+            );
+            assert_eq!(
+                crate::core::store::block_on(fetch_groups(&away, &o, &at)),
+                Err(EnrichError::GraphInvalid("nextLink leaves Microsoft Graph")),
+                "{link}"
+            );
+        }
     }
 
     #[test]

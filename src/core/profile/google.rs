@@ -31,7 +31,12 @@ pub const LEGACY_ISSUER: &str = "accounts.google.com";
 
 /// The Google rules at admin PUT.
 pub(crate) fn validate(org: &OrgConfig) -> Result<(), FieldError> {
-    if org.issuer.as_str() != ISSUER {
+    // Development only: a Google-shaped loopback OP (an origin, no path) of the tests.
+    let dev = url::Url::parse(org.issuer.as_str())
+        .ok()
+        .and_then(|u| super::dev_loopback_origin(&u))
+        .is_some_and(|o| o == org.issuer.as_str());
+    if org.issuer.as_str() != ISSUER && !dev {
         return Err(FieldError::new(
             "issuer",
             format!("Google's issuer is {ISSUER}"),
@@ -153,6 +158,24 @@ mod tests {
         let o = google(json!({}));
         let t = verify(&o, google_claims(json!({"email_verified": false})));
         assert_eq!(identify(&t, &o), Err(Denial::EmailUnverified));
+    }
+
+    /// The development seam: a Google-shaped loopback OP (an origin, no path) only under
+    /// `ALLOW_INSECURE_LOOPBACK_IDP=true` and only on loopback.
+    #[test]
+    fn loopback_issuer_only_in_development() {
+        let body = |issuer: &str| json!({"idp": "google", "issuer": issuer});
+        let dev = "http://127.0.0.1:9100";
+        assert_eq!(org(body(dev)).unwrap_err().field, "issuer");
+        assert!(org_with(body(dev), true).is_ok());
+        for issuer in [
+            "http://127.0.0.1:9100/realms/x",
+            "https://127.0.0.1:9100",
+            "https://google.example",
+            "http://google.example",
+        ] {
+            assert!(org_with(body(issuer), true).is_err(), "{issuer}");
+        }
     }
 
     #[test]

@@ -408,6 +408,17 @@ pub fn annotate(org: &OrgConfig, answer: &mut Value) {
     }
 }
 
+/// Development only: the origin (`http://127.0.0.1:{port}`) of a plain-http loopback URL, the
+/// one seam that lets the `entra` and `google` profiles run against a local OP of the tests
+/// (an Entra-shaped `http://127.0.0.1:{port}/{tenant}/v2.0`, a Google-shaped
+/// `http://127.0.0.1:{port}`). Such an issuer exists only where `ALLOW_INSECURE_LOOPBACK_IDP=true`:
+/// without it the [`crate::core::oidc::url_policy::IdpUrlPolicy`] refuses it at admin PUT and
+/// in every discovery document, so production never reaches a loopback IdP or Graph.
+pub(crate) fn dev_loopback_origin(url: &url::Url) -> Option<String> {
+    let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+    (url.scheme() == "http" && loopback).then(|| url.origin().ascii_serialization())
+}
+
 /// What an admin pastes as the issuer, reduced to the issuer: OIDC Discovery 4 puts the
 /// configuration document at `{issuer}/.well-known/openid-configuration`, so a pasted
 /// discovery URL has the issuer as its prefix. Anything else is returned unchanged. (The

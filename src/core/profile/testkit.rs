@@ -62,6 +62,12 @@ pub fn verified(extra: Value) -> VerifiedIdToken {
 
 /// An org from an admin body: `body` over a minimal one (domain `acme.com`, issuer [`ISS`]).
 pub fn org(body: Value) -> Result<OrgConfig, FieldError> {
+    org_with(body, false)
+}
+
+/// [`org`] under the development URL policy when `allow_insecure_loopback`
+/// (`ALLOW_INSECURE_LOOPBACK_IDP=true`).
+pub fn org_with(body: Value, allow_insecure_loopback: bool) -> Result<OrgConfig, FieldError> {
     let mut b = json!({
         "domains": ["acme.com"],
         "issuer": ISS,
@@ -70,7 +76,7 @@ pub fn org(body: Value) -> Result<OrgConfig, FieldError> {
     });
     merge(&mut b, body);
     let policy = IdpUrlPolicy {
-        allow_insecure_loopback: false,
+        allow_insecure_loopback,
     };
     OrgConfig::from_admin_json(
         OrgSlug::parse("acme").unwrap(),
