@@ -78,7 +78,7 @@ async function signedIn(result, slug) {
 async function refused(result, status, why) {
   assert.equal(result.response.status, status, result.text.slice(0, 2000));
   assert.equal((await me(result.client, origin)).status === 200, false, 'no session');
-  const text = result.text.replace(/&quot;|&#34;/g, '"');
+  const text = result.text.replace(/&quot;|&#34;|&#x22;/g, '"').replace(/&#39;|&#x27;/g, "'");
   assert.match(text, why);
 }
 
