@@ -513,7 +513,8 @@ where
 
     // What the ID token lacks (userinfo, OIDC Core 5.3; Entra groups overage via Graph).
     let verified = profile::enrich(
-        ctx.http,
+        &ports,
+        &verifier,
         &org,
         &meta,
         tokens.access_token.as_ref(),
