@@ -1,7 +1,7 @@
 //! IdP profiles end to end through the app (native tier): Entra ID multi-tenant sign-in with
 //! its templated issuer and tenant allow-list, groups overage through a fake Microsoft Graph,
-//! Google Workspace `hd`, the userinfo fallback, the generic `email_verified` rule, and the
-//! admin API's profile validation. Fixtures follow each IdP's documented discovery document
+//! Google Workspace `hd`, the userinfo fallback, the generic `email_verified` rule, Okta's
+//! 100-group limit explained at the callback, and the admin API's profile validation. Fixtures follow each IdP's documented discovery document
 //! and ID-token shapes.
 
 mod common;
@@ -502,4 +502,110 @@ fn userinfo_failure_degrades_only_when_the_email_is_there() {
         }),
     );
     refused(&resp, 502, "userinfo");
+}
+
+const OKTA: &str = "https://acme.okta.com";
+/// Okta's `error_description` for a groups claim matching more than 100 groups.
+const OKTA_GROUPS_LIMIT: &str =
+    "The groups claim matched too many groups and must be configured to match fewer groups";
+
+/// A harness whose `acme` org signs in at an Okta org authorization server.
+fn okta_harness() -> Harness {
+    let mut h = Harness::new();
+    h.net.idps.push(FakeIdp::new(OKTA, "okta", Key::RsaA));
+    let mut body = Harness::org_body(h.net.idps.last().unwrap(), &["acme.com"]);
+    body["idp"] = json!("okta");
+    body["role_mapping"] = json!([{"claim": "groups", "value": "hub-admins", "role": "admin"}]);
+    assert_eq!(h.put_org(ACME, &body).status(), 201);
+    h
+}
+
+/// The callback path of an IdP error response with Okta's groups-limit text for `state`.
+fn groups_limit_callback(state: &str) -> String {
+    let mut u = url::Url::parse("https://x.example/sso/callback").unwrap();
+    u.query_pairs_mut()
+        .append_pair("error", "access_denied")
+        .append_pair("error_description", OKTA_GROUPS_LIMIT)
+        .append_pair("state", state);
+    format!("/sso/callback?{}", u.query().unwrap())
+}
+
+#[test]
+fn okta_groups_limit_is_explained_for_a_live_transaction() {
+    let h = okta_harness();
+    let s = h.start("ada@acme.com");
+    let cookie = format!("{}={}", s.tx_name, s.tx_cookie);
+    let resp = h.get(&groups_limit_callback(&s.params["state"]), Some(&cookie));
+    refused(&resp, 403, "did not sign you in");
+    let text = resp.text();
+    assert!(text.contains("at most 100 groups"), "{text}");
+    assert!(text.contains("groups claim filter"), "{text}");
+    assert!(text.contains("app-level group filter"), "{text}");
+    assert!(text.contains("match fewer groups"), "{text}");
+}
+
+#[test]
+fn okta_groups_limit_not_explained_without_a_live_transaction() {
+    let h = okta_harness();
+    // A crafted link: neither Okta's text nor the explanation reaches the page.
+    let resp = h.get(&groups_limit_callback("forged"), None);
+    assert_eq!(resp.status(), 403);
+    let text = resp.text();
+    assert!(text.contains("access_denied"), "{text}");
+    assert!(!text.contains("100 groups"), "{text}");
+    assert!(!text.contains("too many groups"), "{text}");
+    // A transaction of another state does not count either.
+    let s = h.start("ada@acme.com");
+    let cookie = format!("{}={}", s.tx_name, s.tx_cookie);
+    let resp = h.get(&groups_limit_callback("forged"), Some(&cookie));
+    assert!(!resp.text().contains("100 groups"));
+}
+
+#[test]
+fn groups_limit_text_from_another_profile_is_shown_as_is() {
+    // The same text from a generic IdP: the IdP's words, not Okta's remedy.
+    let h = Harness::with_orgs();
+    let s = h.start("ada@acme.com");
+    let cookie = format!("{}={}", s.tx_name, s.tx_cookie);
+    let resp = h.get(&groups_limit_callback(&s.params["state"]), Some(&cookie));
+    refused(&resp, 403, "did not sign you in");
+    let text = resp.text();
+    assert!(text.contains("match fewer groups"), "{text}");
+    assert!(!text.contains("groups claim filter"), "{text}");
+    // Okta, another error text: as is.
+    let h = okta_harness();
+    let s = h.start("ada@acme.com");
+    let cookie = format!("{}={}", s.tx_name, s.tx_cookie);
+    let path = format!(
+        "/sso/callback?error=access_denied&error_description=User%20is%20not%20assigned&state={}",
+        s.params["state"]
+    );
+    let text = h.get(&path, Some(&cookie)).text();
+    assert!(text.contains("User is not assigned"), "{text}");
+    assert!(!text.contains("groups claim filter"), "{text}");
+}
+
+#[test]
+fn okta_groups_limit_is_explained_in_a_test_sign_in() {
+    let h = okta_harness();
+    let r = h.admin(http::Method::POST, &acme_path("/test-login"), b"");
+    assert_eq!(r.status(), 201, "{}", r.text());
+    let url = json_body(&r)["url"].as_str().unwrap().to_owned();
+    let url = url::Url::parse(&url).unwrap();
+    h.secret(&query_map(&url)["test"]);
+    let started = h.start_query(url.query().unwrap());
+    let cookie = format!("{}={}", started.tx_name, started.tx_cookie);
+    let r = h.request(
+        http::Method::GET,
+        &groups_limit_callback(&started.params["state"]),
+        &[("cookie", &cookie), ("accept", "application/json")],
+        b"",
+    );
+    assert_eq!(r.status(), 200, "{}", r.text());
+    assert_no_session_cookie(&r);
+    let r = json_body(&r);
+    assert_eq!(r["ok"], false);
+    assert_eq!(r["refused"]["error"], "idp_error", "{r}");
+    let message = r["refused"]["message"].as_str().unwrap();
+    assert!(message.contains("groups claim filter"), "{message}");
 }

@@ -394,6 +394,10 @@ impl From<LoginError> for AppError {
                 msg.push('.');
                 AppError::new(ErrorCode::IdpError).message(msg)
             }
+            // Okta issues no token to a user whose groups claim matches more than 100 groups.
+            LoginError::OktaGroupsLimit { error, description } => AppError::new(ErrorCode::IdpError).message(format!(
+                "Your identity provider did not sign you in ({error}): {description}. Okta puts at most 100 groups in a token, and this account matches more. An Okta administrator of your organisation can fix it: narrow the app's groups claim filter (Applications > this app > Sign On > OpenID Connect ID Token > Groups claim filter, e.g. \"Starts with\" the prefix of the groups role mapping reads), limit the groups to those assigned to the app (app-level group filter), or remove the account from groups it does not need here."
+            )),
             LoginError::NoTransactionCookie => AppError::new(ErrorCode::LoginExpired).message(
                 "No sign-in is in progress in this browser (cookies may be blocked). Please start again.",
             ),

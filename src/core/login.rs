@@ -114,6 +114,17 @@ pub enum LoginError {
         /// `error_description`, if any.
         description: Option<String>,
     },
+    /// The IdP sent an error response for a live transaction of an Okta org, and its
+    /// `error_description` is Okta's groups-claim limit
+    /// ([`GROUPS_LIMIT_ERROR`](crate::core::profile::okta::GROUPS_LIMIT_ERROR)): the user matches
+    /// more than the 100 groups Okta puts in a token. The web layer tells the admin how to fix
+    /// the app's groups claim.
+    OktaGroupsLimit {
+        /// `error`.
+        error: String,
+        /// `error_description` (Okta's text).
+        description: String,
+    },
     /// The browser sent no transaction cookie for this response's `state`.
     NoTransactionCookie,
     /// The transaction cookie could not be used (does not open, expired, state mismatch,
@@ -162,6 +173,9 @@ impl std::fmt::Display for LoginError {
         match self {
             LoginError::MalformedCallback(e) => write!(f, "callback: {e}"),
             LoginError::IdpRefused { error, .. } => write!(f, "IdP error response: {error}"),
+            LoginError::OktaGroupsLimit { error, .. } => {
+                write!(f, "IdP error response: {error} (Okta's 100-group limit)")
+            }
             LoginError::NoTransactionCookie => f.write_str("no transaction cookie"),
             LoginError::Transaction(e) => write!(f, "transaction: {e}"),
             LoginError::Directory(e) => write!(f, "directory: {e}"),
@@ -276,14 +290,19 @@ where
         Ok(Callback::Error { error, description }) => {
             let live = callback_state(req.url).and_then(|s| open(&s).ok());
             return match live {
-                Some(tx) if tx.test.is_some() => Ok(Completed::Tested(TestReport {
-                    org: tx.org,
-                    staged: tx.test.and_then(|t| t.staged),
-                    claims: None,
-                    identity: None,
-                    outcome: Err(LoginError::IdpRefused { error, description }),
-                })),
-                Some(_) => Err(LoginError::IdpRefused { error, description }),
+                Some(tx) => {
+                    let refusal = idp_refusal(ctx, &tx, error, description).await;
+                    match tx.test {
+                        Some(test) => Ok(Completed::Tested(TestReport {
+                            org: tx.org,
+                            staged: test.staged,
+                            claims: None,
+                            identity: None,
+                            outcome: Err(refusal),
+                        })),
+                        None => Err(refusal),
+                    }
+                }
                 None => Err(LoginError::IdpRefused {
                     error: registered_error(&error).to_owned(),
                     description: None,
@@ -513,7 +532,8 @@ where
 
     // What the ID token lacks (userinfo, OIDC Core 5.3; Entra groups overage via Graph).
     let verified = profile::enrich(
-        ctx.http,
+        &ports,
+        &verifier,
         &org,
         &meta,
         tokens.access_token.as_ref(),
@@ -544,6 +564,61 @@ where
         claims: verified.claims().clone(),
         scim_groups,
     })
+}
+
+/// The refusal for an IdP error response to the live transaction `tx`: Okta's groups-claim
+/// limit when the org (the config the transaction started with: its staged one for a staged
+/// test) uses the Okta profile and the description is Okta's text; otherwise the IdP's texts
+/// as they are. The org is read only when the text matches, and a failed read leaves the plain
+/// refusal.
+async fn idp_refusal<S, H, V, K, R>(
+    ctx: &LoginContext<'_, S, H, V, K, R>,
+    tx: &AuthTransaction,
+    error: String,
+    description: Option<String>,
+) -> LoginError
+where
+    S: KvStore,
+    K: KvStore,
+    R: Revocations,
+{
+    let Some(description) = description else {
+        return LoginError::IdpRefused {
+            error,
+            description: None,
+        };
+    };
+    if !profile::okta::is_groups_limit_error(&description) {
+        return LoginError::IdpRefused {
+            error,
+            description: Some(description),
+        };
+    }
+    let staged = tx.test.as_ref().and_then(|t| t.staged.as_deref());
+    let org = match staged {
+        None => OrgDirectory::new(ctx.store)
+            .get(&tx.org)
+            .await
+            .ok()
+            .flatten(),
+        Some(digest) => Staging::new(ctx.store)
+            .get(&tx.org)
+            .await
+            .ok()
+            .flatten()
+            .filter(|s| s.digest == digest)
+            .map(|s| s.config),
+    };
+    let okta =
+        org.is_some_and(|o| o.issuer == tx.issuer && o.profile.idp == profile::IdpKind::Okta);
+    if okta {
+        LoginError::OktaGroupsLimit { error, description }
+    } else {
+        LoginError::IdpRefused {
+            error,
+            description: Some(description),
+        }
+    }
 }
 
 /// `error` if it is an error code registered for authorization responses (RFC 6749 4.1.2.1,

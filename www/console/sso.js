@@ -4,7 +4,7 @@
 
 import { api, clearErrors, copy, describe, el, field, missing, orgPath, roleSelect, words } from './api.js';
 
-/** IdP profiles and their setup guides in the edge-sso repository. */
+/** IdP profiles: value, name (also the title of its setup guide), guide in the edge-sso repository. */
 const PROFILES = [
   ['generic', 'Generic OpenID Connect', null],
   ['okta', 'Okta', 'docs/idp/okta.md'],
@@ -44,7 +44,7 @@ export function ssoPanel(panel, ctx) {
   const showGuide = () => {
     const p = PROFILES.find((x) => x[0] === profile.value);
     guide.textContent = p && p[2]
-      ? 'Setup guide: ' + p[2] + ' in the edge-sso repository.'
+      ? 'Setup guide for ' + p[1] + ' (what to create at the IdP, redirect URIs, claims, groups): ' + p[2] + ' in the edge-sso repository.'
       : 'Any OpenID Connect provider: register the callback URL ' + location.origin + '/sso/callback.';
   };
   profile.addEventListener('change', showGuide);

@@ -12,6 +12,9 @@ use sha2::{Digest, Sha256};
 pub const MAX_JWKS_BYTES: usize = 64 * 1024;
 /// Most `keys` entries accepted in one JWKS.
 pub const MAX_JWKS_KEYS: usize = 100;
+/// Longest per-key `issuer` accepted, in characters (the longest issuer an org may configure,
+/// [`MAX_ISSUER_CHARS`](crate::core::oidc::issuer::MAX_ISSUER_CHARS)).
+pub const MAX_JWK_ISSUER_CHARS: usize = 512;
 /// Smallest RSA modulus accepted (RFC 7518 3.3: "A key of size 2048 bits or larger MUST be
 /// used"; jwt-compact's `StrongKey`).
 pub const MIN_RSA_BITS: usize = 2048;
@@ -26,7 +29,9 @@ pub fn bit_len(bytes: &[u8]) -> usize {
 
 /// The members of a published JWK that edge-sso reads; everything else (`x5c`, private
 /// members...) is dropped at parse. Key material stays base64url as published: WebCrypto
-/// imports it as is.
+/// imports it as is. `issuer` is not an RFC 7517 member: Microsoft Entra ID publishes it on
+/// each key ("issuer": "https://login.microsoftonline.com/{tenantid}/v2.0") to say which
+/// issuer the key signs for; it is kept so that verification can hold tokens to it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct RawJwk {
     kty: String,
@@ -46,6 +51,8 @@ struct RawJwk {
     x: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     y: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    issuer: Option<String>,
 }
 
 impl RawJwk {
@@ -120,6 +127,10 @@ pub enum JwkError {
     /// Fits no algorithm edge-sso accepts (encryption key, unknown type or curve, missing or
     /// malformed members, `alg` we do not support).
     Unsupported,
+    /// Has an `issuer` that is empty, longer than [`MAX_JWK_ISSUER_CHARS`], or holds whitespace
+    /// or control characters. The key is dropped rather than kept without its restriction
+    /// (fail closed).
+    InvalidIssuer,
 }
 
 impl std::fmt::Display for JwkError {
@@ -127,6 +138,7 @@ impl std::fmt::Display for JwkError {
         f.write_str(match self {
             JwkError::Malformed => "JWK is not an object with a kty",
             JwkError::Unsupported => "JWK fits no supported signature algorithm",
+            JwkError::InvalidIssuer => "JWK issuer is not a usable issuer string",
         })
     }
 }
@@ -143,6 +155,14 @@ impl TryFrom<RawJwk> for PublicJwk {
             .fold(0, |bits, alg| bits | alg.bit());
         if fits == 0 {
             return Err(JwkError::Unsupported);
+        }
+        if let Some(issuer) = &raw.issuer {
+            let usable = !issuer.is_empty()
+                && issuer.chars().count() <= MAX_JWK_ISSUER_CHARS
+                && !issuer.chars().any(|c| c.is_whitespace() || c.is_control());
+            if !usable {
+                return Err(JwkError::InvalidIssuer);
+            }
         }
         // The shape check guarantees the members below are present and base64url.
         let m = |v: &Option<String>| v.clone().unwrap_or_default();
@@ -268,6 +288,11 @@ impl PublicJwk {
     /// EC y coordinate (base64url).
     pub fn y(&self) -> Option<&str> {
         self.raw.y.as_deref()
+    }
+    /// The issuer the key signs for, when the JWKS says (Entra ID's per-key `issuer`, possibly
+    /// holding the `{tenantid}` placeholder). Tokens it verified must carry this `iss`.
+    pub fn issuer(&self) -> Option<&str> {
+        self.raw.issuer.as_deref()
     }
 }
 /// A JSON Web Key Set holding at least one key edge-sso can use. Keys it cannot use (encryption
@@ -635,6 +660,84 @@ mod tests {
         let out = serde_json::to_value(&k).unwrap();
         assert_eq!(out, ec("e"));
         assert_eq!(serde_json::from_value::<PublicJwk>(out).unwrap(), k);
+    }
+
+    #[test]
+    fn per_key_issuer_is_kept_and_checked() {
+        // Entra ID's JWKS: each key names the issuer it signs for.
+        let tpl = "https://login.microsoftonline.com/{tenantid}/v2.0";
+        let mut v = rsa("e");
+        v["issuer"] = tpl.into();
+        let k = PublicJwk::parse(&v).unwrap();
+        assert_eq!(k.issuer(), Some(tpl));
+        // Kept through the cache's serialized form, and not part of the thumbprint.
+        let out = serde_json::to_value(&k).unwrap();
+        assert_eq!(out["issuer"], tpl);
+        assert_eq!(serde_json::from_value::<PublicJwk>(out).unwrap(), k);
+        assert_eq!(
+            k.thumbprint(),
+            PublicJwk::parse(&rsa("e")).unwrap().thumbprint()
+        );
+        assert_eq!(PublicJwk::parse(&rsa("e")).unwrap().issuer(), None);
+        // A key whose issuer cannot be used is dropped, never kept without its restriction.
+        for bad in [
+            serde_json::json!(""),
+            serde_json::json!(" https://a.example"),
+            serde_json::json!("https://a.example/\n"),
+            serde_json::json!(format!(
+                "https://a.example/{}",
+                "x".repeat(MAX_JWK_ISSUER_CHARS)
+            )),
+        ] {
+            let mut v = rsa("e");
+            v["issuer"] = bad.clone();
+            assert_eq!(PublicJwk::parse(&v), Err(JwkError::InvalidIssuer), "{bad}");
+        }
+        for bad in [
+            serde_json::json!(5),
+            serde_json::json!(["x"]),
+            serde_json::json!({}),
+        ] {
+            let mut v = rsa("e");
+            v["issuer"] = bad.clone();
+            assert_eq!(PublicJwk::parse(&v), Err(JwkError::Malformed), "{bad}");
+        }
+        // In a set, such a key is skipped like any unusable entry.
+        let mut bad = rsa("bad");
+        bad["issuer"] = 5.into();
+        let jwks = set(vec![bad, rsa("good")]).unwrap();
+        assert_eq!(jwks.keys().len(), 1);
+        assert_eq!(jwks.keys()[0].kid(), Some("good"));
+    }
+
+    proptest::proptest! {
+        /// Any JSON value as a key's `issuer` (untrusted input) parses without panicking: a
+        /// usable string is kept exactly and survives the cache's round trip; anything else
+        /// drops the key.
+        #[test]
+        fn arbitrary_issuer_member(issuer in proptest::prelude::any::<String>(), n in 0u8..3) {
+            let value = match n {
+                0 => serde_json::Value::from(issuer.clone()),
+                1 => serde_json::json!([issuer.clone()]),
+                _ => serde_json::json!({"issuer": issuer.clone()}),
+            };
+            let mut v = ec("p");
+            v["issuer"] = value;
+            match PublicJwk::parse(&v) {
+                Ok(k) => {
+                    proptest::prop_assert_eq!(n, 0);
+                    proptest::prop_assert_eq!(k.issuer(), Some(issuer.as_str()));
+                    proptest::prop_assert!(!issuer.is_empty());
+                    proptest::prop_assert!(issuer.chars().count() <= MAX_JWK_ISSUER_CHARS);
+                    let back: PublicJwk = serde_json::from_value(serde_json::to_value(&k).unwrap()).unwrap();
+                    proptest::prop_assert_eq!(back, k);
+                }
+                Err(e) => proptest::prop_assert!(
+                    n != 0 || e == JwkError::InvalidIssuer,
+                    "{e:?}"
+                ),
+            }
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use crate::core::clock::UnixTime;
 use crate::core::jose::alg::JwsAlg;
-use crate::core::jose::jwk::{Jwks, KeySelectError};
+use crate::core::jose::jwk::{Jwks, KeySelectError, PublicJwk};
 use crate::core::jose::jws::{JwsError, JwsPolicy, UntrustedJws};
 use crate::core::jose::verify::{SignatureError, SignatureVerifier};
 use crate::core::oidc::discovery::ProviderMetadata;
@@ -59,6 +59,9 @@ pub enum IdTokenError {
     SignatureBackend(String),
     /// `iss` is missing or not the configured issuer.
     InvalidIssuer,
+    /// The key that verified the token is published for another issuer (Entra ID's per-key
+    /// `issuer` in the JWKS, `{tenantid}` substituted with the token's `tid`) than its `iss`.
+    KeyIssuerMismatch,
     /// `aud` is missing, malformed, or does not contain our client id.
     InvalidAudience,
     /// `aud` names an audience other than our client id.
@@ -111,6 +114,9 @@ impl std::fmt::Display for IdTokenError {
             E::InvalidSignature => f.write_str("invalid signature"),
             E::SignatureBackend(m) => write!(f, "signature backend error: {m}"),
             E::InvalidIssuer => f.write_str("issuer mismatch"),
+            E::KeyIssuerMismatch => {
+                f.write_str("iss is not the issuer the signing key is published for")
+            }
             E::InvalidAudience => f.write_str("audience does not contain the client id"),
             E::UntrustedAudience => f.write_str("untrusted additional audience"),
             E::InvalidAzp => f.write_str("azp is not the client id"),
@@ -301,8 +307,9 @@ impl IdTokenVerifier {
 
         // Steps 6-8 (alg allow-list, key from the issuer's JWKS, signature): see
         // [`verify_signed_payload`]; no claim is read before the signature verified.
-        let payload = verify_signed_payload(&token.jws, &self.allowed_algs, jwks, verifier).await?;
-        self.check_claims(payload, now, expected_nonce)
+        let (payload, key) =
+            verify_signed_payload(&token.jws, &self.allowed_algs, jwks, verifier).await?;
+        self.check_claims(payload, key.issuer(), now, expected_nonce)
     }
 
     /// Steps 2-5 and 9-11 of OIDC Core 3.1.3.7, on the claims of a token whose signature
@@ -310,6 +317,7 @@ impl IdTokenVerifier {
     fn check_claims(
         &self,
         payload: &[u8],
+        key_issuer: Option<&str>,
         now: UnixTime,
         expected_nonce: &Secret,
     ) -> Result<VerifiedIdToken, IdTokenError> {
@@ -323,6 +331,15 @@ impl IdTokenVerifier {
         let alias = self.issuer_alias.as_deref();
         if !iss.is_some_and(|iss| issuer_matches(&issuer, iss) || alias == Some(iss)) {
             return Err(IdTokenError::InvalidIssuer);
+        }
+        // A key the JWKS publishes for one issuer verifies only that issuer's tokens (Entra
+        // ID: "the issuer ... must match the issuer value of the signing key", with the
+        // token's `tid` in place of `{tenantid}`): with Entra's shared multi-tenant keys, this
+        // is what ties a tenant-specific key to its own tenant.
+        if let Some(key_issuer) = key_issuer {
+            if !iss.is_some_and(|iss| key_issuer_matches(key_issuer, iss, &claims)) {
+                return Err(IdTokenError::KeyIssuerMismatch);
+            }
         }
 
         // Steps 3-5: our client id is the audience, nothing untrusted, `azp` ours if present.
@@ -398,16 +415,31 @@ impl IdTokenVerifier {
         if !self.tenant_template {
             return Ok(self.issuer.clone());
         }
-        if self.issuer.matches(TENANT_PLACEHOLDER).count() != 1 {
-            return Err(IdTokenError::InvalidIssuer);
-        }
-        let tid = claims
-            .get("tid")
-            .and_then(Value::as_str)
-            .filter(|t| crate::core::profile::is_guid(t))
-            .ok_or(IdTokenError::InvalidIssuer)?;
-        Ok(self.issuer.replace(TENANT_PLACEHOLDER, tid))
+        with_token_tenant(&self.issuer, claims).ok_or(IdTokenError::InvalidIssuer)
     }
+}
+
+/// `template` (holding [`TENANT_PLACEHOLDER`] exactly once) with the token's `tid`, which must
+/// be a GUID, in place of the placeholder; `None` otherwise.
+fn with_token_tenant(template: &str, claims: &Map<String, Value>) -> Option<String> {
+    if template.matches(TENANT_PLACEHOLDER).count() != 1 {
+        return None;
+    }
+    let tid = claims
+        .get("tid")
+        .and_then(Value::as_str)
+        .filter(|t| crate::core::profile::is_guid(t))?;
+    Some(template.replace(TENANT_PLACEHOLDER, tid))
+}
+
+/// Whether `iss` is the issuer a key is published for (`key_issuer`, from the JWKS): exactly
+/// (OIDC Core 3.1.3.7 step 2's comparison), after the token's `tid` is put in place of a
+/// `{tenantid}` placeholder by the same rules as the org's templated issuer.
+pub(crate) fn key_issuer_matches(key_issuer: &str, iss: &str, claims: &Map<String, Value>) -> bool {
+    if key_issuer.contains(TENANT_PLACEHOLDER) {
+        return with_token_tenant(key_issuer, claims).is_some_and(|k| issuer_matches(&k, iss));
+    }
+    issuer_matches(key_issuer, iss)
 }
 
 /// Why the signature step shared by every token kind signed by the IdP (ID tokens, logout
@@ -444,21 +476,24 @@ impl From<SignedJwsError> for IdTokenError {
 /// once the signature verified is the payload handed out. Step 7: "The alg value SHOULD be
 /// the default of RS256 or the algorithm sent by the Client in the
 /// id_token_signed_response_alg parameter during Registration"; `none` and HMAC never reach
-/// this point (step 8 does not apply: no MAC-based algorithms).
-pub(crate) async fn verify_signed_payload<'t, V: SignatureVerifier>(
+/// this point (step 8 does not apply: no MAC-based algorithms). Returns the payload and the
+/// key that verified it (its per-key `issuer` binds the token's `iss`).
+pub(crate) async fn verify_signed_payload<'t, 'k, V: SignatureVerifier>(
     jws: &'t UntrustedJws,
     allowed_algs: &[JwsAlg],
-    jwks: &Jwks,
+    jwks: &'k Jwks,
     verifier: &V,
-) -> Result<&'t [u8], SignedJwsError> {
+) -> Result<(&'t [u8], &'k PublicJwk), SignedJwsError> {
     let alg = jws.alg();
     if !allowed_algs.contains(&alg) {
         return Err(SignedJwsError::DisallowedAlgorithm(alg));
     }
     let key = jwks.select(alg, jws.kid()).map_err(SignedJwsError::Key)?;
-    jws.verify_signature(key, verifier)
+    let payload = jws
+        .verify_signature(key, verifier)
         .await
-        .map_err(SignedJwsError::Signature)
+        .map_err(SignedJwsError::Signature)?;
+    Ok((payload, key))
 }
 
 /// Why [`check_audience`] refused a token.

@@ -575,3 +575,88 @@ fn debug_shows_no_claims() {
     let s = format!("{t:?}");
     assert!(s.contains("RS256") && !s.contains(NONCE), "{s}");
 }
+
+/// A JWKS holding RSA key "a" published for `issuer` (Entra ID's per-key `issuer`).
+fn jwks_for_issuer(issuer: &str) -> Jwks {
+    let mut k = public_json(Key::RsaA, "a");
+    k["issuer"] = issuer.into();
+    Jwks::from_values(&[k]).unwrap()
+}
+
+#[test]
+fn per_key_issuer_must_match_iss() {
+    let t = token_a(&claims());
+    // The key's issuer is the token's: accepted.
+    assert!(check_with(&verifier(), &t, &jwks_for_issuer(ISS)).is_ok());
+    // Published for another issuer: a named refusal, even though `iss` is the org's.
+    assert_eq!(
+        check_with(
+            &verifier(),
+            &t,
+            &jwks_for_issuer("https://other.example.com")
+        )
+        .unwrap_err(),
+        IdTokenError::KeyIssuerMismatch
+    );
+    // Compared exactly (a trailing slash matters).
+    assert_eq!(
+        check_with(&verifier(), &t, &jwks_for_issuer(&format!("{ISS}/"))).unwrap_err(),
+        IdTokenError::KeyIssuerMismatch
+    );
+}
+
+#[test]
+fn per_key_issuer_template_takes_the_tokens_tid() {
+    const T1: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    const T2: &str = "11111111-2222-3333-4444-555555555555";
+    let tpl = "https://login.microsoftonline.com/{tenantid}/v2.0";
+    let idv = IdTokenVerifier::new(tpl, CLIENT_ID).with_tenant_issuer_template();
+    let token = |iss: String, tid: Option<&str>| {
+        with_claims(|c| {
+            c.insert("iss".into(), iss.into());
+            c.remove("tid");
+            if let Some(tid) = tid {
+                c.insert("tid".into(), tid.into());
+            }
+        })
+    };
+    let iss1 = format!("https://login.microsoftonline.com/{T1}/v2.0");
+    // Entra's shared keys: the template, with the token's tid.
+    assert!(check_with(&idv, &token(iss1.clone(), Some(T1)), &jwks_for_issuer(tpl)).is_ok());
+    // A key published for tenant T2 does not verify T1's tokens.
+    let t2_key = jwks_for_issuer(&format!("https://login.microsoftonline.com/{T2}/v2.0"));
+    assert_eq!(
+        check_with(&idv, &token(iss1.clone(), Some(T1)), &t2_key).unwrap_err(),
+        IdTokenError::KeyIssuerMismatch
+    );
+    // A single-tenant org (exact issuer) with the shared keys: the tid fills the template.
+    let single = IdTokenVerifier::new(iss1.clone(), CLIENT_ID);
+    assert!(check_with(
+        &single,
+        &token(iss1.clone(), Some(T1)),
+        &jwks_for_issuer(tpl)
+    )
+    .is_ok());
+    // Without a GUID tid the template names no issuer: refused.
+    for tid in [None, Some("not-a-guid")] {
+        assert_eq!(
+            check_with(&single, &token(iss1.clone(), tid), &jwks_for_issuer(tpl)).unwrap_err(),
+            IdTokenError::KeyIssuerMismatch,
+            "{tid:?}"
+        );
+    }
+    // The tid and the key's template must name the same tenant as `iss` (T2's tid with T1's
+    // iss fails the org's own template check first).
+    assert_eq!(
+        check_with(&idv, &token(iss1, Some(T2)), &jwks_for_issuer(tpl)).unwrap_err(),
+        IdTokenError::InvalidIssuer
+    );
+    // A template with the placeholder twice is no issuer.
+    let twice = "https://login.microsoftonline.com/{tenantid}/{tenantid}";
+    let iss = format!("https://login.microsoftonline.com/{T1}/{T1}");
+    let v = IdTokenVerifier::new(iss.clone(), CLIENT_ID);
+    assert_eq!(
+        check_with(&v, &token(iss, Some(T1)), &jwks_for_issuer(twice)).unwrap_err(),
+        IdTokenError::KeyIssuerMismatch
+    );
+}

@@ -15,9 +15,9 @@ use crate::core::jose::jws::{JwsError, JwsPolicy, UntrustedJws};
 use crate::core::jose::verify::{SignatureError, SignatureVerifier};
 use crate::core::oidc::discovery::ProviderMetadata;
 use crate::core::oidc::idtoken::{
-    allowed_algs_for, check_audience, check_iat_nbf, numeric_date, verify_signed_payload,
-    AudienceError, SignedJwsError, TimeClaimError, DEFAULT_LEEWAY_SECS, MAX_CLAIMS_BYTES,
-    MAX_LEEWAY_SECS, MAX_SUB_LEN,
+    allowed_algs_for, check_audience, check_iat_nbf, key_issuer_matches, numeric_date,
+    verify_signed_payload, AudienceError, SignedJwsError, TimeClaimError, DEFAULT_LEEWAY_SECS,
+    MAX_CLAIMS_BYTES, MAX_LEEWAY_SECS, MAX_SUB_LEN,
 };
 use crate::core::oidc::issuer::IssuerUrl;
 use serde_json::{Map, Value};
@@ -358,14 +358,16 @@ impl LogoutTokenVerifier {
         // Step 1 (decryption) was handled by `UntrustedLogoutToken::parse`: JWEs are refused.
         // Steps 2-3: "Validate the Logout Token signature [and the alg Header Parameter] in the
         // same way that an ID Token signature is validated". No claim is read before.
-        let payload = verify_signed_payload(&token.jws, &self.allowed_algs, jwks, verifier).await?;
-        self.check_claims(payload, now)
+        let (payload, key) =
+            verify_signed_payload(&token.jws, &self.allowed_algs, jwks, verifier).await?;
+        self.check_claims(payload, key.issuer(), now)
     }
 
     /// Steps 4-7 of section 2.6 on the claims of a token whose signature verified.
     fn check_claims(
         &self,
         payload: &[u8],
+        key_issuer: Option<&str>,
         now: UnixTime,
     ) -> Result<VerifiedLogoutToken, LogoutTokenError> {
         let claims: Map<String, Value> =
@@ -375,6 +377,11 @@ impl LogoutTokenVerifier {
         // validated in ID Tokens."
         let iss = claims.get("iss").and_then(Value::as_str);
         if !iss.is_some_and(|iss| self.issuer.matches(iss)) {
+            return Err(LogoutTokenError::InvalidIssuer);
+        }
+        // As for ID tokens: a key published for one issuer (a per-key `issuer` in the JWKS)
+        // verifies only that issuer's tokens.
+        if key_issuer.is_some_and(|k| !iss.is_some_and(|iss| key_issuer_matches(k, iss, &claims))) {
             return Err(LogoutTokenError::InvalidIssuer);
         }
         check_audience(&claims, &self.client_id)?;

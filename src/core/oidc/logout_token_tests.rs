@@ -733,6 +733,21 @@ fn token_refused_at_parse_costs_no_fetch() {
 
 // --- Properties -----------------------------------------------------------------------------
 
+#[test]
+fn per_key_issuer_binds_logout_tokens_too() {
+    let keys_for = |issuer: &str| {
+        let mut k = crate::core::oidc::idtoken::testkit::public_json(Key::RsaA, "a");
+        k["issuer"] = issuer.into();
+        Jwks::from_values(&[k]).unwrap()
+    };
+    let t = with_claims(|_| {});
+    assert!(check_with(&verifier(), &t, &keys_for(ISS)).is_ok());
+    assert_eq!(
+        check_with(&verifier(), &t, &keys_for("https://other.example.com")).unwrap_err(),
+        LogoutTokenError::InvalidIssuer
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
@@ -753,7 +768,7 @@ proptest! {
     /// Any JSON text as verified claims: the claim rules answer, never panic.
     #[test]
     fn claim_rules_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
-        let _ = verifier().check_claims(&bytes, UnixTime(NOW));
+        let _ = verifier().check_claims(&bytes, None, UnixTime(NOW));
     }
 
     /// Arbitrary values in each claim of an otherwise valid token never panic.
@@ -765,7 +780,7 @@ proptest! {
     ) {
         let mut c = claims();
         c[name] = value;
-        let _ = verifier().check_claims(&serde_json::to_vec(&c).unwrap(), UnixTime(NOW));
+        let _ = verifier().check_claims(&serde_json::to_vec(&c).unwrap(), None, UnixTime(NOW));
     }
 }
 

@@ -4,17 +4,33 @@
 //!
 //! OIDC Core 5.3.2: "The sub Claim in the UserInfo Response MUST be verified to exactly match
 //! the sub Claim in the ID Token; if they do not match, the UserInfo Response values MUST NOT be
-//! used." Only a plain JSON response (`application/json`) is read; a signed or encrypted one
-//! (`application/jwt`, 5.3.2) is refused as unsupported, because edge-sso never registers
-//! `userinfo_signed_response_alg` and so never asks for one.
+//! used." Two forms are read (5.3.2): plain JSON (`application/json`), and a signed JWT
+//! (`application/jwt`, when the client is registered with `userinfo_signed_response_alg`),
+//! which is verified like an ID token: the same JWKS, the same algorithm allow-list, then
+//! [`signed_userinfo_claims`]. An encrypted JWT (a JWE, five parts) needs keys edge-sso never
+//! registers and is refused; so is any other content type.
 
 use crate::core::http::{HttpError, HttpRequest, HttpResponse};
+use crate::core::jose::jws::{JwsError, JwsPolicy, UntrustedJws};
+use crate::core::oidc::idtoken::{key_issuer_matches, IdTokenError};
+use crate::core::oidc::issuer::issuer_matches;
+use crate::core::oidc::jwks_cache::JwksFetchError;
 use crate::core::secret::Secret;
 use serde_json::{Map, Value};
 use url::Url;
 
-/// Largest userinfo response read, in bytes.
+/// Largest userinfo response read, in bytes (JSON or JWT).
 pub const MAX_USERINFO_BODY: usize = 16 * 1024;
+
+/// The header policy of a signed userinfo response: at most [`MAX_USERINFO_BODY`] in all (so
+/// the base64url payload decodes to at most three quarters of it), `typ` absent or `JWT`
+/// (RFC 7519 5.1) so that no other kind of token passes as one.
+pub const USERINFO_JWS_POLICY: JwsPolicy<'static> = JwsPolicy {
+    max_bytes: MAX_USERINFO_BODY,
+    max_payload_bytes: MAX_USERINFO_BODY / 4 * 3,
+    typ: &["JWT"],
+    typ_optional: true,
+};
 
 /// Claims never taken from userinfo: they describe the ID token itself, not the user.
 const TOKEN_CLAIMS: [&str; 12] = [
@@ -40,12 +56,39 @@ pub enum UserinfoError {
     Unreachable(HttpError),
     /// A status other than 200 (a redirect included: never followed).
     Status(u16),
-    /// A signed or encrypted (`application/jwt`) response: not requested, not read.
-    SignedUnsupported,
-    /// Not a JSON object.
+    /// A content type other than `application/json` and `application/jwt`.
+    UnsupportedContentType,
+    /// An encrypted (JWE) `application/jwt` response: edge-sso registers no encryption keys.
+    EncryptedUnsupported,
+    /// Not a JSON object (or a JWT whose claims are not one), or larger than
+    /// [`MAX_USERINFO_BODY`].
     Malformed,
+    /// A signed response that fails the ID-token checks it shares: not a well-formed JWS, an
+    /// algorithm the org does not accept, no key of the issuer's JWKS, a bad signature, or a
+    /// key published for another issuer ([`IdTokenError::KeyIssuerMismatch`]).
+    InvalidSignature(IdTokenError),
+    /// The IdP's keys could not be fetched to verify a signed response.
+    KeysUnavailable(JwksFetchError),
+    /// A signed response whose `iss` is missing or not the IdP's (OIDC Core 5.3.2).
+    InvalidIssuer,
+    /// A signed response whose `aud` does not include our client id (OIDC Core 5.3.2).
+    InvalidAudience,
     /// Its `sub` is missing or not the ID token's (OIDC Core 5.3.2).
     SubMismatch,
+}
+
+impl UserinfoError {
+    /// Whether the answer must never be ignored: it is about someone else, or signed and
+    /// fails verification (a forgery or a misconfiguration, never a claim to do without).
+    pub fn is_untrusted_answer(&self) -> bool {
+        matches!(
+            self,
+            UserinfoError::SubMismatch
+                | UserinfoError::InvalidSignature(_)
+                | UserinfoError::InvalidIssuer
+                | UserinfoError::InvalidAudience
+        )
+    }
 }
 
 impl std::fmt::Display for UserinfoError {
@@ -53,10 +96,21 @@ impl std::fmt::Display for UserinfoError {
         match self {
             UserinfoError::Unreachable(e) => write!(f, "unreachable: {e}"),
             UserinfoError::Status(s) => write!(f, "HTTP status {s}"),
-            UserinfoError::SignedUnsupported => {
-                f.write_str("signed userinfo responses are not supported")
-            }
+            UserinfoError::UnsupportedContentType => f.write_str(
+                "the response is neither application/json nor application/jwt (OIDC Core 5.3.2)",
+            ),
+            UserinfoError::EncryptedUnsupported => f.write_str(
+                "the response is an encrypted JWT: edge-sso reads plain JSON or signed userinfo only; unset userinfo_encrypted_response_alg for this client at the IdP",
+            ),
             UserinfoError::Malformed => f.write_str("the response is not a JSON object"),
+            UserinfoError::InvalidSignature(e) => write!(f, "signed response refused: {e}"),
+            UserinfoError::KeysUnavailable(e) => write!(f, "IdP keys unavailable: {e}"),
+            UserinfoError::InvalidIssuer => {
+                f.write_str("the signed response's iss is not the IdP's (OIDC Core 5.3.2)")
+            }
+            UserinfoError::InvalidAudience => f.write_str(
+                "the signed response's aud does not include the client id (OIDC Core 5.3.2)",
+            ),
             UserinfoError::SubMismatch => {
                 f.write_str("the userinfo sub is not the ID token's (OIDC Core 5.3.2)")
             }
@@ -75,28 +129,59 @@ pub fn userinfo_request(endpoint: &Url, access_token: &Secret) -> HttpRequest {
     req
 }
 
-/// The claims of a userinfo response for the user whose ID token has `sub` `id_token_sub`,
-/// without the token-describing claims (`iss`, `aud`, `exp`, ...).
+/// A 200 userinfo answer, read but not yet trusted.
+#[derive(Debug)]
+pub enum UserinfoResponse {
+    /// Plain JSON whose `sub` is the ID token's: the claims, without the token-describing
+    /// ones (`iss`, `aud`, `exp`, ...).
+    Claims(Map<String, Value>),
+    /// A signed JWT: verify it with the issuer's keys, then [`signed_userinfo_claims`].
+    Signed(UntrustedJws),
+}
+
+/// Reads a userinfo response for the user whose ID token has `sub` `id_token_sub`: status 200,
+/// at most [`MAX_USERINFO_BODY`], and `application/json` (its claims) or `application/jwt`
+/// (a compact JWS under [`USERINFO_JWS_POLICY`], to verify); anything else is refused.
 pub fn userinfo_response(
     resp: &HttpResponse,
     id_token_sub: &str,
-) -> Result<Map<String, Value>, UserinfoError> {
+) -> Result<UserinfoResponse, UserinfoError> {
     if resp.status != 200 {
         return Err(UserinfoError::Status(resp.status));
     }
     if resp.body.len() > MAX_USERINFO_BODY {
         return Err(UserinfoError::Malformed);
     }
-    let ct = resp
-        .headers
-        .get("content-type")
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    if ct.starts_with("application/jwt") {
-        return Err(UserinfoError::SignedUnsupported);
+    // The media type, without parameters (RFC 9110 8.3.1: case-insensitive).
+    let ct = resp.headers.get("content-type").unwrap_or_default();
+    let media = ct.split(';').next().unwrap_or_default().trim();
+    if media.eq_ignore_ascii_case("application/json") {
+        let claims: Map<String, Value> =
+            serde_json::from_slice(&resp.body).map_err(|_| UserinfoError::Malformed)?;
+        return userinfo_claims(claims, id_token_sub).map(UserinfoResponse::Claims);
     }
-    let mut claims: Map<String, Value> =
-        serde_json::from_slice(&resp.body).map_err(|_| UserinfoError::Malformed)?;
+    if !media.eq_ignore_ascii_case("application/jwt") {
+        return Err(UserinfoError::UnsupportedContentType);
+    }
+    let body = std::str::from_utf8(&resp.body).map_err(|_| UserinfoError::Malformed)?;
+    // A JWT body may end with a newline; nothing else around it is allowed.
+    let body = body
+        .strip_suffix("\r\n")
+        .or(body.strip_suffix('\n'))
+        .unwrap_or(body);
+    match UntrustedJws::parse(body, &USERINFO_JWS_POLICY) {
+        Ok(jws) => Ok(UserinfoResponse::Signed(jws)),
+        Err(JwsError::Encrypted) => Err(UserinfoError::EncryptedUnsupported),
+        Err(e) => Err(UserinfoError::InvalidSignature(e.into())),
+    }
+}
+
+/// The claims of a plain or verified userinfo answer: its `sub` must be the ID token's (OIDC
+/// Core 5.3.2); the token-describing claims are dropped.
+fn userinfo_claims(
+    mut claims: Map<String, Value>,
+    id_token_sub: &str,
+) -> Result<Map<String, Value>, UserinfoError> {
     if claims.get("sub").and_then(Value::as_str) != Some(id_token_sub) {
         return Err(UserinfoError::SubMismatch);
     }
@@ -106,64 +191,42 @@ pub fn userinfo_response(
     Ok(claims)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn resp(status: u16, ct: &str, body: Value) -> HttpResponse {
-        HttpResponse::new(status, ct, body.to_string())
+/// The claims of a signed userinfo response whose signature verified (by `key`, whose
+/// per-key `issuer` is `key_issuer`), OIDC Core 5.3.2: "If signed, the UserInfo Response MUST
+/// contain the Claims iss (issuer) and aud (audience) as members. The iss value MUST be the
+/// OP's Issuer Identifier URL. The aud value MUST be or include the RP's Client ID value."
+/// `iss` must exactly equal `issuer` (the issuer the ID token was verified for) and be the
+/// key's issuer when the JWKS names one; `aud`, which some providers leave out, must include
+/// `client_id` when present; `sub` must be the ID token's.
+pub fn signed_userinfo_claims(
+    payload: &[u8],
+    key_issuer: Option<&str>,
+    issuer: &str,
+    client_id: &str,
+    id_token_sub: &str,
+) -> Result<Map<String, Value>, UserinfoError> {
+    let claims: Map<String, Value> =
+        serde_json::from_slice(payload).map_err(|_| UserinfoError::Malformed)?;
+    let iss = claims.get("iss").and_then(Value::as_str);
+    if !iss.is_some_and(|iss| issuer_matches(issuer, iss)) {
+        return Err(UserinfoError::InvalidIssuer);
     }
-
-    #[test]
-    fn request_is_a_bearer_get() {
-        let url = Url::parse("https://idp.example.com/userinfo").unwrap();
-        let r = userinfo_request(&url, &Secret::new("at-1"));
-        assert_eq!(r.method, crate::core::http::Method::Get);
-        assert_eq!(r.url, url);
-        assert_eq!(r.headers.get("authorization"), Some("Bearer at-1"));
-    }
-
-    #[test]
-    fn claims_for_the_same_sub() {
-        let r = resp(
-            200,
-            "application/json; charset=utf-8",
-            json!({"sub": "u1", "email": "ada@acme.com", "groups": ["a"], "iss": "x", "aud": "y"}),
-        );
-        let c = userinfo_response(&r, "u1").unwrap();
-        assert_eq!(
-            Value::Object(c),
-            json!({"email": "ada@acme.com", "groups": ["a"]})
-        );
-    }
-
-    #[test]
-    fn sub_mismatch_refused() {
-        for body in [json!({"sub": "u2"}), json!({}), json!({"sub": 1})] {
-            let r = resp(200, "application/json", body.clone());
-            assert_eq!(
-                userinfo_response(&r, "u1"),
-                Err(UserinfoError::SubMismatch),
-                "{body}"
-            );
+    if let Some(k) = key_issuer {
+        if !iss.is_some_and(|iss| key_issuer_matches(k, iss, &claims)) {
+            return Err(UserinfoError::InvalidSignature(
+                IdTokenError::KeyIssuerMismatch,
+            ));
         }
     }
-
-    #[test]
-    fn other_answers_refused() {
-        let r = resp(302, "text/html", json!({}));
-        assert_eq!(userinfo_response(&r, "u1"), Err(UserinfoError::Status(302)));
-        let r = resp(401, "application/json", json!({"error": "invalid_token"}));
-        assert_eq!(userinfo_response(&r, "u1"), Err(UserinfoError::Status(401)));
-        let r = HttpResponse::new(200, "application/jwt", "a.b.c");
-        assert_eq!(
-            userinfo_response(&r, "u1"),
-            Err(UserinfoError::SignedUnsupported)
-        );
-        let r = HttpResponse::new(200, "application/json", "[1]");
-        assert_eq!(userinfo_response(&r, "u1"), Err(UserinfoError::Malformed));
-        let r = HttpResponse::new(200, "application/json", vec![b' '; MAX_USERINFO_BODY + 1]);
-        assert_eq!(userinfo_response(&r, "u1"), Err(UserinfoError::Malformed));
+    match claims.get("aud") {
+        None => {}
+        Some(Value::String(a)) if a == client_id => {}
+        Some(Value::Array(list)) if list.iter().any(|a| a.as_str() == Some(client_id)) => {}
+        Some(_) => return Err(UserinfoError::InvalidAudience),
     }
+    userinfo_claims(claims, id_token_sub)
 }
+
+#[cfg(test)]
+#[path = "userinfo_tests.rs"]
+mod tests;

@@ -1,21 +1,27 @@
 //! The ID-token verification sequence of the callback (OIDC Core 3.1.3.7): parse (by the
 //! caller) -> the issuer's keys from the [`JwksCache`] -> signature -> claims, and once more
 //! with refetched keys when the token names a key the cached set lacks (OIDC Core 10.1.1).
-//! [`verify_logout_token`] runs the same sequence for Back-Channel Logout tokens.
+//! [`verify_logout_token`] runs the same sequence for Back-Channel Logout tokens, and
+//! [`verify_userinfo`] for signed userinfo responses (OIDC Core 5.3.2).
 
 use crate::core::clock::{Clock, UnixTime};
 use crate::core::http::HttpClient;
+use crate::core::http::HttpResponse;
 use crate::core::jose::jwk::Jwks;
 use crate::core::jose::verify::SignatureVerifier;
 use crate::core::oidc::idtoken::{
-    IdTokenError, IdTokenVerifier, UntrustedIdToken, VerifiedIdToken,
+    verify_signed_payload, IdTokenError, IdTokenVerifier, UntrustedIdToken, VerifiedIdToken,
 };
 use crate::core::oidc::jwks_cache::{JwksCache, JwksFetchError, KeyPorts};
 use crate::core::oidc::logout_token::{
     LogoutTokenError, LogoutTokenVerifier, UntrustedLogoutToken, VerifiedLogoutToken,
 };
+use crate::core::oidc::userinfo::{
+    signed_userinfo_claims, userinfo_response, UserinfoError, UserinfoResponse,
+};
 use crate::core::secret::Secret;
 use crate::core::store::KvStore;
+use serde_json::{Map, Value};
 use url::Url;
 
 /// The ports [`verify_id_token`] and [`verify_logout_token`] run on.
@@ -136,6 +142,52 @@ where
     .await
     .map_err(LogoutVerifyError::JwksUnavailable)?
     .map_err(LogoutVerifyError::Token)
+}
+
+/// The claims of a userinfo response (OIDC Core 5.3.2) for the ID token `id_token`, which
+/// `idv` verified: plain JSON as read by [`userinfo_response`], or a signed JWT verified
+/// exactly as the ID token was (`idv`'s algorithm allow-list, the issuer's keys from the
+/// [`JwksCache`] with one refetch on an unknown `kid`, the per-key `issuer`), then
+/// [`signed_userinfo_claims`] (`iss` the ID token's issuer, `aud` including the client id when
+/// present, `sub` the ID token's).
+pub async fn verify_userinfo<S, H, V, C>(
+    ports: &IdTokenPorts<'_, S, H, V, C>,
+    idv: &IdTokenVerifier,
+    jwks_uri: &Url,
+    resp: &HttpResponse,
+    id_token: &VerifiedIdToken,
+) -> Result<Map<String, Value>, UserinfoError>
+where
+    S: KvStore,
+    H: HttpClient,
+    V: SignatureVerifier,
+    C: Clock + ?Sized,
+{
+    let jws = match userinfo_response(resp, id_token.sub())? {
+        UserinfoResponse::Claims(claims) => return Ok(claims),
+        UserinfoResponse::Signed(jws) => jws,
+    };
+    with_issuer_keys(
+        ports,
+        idv.issuer(),
+        jwks_uri,
+        async |jwks, _now| {
+            let (payload, key) =
+                verify_signed_payload(&jws, idv.allowed_algs(), jwks, ports.verifier)
+                    .await
+                    .map_err(|e| UserinfoError::InvalidSignature(e.into()))?;
+            signed_userinfo_claims(
+                payload,
+                key.issuer(),
+                id_token.issuer(),
+                idv.client_id(),
+                id_token.sub(),
+            )
+        },
+        |e| matches!(e, UserinfoError::InvalidSignature(e) if e.is_unknown_kid()),
+    )
+    .await
+    .map_err(UserinfoError::KeysUnavailable)?
 }
 
 /// Runs `check` with `issuer`'s keys from the cache; when it fails with an error

@@ -27,14 +27,18 @@ pub mod keycloak;
 pub mod okta;
 pub mod onelogin;
 
+use crate::core::clock::Clock;
 use crate::core::email::EmailDomain;
 use crate::core::http::{HttpClient, HttpError};
+use crate::core::jose::verify::SignatureVerifier;
 use crate::core::member::Denial;
 use crate::core::oidc::discovery::ProviderMetadata;
 use crate::core::oidc::idtoken::{IdTokenVerifier, VerifiedIdToken};
 use crate::core::oidc::userinfo::{self, UserinfoError};
+use crate::core::oidc::verify_id_token::{verify_userinfo, IdTokenPorts};
 use crate::core::org::{FieldError, OrgConfig};
 use crate::core::secret::Secret;
+use crate::core::store::KvStore;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
@@ -546,15 +550,26 @@ pub(crate) fn reads_claim(org: &OrgConfig, name: &str) -> bool {
 ///
 /// Without an access token (or an endpoint) userinfo is skipped and admission decides on the
 /// ID token alone; so does a userinfo failure when only a mapped claim was missing (a failure
-/// when the email is missing, or an answer for another `sub`, fails the sign-in). Entra is not sent to userinfo: its userinfo is a Graph endpoint whose email
-/// is the same unverified one; Entra's email rules read the ID token.
-pub async fn enrich<H: HttpClient>(
-    http: &H,
+/// when the email is missing, an answer for another `sub`, or a signed answer that fails
+/// verification, fails the sign-in). A signed answer (`application/jwt`) is verified like the
+/// ID token, by `idv` with the issuer's keys ([`verify_userinfo`]). Entra is not sent to
+/// userinfo: its userinfo is a Graph endpoint whose email is the same unverified one; Entra's
+/// email rules read the ID token.
+pub async fn enrich<S, H, V, C>(
+    ports: &IdTokenPorts<'_, S, H, V, C>,
+    idv: &IdTokenVerifier,
     org: &OrgConfig,
     meta: &ProviderMetadata,
     access_token: Option<&Secret>,
     token: VerifiedIdToken,
-) -> Result<VerifiedIdToken, EnrichError> {
+) -> Result<VerifiedIdToken, EnrichError>
+where
+    S: KvStore,
+    H: HttpClient,
+    V: SignatureVerifier,
+    C: Clock + ?Sized,
+{
+    let http = ports.http;
     if org.profile.idp == IdpKind::Entra {
         if !reads_claim(org, "groups") || !entra::has_groups_overage(token.claims()) {
             return Ok(token);
@@ -582,13 +597,14 @@ pub async fn enrich<H: HttpClient>(
     }
     let req = userinfo::userinfo_request(endpoint, at);
     let answer = match http.send(req, userinfo::MAX_USERINFO_BODY).await {
-        Ok(resp) => userinfo::userinfo_response(&resp, token.sub()),
+        Ok(resp) => verify_userinfo(ports, idv, &meta.jwks_uri, &resp, &token).await,
         Err(e) => Err(UserinfoError::Unreachable(e)),
     };
     match answer {
         Ok(extra) => Ok(token.with_extra_claims(&extra)),
-        // An answer about someone else is never ignored (OIDC Core 5.3.2).
-        Err(e @ UserinfoError::SubMismatch) => Err(EnrichError::Userinfo(e)),
+        // An answer about someone else, or a signed one that fails verification, is never
+        // ignored (OIDC Core 5.3.2).
+        Err(e) if e.is_untrusted_answer() => Err(EnrichError::Userinfo(e)),
         // Without the email the sign-in cannot succeed: say why.
         Err(e) if lacks_email => Err(EnrichError::Userinfo(e)),
         // Only a mapped claim was missing (a user in no group often has no groups claim at

@@ -14,10 +14,28 @@
 //!   servers have no built-in `groups` scope (requesting an unknown scope fails the sign-in
 //!   with `invalid_scope`): the admin adds a `groups` claim there, and PUT warns.
 //! * **Email.** Okta sends `email_verified`: the generic rule, required.
-//! * Okta puts at most 100 groups in a token; beyond that, configure a narrower filter.
+//! * **100-group limit.** "In most flows, the Groups claim can return only up to 100 groups";
+//!   for a user who matches more, Okta issues no token and redirects back with the error
+//!   description [`GROUPS_LIMIT_ERROR`] (Okta support, "Error: The groups claim matched too
+//!   many groups and must be configured to match fewer groups"). The callback shows the org's
+//!   admin how to fix it ([`is_groups_limit_error`]).
 
 use crate::core::org::{FieldError, OrgConfig, MAX_SCOPES};
 use url::Url;
+
+/// The `error_description` Okta returns to the redirect URI when the app's groups claim
+/// matches more than 100 of the user's groups.
+pub const GROUPS_LIMIT_ERROR: &str =
+    "The groups claim matched too many groups and must be configured to match fewer groups";
+
+/// Whether an authorization error response's `error_description` is Okta's groups-claim limit
+/// ([`GROUPS_LIMIT_ERROR`]), compared case-insensitively and ignoring surrounding text (Okta
+/// has varied the punctuation around it).
+pub fn is_groups_limit_error(description: &str) -> bool {
+    const KEY: &str = "matched too many groups";
+    // Error descriptions are short; a long one is not Okta's and is not scanned.
+    description.len() <= 1024 && description.to_ascii_lowercase().contains(KEY)
+}
 
 /// Whether `issuer` is an Okta custom authorization server (`/oauth2/{id}`).
 fn custom_server(url: &Url) -> Option<bool> {
@@ -92,6 +110,26 @@ mod tests {
         assert_eq!(o.scopes, ["openid", "email", "profile"]);
         let w = crate::core::profile::validate(&mut o).unwrap();
         assert!(w.iter().any(|w| w.contains("groups")), "{w:?}");
+    }
+
+    #[test]
+    fn groups_limit_error_text() {
+        use super::{is_groups_limit_error, GROUPS_LIMIT_ERROR};
+        assert!(is_groups_limit_error(GROUPS_LIMIT_ERROR));
+        assert!(is_groups_limit_error(&format!("{GROUPS_LIMIT_ERROR}.")));
+        assert!(is_groups_limit_error(
+            "the groups claim MATCHED TOO MANY GROUPS and must be configured to match fewer groups"
+        ));
+        for other in [
+            "",
+            "User is not assigned to the client application.",
+            "The 'groups' user claim could not be evaluated.",
+            "too many groups",
+        ] {
+            assert!(!is_groups_limit_error(other), "{other}");
+        }
+        let long = format!("{GROUPS_LIMIT_ERROR}{}", " ".repeat(1024));
+        assert!(!is_groups_limit_error(&long));
     }
 
     #[test]
