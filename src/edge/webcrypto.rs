@@ -8,14 +8,19 @@
 //! thumbprint (computed once when the JWKS was parsed; never the `kid`, which an IdP may reuse
 //! for a new key); the signing input and signature are handed over as views of Wasm memory
 //! (WebCrypto copies its inputs before `verify` returns, WebCrypto "get a copy of the bytes held
-//! by the buffer source"), and a verification with a cached key awaits exactly one promise.
+//! by the buffer source"), and a verification with a cached key awaits exactly one promise,
+//! through two callbacks made once per isolate rather than two `Closure`s per call.
 
 use crate::core::jose::alg::JwsAlg;
 use crate::core::jose::jwk::{FittedKey, PublicJwk};
 use crate::core::jose::verify::{SignatureError, SignatureVerifier};
 use js_sys::{Array, Object, Reflect};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+use wasm_bindgen::prelude::*;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
@@ -37,6 +42,110 @@ thread_local! {
     // Workers isolates are single-threaded.
     static KEYS: RefCell<HashMap<String, Imports>> = RefCell::new(HashMap::new());
     static SUBTLE: RefCell<Option<web_sys::SubtleCrypto>> = const { RefCell::new(None) };
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// A promise, seen only for its `then`.
+    type Thenable;
+    /// `promise.then(on_fulfilled, on_rejected)` with plain functions.
+    #[wasm_bindgen(method, js_name = then)]
+    fn then_fns(this: &Thenable, ok: &js_sys::Function, err: &js_sys::Function);
+    /// A function, seen only for its `bind`.
+    type Bindable;
+    /// `f.bind(null, id)`: a native bound function, no Rust closure per call.
+    #[wasm_bindgen(method, js_name = bind)]
+    fn bind_id(this: &Bindable, this_arg: &JsValue, id: u32) -> js_sys::Function;
+}
+
+/// A settled promise's outcome, or the task waiting for it.
+#[derive(Default)]
+struct Slot {
+    outcome: Option<Result<JsValue, JsValue>>,
+    waker: Option<Waker>,
+}
+
+thread_local! {
+    static SLOTS: RefCell<HashMap<u32, Slot>> = RefCell::new(HashMap::new());
+    static NEXT_SLOT: Cell<u32> = const { Cell::new(0) };
+    // Made once per isolate and kept (into_js_value): every verification binds its slot id to
+    // them instead of creating two `Closure`s as `JsFuture` does (the cost measured around
+    // `crypto.subtle.verify`, bench/RESULTS.md).
+    static SETTLE: (js_sys::Function, js_sys::Function) = (
+        Closure::<dyn FnMut(u32, JsValue)>::new(|id, v| settle(id, Ok(v)))
+            .into_js_value()
+            .unchecked_into(),
+        Closure::<dyn FnMut(u32, JsValue)>::new(|id, e| settle(id, Err(e)))
+            .into_js_value()
+            .unchecked_into(),
+    );
+}
+
+/// Records slot `id`'s outcome and wakes its task (a slot whose future was dropped is gone:
+/// the outcome is discarded).
+fn settle(id: u32, outcome: Result<JsValue, JsValue>) {
+    let waker = SLOTS.with(|slots| {
+        let mut slots = slots.borrow_mut();
+        let slot = slots.get_mut(&id)?;
+        slot.outcome = Some(outcome);
+        slot.waker.take()
+    });
+    if let Some(waker) = waker {
+        waker.wake();
+    }
+}
+
+/// A promise awaited through the isolate's two settle callbacks (see `SETTLE`).
+struct Settled {
+    id: u32,
+}
+
+impl Settled {
+    fn new(promise: &js_sys::Promise) -> Settled {
+        let id = NEXT_SLOT.with(|n| {
+            let id = n.get();
+            n.set(id.wrapping_add(1));
+            id
+        });
+        SLOTS.with(|slots| slots.borrow_mut().insert(id, Slot::default()));
+        SETTLE.with(|(ok, err)| {
+            let (ok, err): (&Bindable, &Bindable) = (ok.unchecked_ref(), err.unchecked_ref());
+            promise.unchecked_ref::<Thenable>().then_fns(
+                &ok.bind_id(&JsValue::NULL, id),
+                &err.bind_id(&JsValue::NULL, id),
+            )
+        });
+        Settled { id }
+    }
+}
+
+impl Future for Settled {
+    type Output = Result<JsValue, JsValue>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        SLOTS.with(|slots| {
+            let mut slots = slots.borrow_mut();
+            let Some(slot) = slots.get_mut(&self.id) else {
+                return Poll::Ready(Err(JsValue::from_str("promise slot lost")));
+            };
+            match slot.outcome.take() {
+                Some(outcome) => {
+                    slots.remove(&self.id);
+                    Poll::Ready(outcome)
+                }
+                None => {
+                    slot.waker = Some(cx.waker().clone());
+                    Poll::Pending
+                }
+            }
+        })
+    }
+}
+
+impl Drop for Settled {
+    fn drop(&mut self) {
+        SLOTS.with(|slots| slots.borrow_mut().remove(&self.id));
+    }
 }
 
 /// `crypto.subtle.verify` behind the core's [`SignatureVerifier`].
@@ -205,7 +314,7 @@ impl SignatureVerifier for WebCryptoVerifier {
                 start_verify(&subtle, &imported, signing_input, signature)?
             }
         };
-        let ok = JsFuture::from(promise).await.map_err(backend)?;
+        let ok = Settled::new(&promise).await.map_err(backend)?;
         if ok.as_bool() == Some(true) {
             Ok(())
         } else {
