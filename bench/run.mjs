@@ -108,11 +108,11 @@ async function token(alg, jwk, kid) {
     .sign(key);
 }
 
-async function post(url, body) {
+async function post(url, body, headers = {}) {
   const t0 = nowMs();
   const res = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...headers },
     body: JSON.stringify(body),
   });
   const text = await res.text();
@@ -122,7 +122,97 @@ async function post(url, body) {
 }
 
 // ---- 1. verification: Rust/Wasm vs jose --------------------------------------------------
-async function verifyBench(rust, jose) {
+/**
+ * One `wrangler dev` with three configs (bench/verify/router.mjs in front, the edge-sso bench
+ * build and the jose peer behind it): both verifiers run in the same workerd process, which is
+ * checked (exactly one workerd under this wrangler). Stopped with the process group.
+ */
+async function startVerifyPair() {
+  const port = await freePort();
+  const inspectorPort = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const persist = join(OUT, `verify-${port}`);
+  const logFile = join(OUT, `verify-${port}.log`);
+  rmSync(persist, { recursive: true, force: true });
+  const child = spawn(
+    join(ROOT, 'node_modules/node/bin/node'),
+    [join(ROOT, 'node_modules/wrangler/bin/wrangler.js'), 'dev',
+      '-c', join(HERE, 'verify/wrangler.toml'), '-c', join(HERE, 'rust/wrangler.toml'), '-c', join(HERE, 'jose/wrangler.toml'),
+      '--local', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspectorPort),
+      '--persist-to', persist, '--show-interactive-dev-session=false', '--log-level', 'log'],
+    { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1', NO_COLOR: '1' } },
+  );
+  const logs = [];
+  const keep = (d) => {
+    logs.push(d);
+    if (logs.length > 2000) logs.shift();
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  const stop = async () => {
+    for (const sig of ['SIGTERM', 'SIGKILL']) {
+      try {
+        process.kill(-child.pid, sig);
+      } catch {
+        // gone
+      }
+      await sleep(1000);
+    }
+    writeFileSync(logFile, Buffer.concat(logs));
+    rmSync(persist, { recursive: true, force: true });
+  };
+  const t0 = nowMs();
+  for (;;) {
+    try {
+      // The bench routes answer before the worker reads its configuration (none is set here).
+      const ok = await Promise.all([['rust', '/__bench/floor'], ['jose', '/floor']].map(async ([peer, path]) => {
+        const res = await fetch(`${url}${path}`, { headers: { 'x-bench-peer': peer }, signal: AbortSignal.timeout(2000) });
+        await res.arrayBuffer();
+        return res.status === 200;
+      }));
+      if (ok.every(Boolean)) break;
+    } catch {
+      // not yet
+    }
+    if (child.exitCode !== null || nowMs() - t0 > 90_000) {
+      await stop();
+      throw new Error(`the verification wrangler dev did not answer; see ${logFile}`);
+    }
+    await sleep(250);
+  }
+  return { url, workerds: workerdsUnder(child.pid), stop };
+}
+
+/**
+ * The workerd processes in the process group of `pgid` (Linux /proc) that run workers' code:
+ * wrangler dev starts two, its proxy on the dev port and the runtime holding every configured
+ * worker, the one with an inspector address.
+ */
+function workerdsUnder(pgid) {
+  const found = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      // Fields after the parenthesised command: state ppid pgrp ...
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(rest[2]) !== pgid) continue;
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (/workerd$/.test(argv[0]) && argv.some((a) => a.startsWith('--inspector-addr'))) found.push(Number(pid));
+    } catch {
+      // gone
+    }
+  }
+  return found;
+}
+
+
+/**
+ * Rust/Wasm and jose verifying the same tokens in one workerd process, rounds interleaved in a
+ * random order. `rust` and `jose` are the full verifications compared by the issue; the other
+ * variants break the Rust cost down (`part` of /__bench/verify, see src/edge/bench.rs) next to
+ * `jose_subtle`, a bare `crypto.subtle.verify` loop in JavaScript (the floor of any verifier).
+ */
+async function verifyBench(pair) {
   const rsa = fixture('rsa2048-a.private.jwk.json');
   const p256 = fixture('p256.private.jwk.json');
   const jwks = { keys: [publicOf(rsa, 'rsa'), publicOf(p256, 'ec')] };
@@ -130,22 +220,29 @@ async function verifyBench(rust, jose) {
     { alg: 'RS256', token: await token('RS256', rsa, 'rsa') },
     { alg: 'ES256', token: await token('ES256', p256, 'ec') },
   ];
+  const rust = (name, extra) => ({ name, peer: 'rust', path: '/__bench/verify', extra });
   const variants = [
-    { name: 'rust', url: `${rust.url}/__bench/verify`, extra: { cache_keys: true } },
-    { name: 'rust_no_key_cache', url: `${rust.url}/__bench/verify`, extra: { cache_keys: false } },
-    { name: 'jose', url: `${jose.url}/verify`, extra: {} },
+    rust('rust', {}),
+    { name: 'jose', peer: 'jose', path: '/verify', extra: {} },
+    { name: 'jose_subtle', peer: 'jose', path: '/verify', extra: { part: 'subtle' } },
+    rust('rust_subtle', { part: 'subtle' }),
+    rust('rust_signature', { part: 'signature' }),
+    rust('rust_parse', { part: 'parse' }),
+    rust('rust_no_crypto', { part: 'no_crypto' }),
+    rust('rust_no_key_cache', { cache_keys: false }),
   ];
   const results = {};
   for (const c of cases) {
     const job = (v, n) => ({ token: c.token, jwks, iss: ISS, aud: AUD, nonce: NONCE, n, ...v.extra });
+    const send = (v, n) => post(`${pair.url}${v.path}`, job(v, n), { 'x-bench-peer': v.peer });
     // Warm-up: JIT, Wasm tier-up, key caches.
-    for (let i = 0; i < 5; i++) for (const v of variants) await post(v.url, job(v, BATCH));
+    for (let i = 0; i < 5; i++) for (const v of variants) await send(v, BATCH);
     const samples = Object.fromEntries(variants.map((v) => [v.name, { empty: [], full: [], inner: [] }]));
     for (let r = 0; r < ROUNDS; r++) {
       for (const v of shuffle(variants)) {
         const s = samples[v.name];
-        s.empty.push((await post(v.url, job(v, 0))).ms);
-        const full = await post(v.url, job(v, BATCH));
+        s.empty.push((await send(v, 0)).ms);
+        const full = await send(v, BATCH);
         if (full.body.verified !== BATCH) throw new Error(`${v.name}: ${JSON.stringify(full.body)}`);
         s.full.push(full.ms);
         s.inner.push(full.body.inner_ms);
@@ -169,6 +266,9 @@ async function verifyBench(rust, jose) {
       };
       log(c.alg, v.name, JSON.stringify(results[c.alg][v.name]));
     }
+    const { rust: rr, jose: jr } = results[c.alg];
+    const ratio = (k) => (rr[k] / jr[k]).toFixed(3);
+    log(c.alg, 'rust/jose outside median', ratio('outer_median_us'), 'p99', ratio('outer_p99_us'), 'in-worker median', ratio('inner_median_us'), 'p99', ratio('inner_p99_us'));
   }
   return results;
 }
@@ -814,14 +914,14 @@ async function main() {
   const want = (p) => !only || only.includes(p);
 
   if (want('verify')) {
-    const rust = await startWorker({ cwd: join(HERE, 'rust') });
-    let jose;
+    const pair = await startVerifyPair();
     try {
-      jose = await startWorker({ cwd: join(HERE, 'jose') });
-      results.verify = await verifyBench(rust, jose);
+      log('verify: one wrangler dev, the runtime workerd pid', pair.workerds.join(' '));
+      if (pair.workerds.length !== 1) throw new Error(`expected one runtime workerd, found ${pair.workerds.length}`);
+      results.verify = await verifyBench(pair);
+      results.verify_setup = { one_wrangler_dev: true, runtime_workerd_processes: pair.workerds.length };
     } finally {
-      await jose?.stop();
-      await rust.stop();
+      await pair.stop();
     }
   }
   if (want('load')) results.load = await loadBench();

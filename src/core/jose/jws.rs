@@ -81,7 +81,73 @@ impl std::fmt::Debug for UntrustedJws {
 }
 
 fn b64(part: &str, what: &'static str) -> Result<Vec<u8>, JwsError> {
-    Base64UrlUnpadded::decode_vec(part).map_err(|_| JwsError::Malformed(what))
+    decode_b64url(part).ok_or(JwsError::Malformed(what))
+}
+
+/// The 6-bit value of a base64url character (RFC 4648 5), or 0xff.
+const B64URL: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut i = 0;
+    while i < 64 {
+        t[alphabet[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Unpadded base64url (RFC 7515 2), strictly: only the alphabet, no padding, no dangling
+/// character, zero trailing bits (the same inputs `base64ct`'s `Base64UrlUnpadded` accepts).
+/// Table-driven rather than constant-time: a JWS is public data, and this is most of the Wasm
+/// time of parsing a token (bench/RESULTS.md).
+fn decode_b64url(s: &str) -> Option<Vec<u8>> {
+    let s = s.as_bytes();
+    if s.len() % 4 == 1 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(s.len() / 4 * 3 + 2);
+    let mut chunks = s.chunks_exact(4);
+    for c in &mut chunks {
+        let (a, b, c, d) = (
+            B64URL[c[0] as usize],
+            B64URL[c[1] as usize],
+            B64URL[c[2] as usize],
+            B64URL[c[3] as usize],
+        );
+        if (a | b | c | d) & 0xc0 != 0 {
+            return None;
+        }
+        let n = (u32::from(a) << 18) | (u32::from(b) << 12) | (u32::from(c) << 6) | u32::from(d);
+        out.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
+    }
+    let rest: Vec<u8> = chunks
+        .remainder()
+        .iter()
+        .map(|&c| B64URL[c as usize])
+        .collect();
+    if rest.iter().any(|v| v & 0xc0 != 0) {
+        return None;
+    }
+    match rest[..] {
+        [] => {}
+        [a, b] => {
+            // 12 bits for one byte: the low 4 must be zero.
+            if b & 0x0f != 0 {
+                return None;
+            }
+            out.push((a << 2) | (b >> 4));
+        }
+        [a, b, c] => {
+            // 18 bits for two bytes: the low 2 must be zero.
+            if c & 0x03 != 0 {
+                return None;
+            }
+            out.push((a << 2) | (b >> 4));
+            out.push((b << 4) | (c >> 2));
+        }
+        _ => return None,
+    }
+    Some(out)
 }
 
 /// Whether `typ` is one of `accepted` (see [`JwsPolicy::typ`]).
@@ -202,6 +268,45 @@ pub fn signing_input(header: &Map<String, Value>, payload: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The table decoder accepts and decodes exactly what base64ct's strict decoder does.
+        #[test]
+        fn b64url_decoder_agrees_with_base64ct(s in "[A-Za-z0-9_=+/.-]{0,40}") {
+            prop_assert_eq!(decode_b64url(&s), Base64UrlUnpadded::decode_vec(&s).ok());
+        }
+
+        #[test]
+        fn b64url_decoder_round_trips(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let encoded = Base64UrlUnpadded::encode_string(&bytes);
+            prop_assert_eq!(decode_b64url(&encoded), Some(bytes));
+        }
+    }
+
+    #[test]
+    fn b64url_decoder_refuses_non_canonical_tails() {
+        for bad in [
+            "A",
+            "AB",
+            "AAB",
+            "AAAAA",
+            "QQ=",
+            "QR",
+            "QUF",
+            "Zm9v!",
+            "Zm9v\u{e9}",
+        ] {
+            assert_eq!(
+                decode_b64url(bad),
+                Base64UrlUnpadded::decode_vec(bad).ok(),
+                "{bad}"
+            );
+        }
+        assert_eq!(decode_b64url("QQ"), Some(b"A".to_vec()));
+        assert_eq!(decode_b64url("QUE"), Some(b"AA".to_vec()));
+        assert_eq!(decode_b64url(""), Some(Vec::new()));
+    }
 
     const ANY: JwsPolicy<'static> = JwsPolicy {
         max_bytes: 1024,
