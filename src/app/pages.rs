@@ -45,9 +45,21 @@ pub const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../../www/console/people.js"),
     ),
     // The set-up guide of each IdP profile, linked from the console's SSO tab.
-    ("docs/idp/okta.md", GUIDE, include_str!("../../docs/idp/okta.md")),
-    ("docs/idp/entra.md", GUIDE, include_str!("../../docs/idp/entra.md")),
-    ("docs/idp/google.md", GUIDE, include_str!("../../docs/idp/google.md")),
+    (
+        "docs/idp/okta.md",
+        GUIDE,
+        include_str!("../../docs/idp/okta.md"),
+    ),
+    (
+        "docs/idp/entra.md",
+        GUIDE,
+        include_str!("../../docs/idp/entra.md"),
+    ),
+    (
+        "docs/idp/google.md",
+        GUIDE,
+        include_str!("../../docs/idp/google.md"),
+    ),
     (
         "docs/idp/onelogin.md",
         GUIDE,
@@ -58,7 +70,11 @@ pub const ASSETS: &[(&str, &str, &str)] = &[
         GUIDE,
         include_str!("../../docs/idp/keycloak.md"),
     ),
-    ("docs/idp/auth0.md", GUIDE, include_str!("../../docs/idp/auth0.md")),
+    (
+        "docs/idp/auth0.md",
+        GUIDE,
+        include_str!("../../docs/idp/auth0.md"),
+    ),
 ];
 
 /// The asset named `name` (the path after `/www/`): its content type and body.
