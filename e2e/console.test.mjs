@@ -59,6 +59,14 @@ describe('operator console', () => {
       await page.getByRole('button', { name: 'New organisation' }).click();
       const sso = page.locator('#panel-sso');
       await sso.getByLabel('Slug').fill('acme');
+      // Each IdP profile links its set-up guide, served by the worker itself.
+      await sso.getByLabel('Identity provider').selectOption('okta');
+      const guide = sso.getByRole('link', { name: 'docs/idp/okta.md' });
+      assert.equal(await guide.getAttribute('href'), '/www/docs/idp/okta.md');
+      const served = await context.request.get(`${stack.origin}/www/docs/idp/okta.md`);
+      assert.equal(served.status(), 200);
+      assert.match(await served.text(), /^# Okta/);
+      await sso.getByLabel('Identity provider').selectOption('generic');
       await sso.getByLabel('Email domains').fill('acme.test');
       await sso.getByLabel('Issuer URL').fill('not a url');
       await sso.getByLabel('Client ID').fill(stack.idp.clientId);

@@ -37,7 +37,8 @@ const ISSUER: &str = "https://idp.example.com";
 
 /// The fixture P-256 key as `ASSERTION_SIGNING_KEY`, with a `kid`.
 fn signing_key_json() -> String {
-    let mut v: serde_json::Map<String, Value> = serde_json::from_str(fixture(Key::P256)).unwrap();
+    let mut v: serde_json::Map<String, Value> =
+        crate::core::json::from_str(fixture(Key::P256)).unwrap();
     v.insert("kid".into(), KID.into());
     Value::Object(v).to_string()
 }

@@ -15,6 +15,8 @@ pub const STYLE_CSS: &str = include_str!("../../www/style.css");
 
 const CSS: &str = "text/css; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
+/// The IdP guides are Markdown, which browsers show as text when it is labelled so.
+const GUIDE: &str = "text/plain; charset=utf-8";
 
 /// The static files served under `/www/`: name (the path after `/www/`), content type, body.
 /// A fixed table, so no request path ever reaches the file system or names an unlisted file.
@@ -41,6 +43,37 @@ pub const ASSETS: &[(&str, &str, &str)] = &[
         "console/people.js",
         JS,
         include_str!("../../www/console/people.js"),
+    ),
+    // The set-up guide of each IdP profile, linked from the console's SSO tab.
+    (
+        "docs/idp/okta.md",
+        GUIDE,
+        include_str!("../../docs/idp/okta.md"),
+    ),
+    (
+        "docs/idp/entra.md",
+        GUIDE,
+        include_str!("../../docs/idp/entra.md"),
+    ),
+    (
+        "docs/idp/google.md",
+        GUIDE,
+        include_str!("../../docs/idp/google.md"),
+    ),
+    (
+        "docs/idp/onelogin.md",
+        GUIDE,
+        include_str!("../../docs/idp/onelogin.md"),
+    ),
+    (
+        "docs/idp/keycloak.md",
+        GUIDE,
+        include_str!("../../docs/idp/keycloak.md"),
+    ),
+    (
+        "docs/idp/auth0.md",
+        GUIDE,
+        include_str!("../../docs/idp/auth0.md"),
     ),
 ];
 
@@ -188,6 +221,19 @@ pub fn error_page(title: &str, message: &str, correlation_id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_profile_guide_is_served_under_www() {
+        use crate::core::profile::IdpKind;
+        for k in IdpKind::ALL {
+            let Some(path) = k.guide() else { continue };
+            let (ct, body) = asset(path).unwrap_or_else(|| panic!("{path} not served"));
+            assert_eq!(ct, GUIDE);
+            assert!(body.starts_with('#'), "{path} is a Markdown guide");
+        }
+        assert!(asset("docs/idp/../../Cargo.toml").is_none());
+        assert!(asset("docs/idp/").is_none());
+    }
 
     #[test]
     fn login_page_escapes_error_and_return_to() {

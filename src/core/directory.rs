@@ -105,7 +105,7 @@ impl<S: KvStore> OrgDirectory<S> {
         let Some(raw) = self.store.get(&key).await? else {
             return Ok(None);
         };
-        let config: OrgConfig = serde_json::from_str(&raw).map_err(|e| {
+        let config: OrgConfig = crate::core::json::from_str(&raw).map_err(|e| {
             // The serde message could quote a stored value (the secret): report only where.
             DirectoryError::Corrupt(format!(
                 "{key} is not a valid org config (line {}, column {})",

@@ -14,6 +14,7 @@ pub mod email;
 pub mod gateway;
 pub mod http;
 pub mod jose;
+pub mod json;
 pub mod ledger;
 pub mod login;
 pub mod member;

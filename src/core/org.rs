@@ -327,6 +327,7 @@ impl TryFrom<RoleRuleJson> for RoleRule {
 /// One org's stored configuration. Serializes fully, client secret included, for storage;
 /// use [`OrgConfig::redacted_json`] for anything shown to a person. `Debug` redacts the secret.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(from = "OrgConfigWire", into = "OrgConfigWire")]
 pub struct OrgConfig {
     /// The org.
     pub slug: OrgSlug,
@@ -366,8 +367,100 @@ pub struct OrgConfig {
     pub verified_domains: Vec<EmailDomain>,
     /// The IdP profile (`idp` and its fields, stored flattened; absent in configs stored before
     /// profiles, which read as `generic`).
-    #[serde(flatten)]
     pub profile: ProfileConfig,
+}
+
+/// [`OrgConfig`]'s stored form: the profile's fields at the top level. Spelled out instead of
+/// `#[serde(flatten)]`, which buffers the whole object through serde's `Content` and compiles
+/// every nested type a second time for it (tens of KB of Wasm).
+#[derive(Serialize, Deserialize)]
+struct OrgConfigWire {
+    slug: OrgSlug,
+    domains: Vec<EmailDomain>,
+    issuer: IssuerUrl,
+    client_id: ClientId,
+    client_secret: Secret,
+    scopes: Vec<String>,
+    role_mapping: Vec<RoleRule>,
+    default_role: Option<Role>,
+    session_ttl_secs: u64,
+    enforced: bool,
+    #[serde(default)]
+    access_rules: Vec<AccessRule>,
+    #[serde(default)]
+    resource_groups: Vec<ResourceGroup>,
+    #[serde(default)]
+    provisioning: Provisioning,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    verified_domains: Vec<EmailDomain>,
+    #[serde(default)]
+    idp: crate::core::profile::IdpKind,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    tenants: Vec<crate::core::profile::TenantId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    email_claim: Option<crate::core::profile::EntraEmailClaim>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    hosted_domains: Vec<EmailDomain>,
+    #[serde(
+        default,
+        skip_serializing_if = "crate::core::profile::EmailVerifiedClaim::is_required"
+    )]
+    email_verified_claim: crate::core::profile::EmailVerifiedClaim,
+}
+
+impl From<OrgConfigWire> for OrgConfig {
+    fn from(w: OrgConfigWire) -> Self {
+        OrgConfig {
+            slug: w.slug,
+            domains: w.domains,
+            issuer: w.issuer,
+            client_id: w.client_id,
+            client_secret: w.client_secret,
+            scopes: w.scopes,
+            role_mapping: w.role_mapping,
+            default_role: w.default_role,
+            session_ttl_secs: w.session_ttl_secs,
+            enforced: w.enforced,
+            access_rules: w.access_rules,
+            resource_groups: w.resource_groups,
+            provisioning: w.provisioning,
+            verified_domains: w.verified_domains,
+            profile: ProfileConfig {
+                idp: w.idp,
+                tenants: w.tenants,
+                email_claim: w.email_claim,
+                hosted_domains: w.hosted_domains,
+                email_verified_claim: w.email_verified_claim,
+            },
+        }
+    }
+}
+
+impl From<OrgConfig> for OrgConfigWire {
+    fn from(c: OrgConfig) -> Self {
+        let p = c.profile;
+        OrgConfigWire {
+            slug: c.slug,
+            domains: c.domains,
+            issuer: c.issuer,
+            client_id: c.client_id,
+            client_secret: c.client_secret,
+            scopes: c.scopes,
+            role_mapping: c.role_mapping,
+            default_role: c.default_role,
+            session_ttl_secs: c.session_ttl_secs,
+            enforced: c.enforced,
+            access_rules: c.access_rules,
+            resource_groups: c.resource_groups,
+            provisioning: c.provisioning,
+            verified_domains: c.verified_domains,
+            idp: p.idp,
+            tenants: p.tenants,
+            email_claim: p.email_claim,
+            hosted_domains: p.hosted_domains,
+            email_verified_claim: p.email_verified_claim,
+        }
+    }
 }
 
 /// An admin body field that failed validation: `field` is a path such as `domains[1]`,

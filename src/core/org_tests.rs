@@ -64,8 +64,11 @@ fn slug_rules() {
     assert_eq!(OrgSlug::parse("-acme"), Err(SlugError::Hyphen));
     assert_eq!(OrgSlug::parse("acme-"), Err(SlugError::Hyphen));
     assert_eq!(OrgSlug::parse("ac--me"), Err(SlugError::Hyphen));
-    assert!(serde_json::from_str::<OrgSlug>("\"Acme\"").is_err());
-    assert_eq!(serde_json::from_str::<OrgSlug>("\"acme\"").unwrap(), slug());
+    assert!(crate::core::json::from_str::<OrgSlug>("\"Acme\"").is_err());
+    assert_eq!(
+        crate::core::json::from_str::<OrgSlug>("\"acme\"").unwrap(),
+        slug()
+    );
 }
 
 #[test]
@@ -81,7 +84,7 @@ fn role_order_and_wire_names() {
         assert_eq!(Role::parse(r.as_str()), Some(r));
     }
     assert_eq!(Role::parse("Admin"), None);
-    assert!(serde_json::from_str::<Role>("\"owner\"").is_err());
+    assert!(crate::core::json::from_str::<Role>("\"owner\"").is_err());
 }
 
 #[test]
@@ -429,7 +432,10 @@ fn scim_group_rules_parse() {
     // Shown and stored in the shape it was given, so it can be sent back as an update.
     assert_eq!(c.redacted_json()["role_mapping"], body["role_mapping"]);
     let stored = serde_json::to_string(&c).unwrap();
-    assert_eq!(serde_json::from_str::<OrgConfig>(&stored).unwrap(), c);
+    assert_eq!(
+        crate::core::json::from_str::<OrgConfig>(&stored).unwrap(),
+        c
+    );
 }
 
 #[test]
@@ -490,22 +496,28 @@ fn claim_rules_store_exactly_as_before() {
     let r = RoleRule::for_claim("groups", "a", Role::Admin);
     let text = r#"{"claim":"groups","value":"a","role":"admin"}"#;
     assert_eq!(serde_json::to_string(&r).unwrap(), text);
-    assert_eq!(serde_json::from_str::<RoleRule>(text).unwrap(), r);
+    assert_eq!(crate::core::json::from_str::<RoleRule>(text).unwrap(), r);
     let scoped = r.clone().in_resource_group("g");
     let text = r#"{"claim":"groups","value":"a","role":"admin","resource_group":"g"}"#;
     assert_eq!(serde_json::to_string(&scoped).unwrap(), text);
-    assert_eq!(serde_json::from_str::<RoleRule>(text).unwrap(), scoped);
+    assert_eq!(
+        crate::core::json::from_str::<RoleRule>(text).unwrap(),
+        scoped
+    );
     let scim = RoleRule::for_scim_group("Engineering", Role::Write);
     let text = r#"{"scim_group":"Engineering","role":"write"}"#;
     assert_eq!(serde_json::to_string(&scim).unwrap(), text);
-    assert_eq!(serde_json::from_str::<RoleRule>(text).unwrap(), scim);
+    assert_eq!(crate::core::json::from_str::<RoleRule>(text).unwrap(), scim);
     // A stored rule must be one shape or the other.
     for bad in [
         r#"{"role":"admin"}"#,
         r#"{"claim":"g","role":"admin"}"#,
         r#"{"claim":"g","value":"v","scim_group":"x","role":"admin"}"#,
     ] {
-        assert!(serde_json::from_str::<RoleRule>(bad).is_err(), "{bad}");
+        assert!(
+            crate::core::json::from_str::<RoleRule>(bad).is_err(),
+            "{bad}"
+        );
     }
 }
 
@@ -569,7 +581,7 @@ fn storage_round_trip_keeps_secret() {
     let c = parse(&full()).unwrap();
     let s = serde_json::to_string(&c).unwrap();
     assert!(s.contains("\"client_secret\":\"s3cret\""));
-    let back: OrgConfig = serde_json::from_str(&s).unwrap();
+    let back: OrgConfig = crate::core::json::from_str(&s).unwrap();
     assert_eq!(back, c);
 }
 

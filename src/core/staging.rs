@@ -64,10 +64,12 @@ impl<S: KvStore> Staging<S> {
         if raw.len() > MAX_STORED {
             return Ok(None);
         }
-        Ok(serde_json::from_str(&raw).ok().map(|config| StagedConfig {
-            config,
-            digest: digest(&raw),
-        }))
+        Ok(crate::core::json::from_str(&raw)
+            .ok()
+            .map(|config| StagedConfig {
+                config,
+                digest: digest(&raw),
+            }))
     }
 
     /// Stages `config` (replacing any staged one, and voiding its test mark).
@@ -116,7 +118,7 @@ impl<S: KvStore> Staging<S> {
         if raw.len() > MAX_STORED {
             return Ok(None);
         }
-        Ok(serde_json::from_str::<StagedTest>(&raw)
+        Ok(crate::core::json::from_str::<StagedTest>(&raw)
             .ok()
             .filter(|m| m.digest == staged.digest))
     }

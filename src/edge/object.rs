@@ -18,7 +18,7 @@ pub(super) async fn read_command<C: DeserializeOwned>(
     if body.len() > max_bytes {
         return Ok(Err(Response::error("command too large", 413)?));
     }
-    match serde_json::from_str(&body) {
+    match crate::core::json::from_str(&body) {
         Ok(cmd) => Ok(Ok(cmd)),
         Err(_) => Ok(Err(Response::error("unreadable command", 400)?)),
     }
@@ -73,5 +73,5 @@ pub(super) async fn call<C: Serialize, R: DeserializeOwned>(
         return Err(format!("status {}", resp.status_code()));
     }
     let text = resp.text().await.map_err(|e| e.to_string())?;
-    serde_json::from_str(&text).map_err(|_| "unreadable reply".to_owned())
+    crate::core::json::from_str(&text).map_err(|_| "unreadable reply".to_owned())
 }

@@ -4,7 +4,7 @@
 
 import { api, clearErrors, copy, describe, el, field, missing, orgPath, roleSelect, words } from './api.js';
 
-/** IdP profiles: value, name (also the title of its setup guide), guide in the edge-sso repository. */
+/** IdP profiles and their setup guides (docs/idp/, served under /www/docs/idp/). */
 const PROFILES = [
   ['generic', 'Generic OpenID Connect', null],
   ['okta', 'Okta', 'docs/idp/okta.md'],
@@ -43,9 +43,13 @@ export function ssoPanel(panel, ctx) {
   const guide = el('p', { className: 'hint guide' });
   const showGuide = () => {
     const p = PROFILES.find((x) => x[0] === profile.value);
-    guide.textContent = p && p[2]
-      ? 'Setup guide for ' + p[1] + ' (what to create at the IdP, redirect URIs, claims, groups): ' + p[2] + ' in the edge-sso repository.'
-      : 'Any OpenID Connect provider: register the callback URL ' + location.origin + '/sso/callback.';
+    if (p && p[2]) {
+      // The guides are served by the worker itself under /www/ (the same files as docs/idp/).
+      guide.replaceChildren('Setup guide for ' + p[1] + ' (what to create at the IdP, redirect URIs, claims, groups): ',
+        el('a', { href: '/www/' + p[2], target: '_blank', rel: 'noopener' }, p[2]), '.');
+    } else {
+      guide.textContent = 'Any OpenID Connect provider: register the callback URL ' + location.origin + '/sso/callback.';
+    }
   };
   profile.addEventListener('change', showGuide);
   showGuide();

@@ -40,8 +40,8 @@ impl<C: Clock> MemoryRegistry<C> {
             return Err(StoreError("domain registry unavailable".into()));
         }
         let wire = |e: serde_json::Error| StoreError(format!("registry wire format: {e}"));
-        let cmd: Command =
-            serde_json::from_str(&serde_json::to_string(&cmd).map_err(wire)?).map_err(wire)?;
+        let cmd: Command = crate::core::json::from_str(&serde_json::to_string(&cmd).map_err(wire)?)
+            .map_err(wire)?;
         let mut rows = self.rows.borrow_mut();
         let mut registry = Registry::load(rows.iter().map(|(k, v)| (k.clone(), v.clone())));
         let reply = registry
@@ -54,7 +54,7 @@ impl<C: Clock> MemoryRegistry<C> {
             };
         }
         let reply = serde_json::to_string(&reply).map_err(wire)?;
-        serde_json::from_str(&reply).map_err(wire)
+        crate::core::json::from_str(&reply).map_err(wire)
     }
 
     /// The stored rows (id -> JSON), for tests.

@@ -30,6 +30,7 @@
 //! Public mail domains ([`public`]) can never be claimed.
 
 pub mod doh;
+mod hashset;
 #[cfg(any(test, feature = "testkit"))]
 mod memory;
 pub mod public;

@@ -69,7 +69,7 @@ impl Claim {
 
 /// A registry command (the Durable Object's wire format).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Command {
     /// Claims `domain` for `org` (`pending`, fresh challenge); an existing claim of the same
     /// org is returned as it is.
@@ -133,7 +133,7 @@ pub enum Change {
 
 /// Why a command was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "refusal", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Refusal {
     /// The org has no claim on the domain.
     NoClaim,
@@ -148,7 +148,7 @@ pub enum Refusal {
 
 /// A registry reply.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "reply", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Reply {
     /// [`Command::Claim`]: the claim, and whether it is new.
     Claimed {
@@ -222,7 +222,7 @@ impl Registry {
     pub fn load(rows: impl IntoIterator<Item = (String, String)>) -> Registry {
         let mut r = Registry::default();
         for (id, json) in rows {
-            match serde_json::from_str::<Claim>(&json) {
+            match crate::core::json::from_str::<Claim>(&json) {
                 Ok(c) if row_id(&c.domain, &c.org) == id => {
                     r.claims.insert((c.domain.clone(), c.org.clone()), c);
                 }

@@ -514,7 +514,10 @@ mod tests {
             assert_eq!(v[k], extra[k], "{k}");
         }
         let stored = serde_json::to_string(&c).unwrap();
-        assert_eq!(serde_json::from_str::<OrgConfig>(&stored).unwrap(), c);
+        assert_eq!(
+            crate::core::json::from_str::<OrgConfig>(&stored).unwrap(),
+            c
+        );
     }
 
     #[test]

@@ -140,7 +140,7 @@ mod tests {
     #[test]
     fn mismatched_public_members_are_refused() {
         let mut v: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(fixture(Key::P256)).unwrap();
+            crate::core::json::from_str(fixture(Key::P256)).unwrap();
         let (x, y) = other_xy();
         v.insert("x".into(), x.into());
         v.insert("y".into(), y.into());

@@ -113,7 +113,7 @@ impl EcPrivateJwk {
     /// `use` "sig", `alg` "ES256"). Without a `kid`, the key id is its RFC 7638 thumbprint.
     pub fn parse(json: &str) -> Result<EcPrivateJwk, PrivateJwkError> {
         let jwk: Map<String, Value> =
-            serde_json::from_str(json).map_err(|_| PrivateJwkError::Malformed)?;
+            crate::core::json::from_str(json).map_err(|_| PrivateJwkError::Malformed)?;
         if jwk.get("kty").and_then(Value::as_str) != Some("EC") {
             return Err(PrivateJwkError::WrongKeyType);
         }
@@ -194,7 +194,7 @@ mod tests {
     use crate::core::jose::testkit::{fixture, Key};
 
     fn with(f: impl FnOnce(&mut Map<String, Value>)) -> String {
-        let mut v: Map<String, Value> = serde_json::from_str(fixture(Key::P256)).unwrap();
+        let mut v: Map<String, Value> = crate::core::json::from_str(fixture(Key::P256)).unwrap();
         f(&mut v);
         serde_json::to_string(&v).unwrap()
     }

@@ -46,14 +46,14 @@ fn rsa_private(key: Key) -> &'static RsaPrivateKey {
         _ => &W,
     };
     cell.get_or_init(|| {
-        let jwk: JsonWebKey<'_> = serde_json::from_str(fixture(key)).unwrap();
+        let jwk: JsonWebKey<'_> = crate::core::json::from_str(fixture(key)).unwrap();
         RsaPrivateKey::try_from(&jwk).unwrap()
     })
 }
 
 /// The public JWK of `key` as JSON, with key id `kid`.
 pub fn public_json(key: Key, kid: &str) -> Value {
-    let mut v: serde_json::Map<String, Value> = serde_json::from_str(fixture(key)).unwrap();
+    let mut v: serde_json::Map<String, Value> = crate::core::json::from_str(fixture(key)).unwrap();
     for private in ["d", "p", "q", "dp", "dq", "qi"] {
         v.remove(private);
     }
@@ -97,12 +97,12 @@ pub fn sign(key: Key, header: &Value, payload: &Value) -> String {
                 .into_owned()
         }
         Key::P256 => {
-            let jwk: JsonWebKey<'_> = serde_json::from_str(fixture(key)).unwrap();
+            let jwk: JsonWebKey<'_> = crate::core::json::from_str(fixture(key)).unwrap();
             let sk = <Es256 as Algorithm>::SigningKey::try_from(&jwk).unwrap();
             Es256.sign(&sk, input.as_bytes()).as_bytes().into_owned()
         }
         Key::Ed25519 => {
-            let jwk: JsonWebKey<'_> = serde_json::from_str(fixture(key)).unwrap();
+            let jwk: JsonWebKey<'_> = crate::core::json::from_str(fixture(key)).unwrap();
             let sk = <Ed25519 as Algorithm>::SigningKey::try_from(&jwk).unwrap();
             Ed25519.sign(&sk, input.as_bytes()).as_bytes().into_owned()
         }

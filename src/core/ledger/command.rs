@@ -54,7 +54,7 @@ pub enum Selector {
 
 /// One request to an org's ledger.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Command {
     /// Records a sign-in, or refuses it ([`Reply::SignedIn`] / [`Reply::Refused`]).
     SignIn(SignInFacts),
@@ -181,7 +181,7 @@ pub struct MemberView {
 
 /// The ledger's answer.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(tag = "reply", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Reply {
     /// The sign-in is recorded; the org session's `logged_in_at` must be `logged_in_at` (later
     /// than every revocation that applies to the member, so it is not born revoked).

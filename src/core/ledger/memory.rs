@@ -44,8 +44,8 @@ impl<C: Clock> MemoryLedger<C> {
             return Err(StoreError("ledger unavailable".into()));
         }
         let wire = |e: serde_json::Error| StoreError(format!("ledger wire format: {e}"));
-        let cmd: Command =
-            serde_json::from_str(&serde_json::to_string(&cmd).map_err(wire)?).map_err(wire)?;
+        let cmd: Command = crate::core::json::from_str(&serde_json::to_string(&cmd).map_err(wire)?)
+            .map_err(wire)?;
         let mut all = self.rows.borrow_mut();
         let rows = all.entry(org.clone()).or_default();
         let mut ledger = Ledger::load(rows.iter().map(|((kind, id), json)| Row {
@@ -64,7 +64,7 @@ impl<C: Clock> MemoryLedger<C> {
             };
         }
         let reply = serde_json::to_string(&reply).map_err(wire)?;
-        serde_json::from_str(&reply).map_err(wire)
+        crate::core::json::from_str(&reply).map_err(wire)
     }
 }
 

@@ -84,7 +84,7 @@ pub struct Ledger {
 }
 
 fn parse<T: DeserializeOwned>(json: &str) -> Option<T> {
-    serde_json::from_str(json).ok()
+    crate::core::json::from_str(json).ok()
 }
 
 fn to_json<T: Serialize>(v: &T) -> String {

@@ -671,16 +671,16 @@ mod tests {
         let json = format!(
             r#"{{"org":"acme","state":"s","nonce":"n","pkce_verifier":"{verifier}","return_to":"/x","created_at":1000,"issuer":"{ISS}"}}"#
         );
-        let t: AuthTransaction = serde_json::from_str(&json).unwrap();
+        let t: AuthTransaction = crate::core::json::from_str(&json).unwrap();
         assert_eq!(t.org, acme());
         assert_eq!(t.issuer, iss());
         // And it is still written that way.
         let back: serde_json::Value = serde_json::to_value(&t).unwrap();
-        let want: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let want: serde_json::Value = crate::core::json::from_str(&json).unwrap();
         assert_eq!(back, want);
         // A record whose slug or issuer no longer validates is refused as a whole.
         let bad = json.replace("\"acme\"", "\"Acme\"");
-        assert!(serde_json::from_str::<AuthTransaction>(&bad).is_err());
+        assert!(crate::core::json::from_str::<AuthTransaction>(&bad).is_err());
     }
 
     #[test]

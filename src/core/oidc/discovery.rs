@@ -373,7 +373,7 @@ impl DiscoveryCache {
         if text.len() > MAX_DISCOVERY_BODY {
             return None;
         }
-        let stored: Stored = serde_json::from_str(text).ok()?;
+        let stored: Stored = crate::core::json::from_str(text).ok()?;
         if !fresh(stored.fetched_at, now) {
             return None;
         }

@@ -234,8 +234,8 @@ mod tests {
             serde_json::to_string(&i).unwrap(),
             "\"https://a.example/x\""
         );
-        let back: IssuerUrl = serde_json::from_str("\"https://a.example/x\"").unwrap();
+        let back: IssuerUrl = crate::core::json::from_str("\"https://a.example/x\"").unwrap();
         assert_eq!(back, i);
-        assert!(serde_json::from_str::<IssuerUrl>("\"not a url\"").is_err());
+        assert!(crate::core::json::from_str::<IssuerUrl>("\"not a url\"").is_err());
     }
 }

@@ -339,7 +339,7 @@ impl JwksCache {
 
 async fn load_kv<S: KvStore>(store: &S, issuer: &str, jwks_uri: &Url) -> Option<Entry> {
     let raw = store.get(&kv_key(issuer)).await.ok()??;
-    let s: StoredEntry = serde_json::from_str(&raw).ok()?;
+    let s: StoredEntry = crate::core::json::from_str(&raw).ok()?;
     if s.jwks_uri != jwks_uri.as_str() {
         return None;
     }

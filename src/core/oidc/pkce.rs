@@ -171,8 +171,8 @@ mod tests {
     fn serde_round_trip_validates() {
         let v = PkceVerifier::generate(&AppendixB).unwrap();
         let json = serde_json::to_string(&v).unwrap();
-        let back: PkceVerifier = serde_json::from_str(&json).unwrap();
+        let back: PkceVerifier = crate::core::json::from_str(&json).unwrap();
         assert_eq!(back, v);
-        assert!(serde_json::from_str::<PkceVerifier>("\"short\"").is_err());
+        assert!(crate::core::json::from_str::<PkceVerifier>("\"short\"").is_err());
     }
 }

@@ -127,7 +127,7 @@ pub enum EmailVerifiedClaim {
 }
 
 impl EmailVerifiedClaim {
-    fn is_required(&self) -> bool {
+    pub(crate) fn is_required(&self) -> bool {
         *self == EmailVerifiedClaim::Required
     }
 }

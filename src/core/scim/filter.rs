@@ -319,7 +319,7 @@ impl Parser {
                     }
                 }
                 let end = end.ok_or_else(|| ScimError::invalid_filter("unterminated string"))?;
-                let lit: String = serde_json::from_str(&s[i..=end])
+                let lit: String = crate::core::json::from_str(&s[i..=end])
                     .map_err(|_| ScimError::invalid_filter("invalid string literal"))?;
                 toks.push(Tok::Str(lit));
             } else {

@@ -1158,7 +1158,7 @@ fn stored_form_round_trips() {
     let a = d.user("a@x");
     d.group("G", &[&a]);
     let s = serde_json::to_string(&d.d).unwrap();
-    let back: ScimDirectory = serde_json::from_str(&s).unwrap();
+    let back: ScimDirectory = crate::core::json::from_str(&s).unwrap();
     assert_eq!(back.users, d.d.users);
     assert_eq!(back.groups, d.d.groups);
 }

@@ -155,7 +155,7 @@ fn records_in_the_stored_format_still_read() {
     // A record exactly as the code before the newtypes wrote it (plain strings, no
     // `logged_in_at`).
     let json = r#"{"orgs":{"acme":{"sub":"user-1","email":"Ada@example.com","role":"admin","auth_time":1700000000,"expires_at":1700003600,"id_token_hint":"eyJ.x.y","sid":"s-1","issuer":"https://idp.example.com/realms/acme"}},"created_at":1700000000}"#;
-    let r: SessionRecord = serde_json::from_str(json).unwrap();
+    let r: SessionRecord = crate::core::json::from_str(json).unwrap();
     let s = r.org(&slug("acme")).unwrap();
     assert_eq!(s.sub(), "user-1");
     assert_eq!(s.email().as_str(), "Ada@example.com");
@@ -166,7 +166,7 @@ fn records_in_the_stored_format_still_read() {
     assert_eq!(s.id_token_hint().unwrap().expose(), "eyJ.x.y");
     // Written back, only the new field is added.
     let mut back: serde_json::Value = serde_json::to_value(&r).unwrap();
-    let mut want: serde_json::Value = serde_json::from_str(json).unwrap();
+    let mut want: serde_json::Value = crate::core::json::from_str(json).unwrap();
     back["orgs"]["acme"]
         .as_object_mut()
         .unwrap()
@@ -179,7 +179,7 @@ fn records_in_the_stored_format_still_read() {
     assert_eq!(r.org(&slug("acme")).unwrap().sid(), None);
     // A record that no longer validates is refused as a whole (the store treats it as absent).
     let bad = json.replace("\"admin\"", "\"owner\"");
-    assert!(serde_json::from_str::<SessionRecord>(&bad).is_err());
+    assert!(crate::core::json::from_str::<SessionRecord>(&bad).is_err());
 }
 
 #[test]

@@ -115,7 +115,7 @@ impl<S: KvStore, R: Revocations> SessionStore<S, R> {
         if json.len() > MAX_RECORD_BYTES {
             return Ok(None);
         }
-        Ok(serde_json::from_str(&json).ok())
+        Ok(crate::core::json::from_str(&json).ok())
     }
 
     /// The record under `key` with expired org sessions dropped; `None` if nothing is left.
