@@ -744,6 +744,84 @@ mod tests {
         }
     }
 
+    /// What the guides tell an admin to PUT (docs/idp/*.md, pasted as written, placeholders
+    /// filled) is accepted, and for Okta and Entra an ID token shaped like theirs (claims as
+    /// the fixtures above) is admitted with the role the guide's rule promises.
+    #[test]
+    fn the_guides_put_bodies_configure_what_their_tokens_need() {
+        use crate::core::member::admit;
+        use crate::core::org::OrgSlug;
+        use crate::core::org::Role;
+        use serde_json::json;
+        use testkit::*;
+        const TID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+        let guides = [
+            ("okta", include_str!("../../../docs/idp/okta.md")),
+            ("entra", include_str!("../../../docs/idp/entra.md")),
+            ("google", include_str!("../../../docs/idp/google.md")),
+            ("onelogin", include_str!("../../../docs/idp/onelogin.md")),
+            ("keycloak", include_str!("../../../docs/idp/keycloak.md")),
+            ("auth0", include_str!("../../../docs/idp/auth0.md")),
+        ];
+        let strict = crate::core::oidc::url_policy::IdpUrlPolicy {
+            allow_insecure_loopback: false,
+        };
+        for (idp, guide) in guides {
+            let bodies: Vec<&str> = guide
+                .split("-d '")
+                .skip(1)
+                .map(|rest| &rest[..rest.find('\'').expect("closing quote")])
+                .collect();
+            assert!(!bodies.is_empty(), "{idp}: the guide shows a PUT body");
+            for raw in bodies {
+                let raw = raw.replace("{tenant-id}", TID);
+                let mut body: Value = serde_json::from_slice(raw.as_bytes())
+                    .unwrap_or_else(|e| panic!("{idp}: the guide's body is not JSON: {e}"));
+                assert_eq!(body["idp"], idp, "{idp}");
+                let slug = OrgSlug::parse("acme").unwrap();
+                OrgConfig::from_admin_json(slug.clone(), raw.as_bytes(), &strict, None)
+                    .unwrap_or_else(|e| panic!("{idp}: the guide's body is refused: {e}"));
+                if !matches!(idp, "okta" | "entra") {
+                    continue;
+                }
+                // The guide's first role rule, met by a token shaped like the IdP's.
+                let rule = body["role_mapping"][0].clone();
+                body["client_id"] = json!(CLIENT_ID);
+                let org =
+                    OrgConfig::from_admin_json(slug, body.to_string().as_bytes(), &strict, None)
+                        .unwrap();
+                let meta = meta_for(org.issuer.as_str());
+                let claims = match idp {
+                    "okta" => json!({"ver": 1, "email": "ada@acme.com", "email_verified": true,
+                        "preferred_username": "ada@acme.com", "groups": ["Everyone", rule["value"]]}),
+                    _ => {
+                        json!({"ver": "2.0", "tid": TID, "oid": "00000000-0000-0000-66f3-3332eca7ea81",
+                        "preferred_username": "ada@acme.com", "email": "ada@acme.com", "xms_edov": true,
+                        "groups": [rule["value"]]})
+                    }
+                };
+                let v = id_token_verifier(&org, &meta).with_provider_algs(&meta);
+                let t = verify_with(&v, &claims).unwrap_or_else(|e| panic!("{idp}: {e}"));
+                let m = admit(&t, &org).unwrap_or_else(|e| panic!("{idp}: {e}"));
+                assert_eq!(m.email().as_str(), "ada@acme.com", "{idp}");
+                assert_eq!(
+                    Some(m.role()),
+                    Role::parse(rule["role"].as_str().unwrap()),
+                    "{idp}"
+                );
+                // Without the claim the rule reads, the guide's default role applies.
+                let mut without = claims.clone();
+                without["groups"] = json!(["Everyone"]);
+                let t = verify_with(&v, &without).unwrap();
+                assert_eq!(
+                    Some(admit(&t, &org).unwrap().role()),
+                    Role::parse("read"),
+                    "{idp}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn extra_claims_never_outrank_the_id_token() {
         use serde_json::json;
