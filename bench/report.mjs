@@ -372,7 +372,10 @@ if (res.soak || res.coldstart || res.lookup) {
 }
 if (res.soak) {
   const M = res.soak.memory;
-  w(`- Soak: ${res.soak.errors === 0 ? 'met' : 'NOT met'}: ${res.soak.errors} errors in ${res.soak.responses} responses over ${f1(res.soak.secs)} s; workerd's memory ${f1(M.delta_kib / 1024)} MiB after - before, ${f1(M.slope_second_half_kib_per_min / 1024)} MiB/min over the second half.`);
+  // "Flat": the second half of the run grows workerd by at most 1 MiB a minute.
+  const flat = M.slope_second_half_kib_per_min <= 1024;
+  w(`- Soak with zero errors: ${res.soak.errors === 0 ? 'met' : 'NOT met'} (${res.soak.errors} in ${res.soak.responses} responses over ${f1(res.soak.secs)} s).`);
+  w(`- Soak with workerd's memory flat (second-half slope <= 1 MiB/min): ${flat ? 'met' : 'NOT met'} (${f1(M.delta_kib / 1024)} MiB after - before, ${f1(M.slope_second_half_kib_per_min / 1024)} MiB/min over the second half).`);
 }
 if (res.coldstart) {
   w(`- Cold start next to a JavaScript worker, same run: edge-sso ${f1(res.coldstart.edge_sso.median_ms)} ms, trivial ${f1(res.coldstart.trivial.median_ms)} ms (fresh \`wrangler dev\`, medians of ${res.coldstart.trials}).`);

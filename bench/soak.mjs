@@ -27,8 +27,11 @@ const CONNS = Number(process.env.BENCH_SOAK_CONNS ?? 8);
 const SAMPLE_MS = Number(process.env.BENCH_SOAK_SAMPLE_MS ?? 2000);
 const GATED_PATH = '/orgs/acme/models/m1/resolve/main/config.json';
 const MEMBERS = ['alice', 'bob', 'carol', 'dave'];
-/** Relative weight of each kind a loop picks (`revoked` follows every `logout`). */
-const WEIGHTS = { gated: 70, lookup: 12, scim: 8, signin: 6, logout: 4 };
+/**
+ * Relative weight of each kind a loop picks (`revoked` follows every `logout`);
+ * BENCH_SOAK_WEIGHTS='{"gated":1}' (JSON) runs another mix, e.g. to find which kind grows memory.
+ */
+const WEIGHTS = JSON.parse(process.env.BENCH_SOAK_WEIGHTS ?? '{"gated":70,"lookup":12,"scim":8,"signin":6,"logout":4}');
 /** Errors kept for the report (status, kind, start of the body). */
 const MAX_ERROR_SAMPLES = 10;
 
@@ -168,6 +171,7 @@ export async function soakBench() {
 
     const pids = workerdPids(port);
     const rss = () => pids.reduce((a, p) => a + rssKiB(p), 0);
+    const perProcessBefore = pids.map(rssKiB);
     const idle = async (ms) => {
       const xs = [];
       for (let t = 0; t < ms; t += 250) {
@@ -213,6 +217,8 @@ export async function soakBench() {
       by_kind: byKind,
       memory: {
         workerd_processes: pids.length,
+        // Which process grew: [before, after] per workerd process, KiB.
+        per_process_kib: pids.map((p, i) => [perProcessBefore[i], rssKiB(p)]),
         before_kib: beforeKib,
         after_kib: afterKib,
         delta_kib: afterKib - beforeKib,
