@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 
 import autocannon from 'autocannon';
+import WebSocketClient from 'ws';
 import { SignJWT, importJWK } from 'jose';
 
 export const log = (...a) => console.log('[bench]', ...a);
@@ -92,3 +93,56 @@ export async function logoutToken(idp, sub) {
     .setExpirationTime(now + 120)
     .sign(await importJWK(jwk, 'RS256'));
 }
+
+// ---- the worker's isolate through DevTools (wrangler dev's inspector proxy) -----------------
+// workerd's RSS under wrangler dev grows per request for any worker, a trivial JS one included
+// (h-mem, bench/memprobe.mjs): the isolate's own memory is the JS heap and the Wasm memory.
+
+/** The inspector port wrangler dev was given (e2e/worker.mjs passes --inspector-port). */
+function inspectorPort(port) {
+  for (const d of procPids()) {
+    let c = '';
+    try { c = readFileSync(`/proc/${d}/cmdline`, 'utf8'); } catch { continue; }
+    if (c.includes('wrangler.js') && c.includes(`worker-${port}/wrangler.toml`)) {
+      const a = c.split('\0');
+      return Number(a[a.indexOf('--inspector-port') + 1]);
+    }
+  }
+  throw new Error('no wrangler');
+}
+const procPids = () => readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+
+/** One DevTools connection to the worker's isolate, through wrangler's inspector proxy. */
+export async function openInspector(port) {
+  const ip = inspectorPort(port);
+  const targets = await (await fetch(`http://127.0.0.1:${ip}/json`)).json();
+  const ws = new WebSocketClient(targets[0].webSocketDebuggerUrl, { headers: { origin: 'http://localhost' } });
+  let id = 0;
+  const pending = new Map();
+  let context = null;
+  ws.on('message', (m) => {
+    const d = JSON.parse(String(m));
+    if (d.method === 'Runtime.executionContextCreated') context = d.params.context.uniqueId;
+    if (d.id && pending.has(d.id)) { pending.get(d.id)(d); pending.delete(d.id); }
+  });
+  await new Promise((r, j) => { ws.on('open', r); ws.on('error', j); });
+  const call = (method, params = {}) => new Promise((r, j) => {
+    const i = ++id; pending.set(i, r); ws.send(JSON.stringify({ id: i, method, params }));
+    setTimeout(() => j(new Error(`${method} timed out`)), 60_000);
+  });
+  for (let i = 0; i < 40 && !context; i++) await sleep(50);
+  return { call, context: () => context, close: () => ws.close() };
+}
+
+/** JS heap use and the Wasm memories of the isolate. */
+export async function isolateMemory(insp, { gc = false } = {}) {
+  const { call } = insp;
+  if (gc) await call('HeapProfiler.collectGarbage');
+  const heap = (await call('Runtime.getHeapUsage')).result;
+  const ev = await call('Runtime.evaluate', { expression: 'WebAssembly.Memory.prototype', uniqueContextId: insp.context() });
+  if (!ev.result) return { heap, error: JSON.stringify(ev) };
+  const arr = (await call('Runtime.queryObjects', { prototypeObjectId: ev.result.result.objectId })).result.objects.objectId;
+  const mem = (await call('Runtime.callFunctionOn', { objectId: arr, functionDeclaration: 'function(){return this.map(m=>m.buffer.byteLength)}', returnByValue: true })).result.result.value;
+  return { js_used_mib: +(heap.usedSize / 2 ** 20).toFixed(1), js_total_mib: +(heap.totalSize / 2 ** 20).toFixed(1), wasm_memory_mib: mem.map((b) => b / 2 ** 20) };
+}
+
