@@ -164,7 +164,7 @@ if (res.load) {
     w();
     w('| Step | KV operations |');
     w('|---|---|');
-    w(`| GET /sso/start (discovery in the isolate cache) | ${fmt(k.start_discovery_cached)} |`);
+    w(`| GET /sso/start (discovery in the isolate cache; the transaction is sealed into the \`sso_tx\` cookie, nothing is stored) | ${fmt(k.start_discovery_cached)} |`);
     w(`| GET /sso/callback (JWKS in the isolate cache) | ${fmt(k.callback_jwks_cached)} |`);
     w(`| GET /sso/me, first after login | ${fmt(k.me_first_after_login)} |`);
     w(`| GET /sso/me, again within 10 s (isolate session cache) | ${fmt(k.me_within_10s)} |`);
@@ -258,6 +258,82 @@ if (res.revocation) {
   w('trip to the Durable Object\'s home location (tens to a few hundred ms) instead of loopback.');
   w();
 }
+if (res.soak) {
+  const S = res.soak;
+  const M = S.memory;
+  const mib = (k) => `${(k / 1024).toFixed(1)} MiB`;
+  const statuses = (c) => Object.entries(c).map(([k, n]) => `${k}: ${n}`).join(', ');
+  w('## Soak (issue 11, item 8)');
+  w();
+  w(`${f1(S.secs)} s of mixed load, ${S.conns} concurrent loops, against the release worker (build/) in \`wrangler dev\` with the local`);
+  w('oidc-provider (e2e/idp.mjs) and the demo origin (e2e/origin.mjs, which verifies every `Edge-SSO-Assertion` against the');
+  w('worker\'s JWKS); rate limits raised as the e2e tests raise them. Each loop picks a kind by weight');
+  w(`(${Object.entries(S.weights).map(([k, v]) => `${k} ${v}`).join(', ')}) and runs it to its end before the next: **gated** = GET`);
+  w('of a gated path as one of four signed-in members (200); **lookup** = `GET /sso/start?email=...` (302); **scim** = `GET');
+  w('/scim/v2/acme/Users` (200); **signin** = `/sso/start` -> IdP login and consent -> `/sso/callback` (302; time = the whole');
+  w('flow, the IdP included); **logout** = a logout token for a member signed in by `signin`, POSTed to');
+  w('`/sso/backchannel-logout/acme` (200), then **revoked** = that member\'s gated GET (401). Every response is counted;');
+  w('any other status or a failed request is an error.');
+  w();
+  w('| Kind | Responses | p50 | p99 | Statuses |');
+  w('|---|---|---|---|---|');
+  for (const [k, r] of Object.entries(S.by_kind)) w(`| ${k} | ${r.requests} | ${f2(r.p50_ms)} ms | ${f2(r.p99_ms)} ms | ${statuses(r.statuses)} |`);
+  w(`| **all** | **${S.responses}** (${f1(S.req_per_s)}/s) | | | **errors: ${S.errors}** |`);
+  w();
+  w(`Assertions verified at the origin: ${S.origin_assertions.verified} (not verified: ${S.origin_assertions.unverified}).`);
+  if (S.error_samples.length) w(`Error samples: \`${JSON.stringify(S.error_samples).replace(/`/g, "'")}\`.`);
+  w();
+  w(`workerd's resident memory (VmRSS, summed over the ${M.workerd_processes} workerd process(es) of that \`wrangler dev\`; they also hold`);
+  w('the local KV, Durable Object and rate-limit simulators): "before" = median of 2 s idle after the set-up and a warm-up,');
+  w(`"during" = every ${res.soak_params.SAMPLE_MS} ms, "after" = median of 3 s idle once the load stopped; slope = least-squares fit of the samples during.`);
+  w();
+  w('| Before | Peak during | After | After - before | Slope over the run | Slope over the second half |');
+  w('|---|---|---|---|---|---|');
+  w(`| ${mib(M.before_kib)} | ${mib(M.peak_kib)} | ${mib(M.after_kib)} | ${mib(M.delta_kib)} | ${f1(M.slope_kib_per_min / 1024)} MiB/min | ${f1(M.slope_second_half_kib_per_min / 1024)} MiB/min |`);
+  w();
+}
+
+if (res.coldstart) {
+  const C = res.coldstart;
+  w('## Cold start: edge-sso vs a trivial JavaScript worker (issue 11)');
+  w();
+  w(`A fresh \`wrangler dev\` process per trial (spawn -> first \`200\` from \`GET /healthz\`, polled every 10 ms), ${C.trials} trials per`);
+  w('worker after one unmeasured start of each, the two workers interleaved in shuffled order. **edge-sso** = the release');
+  w('build (build/); **trivial** = bench/trivial/worker.mjs, a JS worker with the same routes\' shape (`/healthz`, a fixed');
+  w('`302` on `/sso/start`) and none of the work. Both pay wrangler\'s own start (Node, esbuild bundling, its proxy) and a');
+  w('fresh workerd process; the difference is what edge-sso\'s isolate adds (compiling and instantiating the Wasm, the');
+  w('first request). A fresh isolate inside one long-lived workerd is not measured: wrangler dev (Miniflare) restarts the');
+  w('whole workerd process when the script changes, so there is no such event to time locally.');
+  w();
+  w('| Worker | Median | Runs |');
+  w('|---|---|---|');
+  w(`| trivial JS worker | ${f1(C.trivial.median_ms)} ms | ${C.trivial.runs_ms.map(f1).join(', ')} ms |`);
+  w(`| edge-sso | ${f1(C.edge_sso.median_ms)} ms | ${C.edge_sso.runs_ms.map(f1).join(', ')} ms |`);
+  w(`| **edge-sso - trivial** | **${f1(C.difference_ms)} ms** (ratio ${f2(C.ratio)}x) | |`);
+  w();
+}
+
+if (res.lookup) {
+  const K = res.lookup;
+  const S = K.sequential;
+  const L = K.load;
+  const P = res.lookup_params;
+  w('## Lookup: `/sso/start` vs a trivial worker (issue 11)');
+  w();
+  w('`GET /sso/start?email=alice@acme.test` -> `302`, of the release worker (build/; org acme configured, its discovery');
+  w('document in the isolate cache after 50 warm-up requests), against the same request to the trivial JS worker');
+  w('(bench/trivial: a fixed `302` and `Set-Cookie`), each in its own `wrangler dev`, same run.');
+  w(`Sequential: ${S.edge_sso.requests} requests per variant, one at a time, each timed to its last byte, the variants interleaved`);
+  w(`request by request in shuffled order. Load: autocannon, ${P.CONNS} connections, ${P.ROUNDS} rounds of ${P.ROUND_SECS} s per variant,`);
+  w('shuffled within each round; medians over rounds (autocannon\'s p50 is in whole ms, hence also its mean).');
+  w();
+  w('| Variant | Sequential p50 | Sequential p99 | Load req/s | Load p50 | Load mean | Load p99 | Other statuses |');
+  w('|---|---|---|---|---|---|---|---|');
+  w(`| trivial JS worker | ${f2(S.trivial.p50_ms)} ms | ${f2(S.trivial.p99_ms)} ms | ${f1(L.trivial.req_per_s)} | ${L.trivial.p50_ms} ms | ${f2(L.trivial.mean_ms)} ms | ${L.trivial.p99_ms} ms | ${L.trivial.other} |`);
+  w(`| edge-sso \`/sso/start\` | ${f2(S.edge_sso.p50_ms)} ms | ${f2(S.edge_sso.p99_ms)} ms | ${f1(L.edge_sso.req_per_s)} | ${L.edge_sso.p50_ms} ms | ${f2(L.edge_sso.mean_ms)} ms | ${L.edge_sso.p99_ms} ms | ${L.edge_sso.other} |`);
+  w(`| **ratio** | **${f2(S.ratio_p50)}x** | | | **${f2(L.ratio_p50)}x** (rounds: ${L.ratio_p50_per_round.map(f2).join(', ')}) | ${f2(L.ratio_mean)}x | | |`);
+  w();
+}
 w('## Targets (issue 4), as measured above');
 w();
 w(`- Release Wasm <= 400 KB gzip -9: ${size.wasm_gzip9 <= 400 * 1000 ? 'met' : 'NOT met'} (${(size.wasm_gzip9 / 1000).toFixed(1)} KB).`);
@@ -273,6 +349,10 @@ if (res.load) {
   w(`- /sso/me within 1.5x of the floor at p50: ${L.me.p50_ms <= 1.5 * L.floor.p50_ms ? 'met' : 'NOT met'} (${f2(L.me.p50_ms / L.floor.p50_ms)}x). Both are dominated by wrangler dev's`);
   w('  local proxy and the shared 2 cores; run-to-run differences of a few ms are noise at this resolution.');
   if (L.kv) w(`- At most one KV read per signed-in request, none when cached: ${L.kv.me_first_after_login.get <= 1 && L.kv.me_within_10s.get === 0 ? 'met' : 'NOT met'} (isolate session cache: 10 s, at most 1024 entries).`);
+  if (L.kv) {
+    const st = L.kv.start_discovery_cached;
+    w(`- \`/sso/start\` writes nothing, at most 2 KV reads (issue 11): ${st.put + st.delete === 0 && st.get <= 2 ? 'met' : 'NOT met'} (${st.get} get, ${st.put} put, ${st.delete} delete).`);
+  }
 }
 if (res.gateway || res.memory || res.revocation) {
   w();
@@ -296,6 +376,25 @@ if (res.revocation) {
   const all = Object.values(res.revocation).flatMap((r) => [r.same_isolate, r.other_isolate]);
   const worst = Math.max(...all.map((s) => s.max_ms ?? Infinity));
   w(`- Revocation within 10 s of the answer, every channel, both isolates: ${worst <= 10_000 ? 'met' : 'NOT met'} (worst ${f1(worst)} ms).`);
+}
+if (res.soak || res.coldstart || res.lookup) {
+  w();
+  w('## Targets (issue 11), as measured above');
+  w();
+}
+if (res.soak) {
+  const M = res.soak.memory;
+  // "Flat": the second half of the run grows workerd by at most 1 MiB a minute.
+  const flat = M.slope_second_half_kib_per_min <= 1024;
+  w(`- Soak with zero errors: ${res.soak.errors === 0 ? 'met' : 'NOT met'} (${res.soak.errors} in ${res.soak.responses} responses over ${f1(res.soak.secs)} s).`);
+  w(`- Soak with workerd's memory flat (second-half slope <= 1 MiB/min): ${flat ? 'met' : 'NOT met'} (${f1(M.delta_kib / 1024)} MiB after - before, ${f1(M.slope_second_half_kib_per_min / 1024)} MiB/min over the second half).`);
+}
+if (res.coldstart) {
+  w(`- Cold start next to a JavaScript worker, same run: edge-sso ${f1(res.coldstart.edge_sso.median_ms)} ms, trivial ${f1(res.coldstart.trivial.median_ms)} ms (fresh \`wrangler dev\`, medians of ${res.coldstart.trials}).`);
+}
+if (res.lookup) {
+  const met = (r) => (r <= 1.3 ? 'met' : 'NOT met');
+  w(`- Lookup p50 at most 1.3x a trivial worker's: sequential ${met(res.lookup.sequential.ratio_p50)} (${f2(res.lookup.sequential.ratio_p50)}x), under load ${met(res.lookup.load.ratio_p50)} (${f2(res.lookup.load.ratio_p50)}x).`);
 }
 w();
 writeFileSync(join(HERE, 'RESULTS.md'), `${lines.join('\n')}\n`);

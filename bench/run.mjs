@@ -14,6 +14,10 @@
 //      SCIM deactivation) to the first refused gated request, in the isolate that handled the
 //      revocation (A) and in a second isolate with its own caches (B, another worker of the same
 //      `wrangler dev` sharing A's Durable Object and KV), polled every 50 ms.
+//   7. `soak` (bench/soak.mjs): 60 s of mixed load against the real worker, every response
+//      counted, workerd's memory sampled; `coldstart` (bench/coldstart.mjs): fresh `wrangler dev`
+//      to first answer, edge-sso vs a trivial JS worker (bench/trivial); `lookup`
+//      (bench/lookup.mjs): /sso/start vs the trivial worker's same route, interleaved.
 // Writes bench/.out/results.json; scripts/bench.sh renders bench/RESULTS.md from it.
 //
 // Verification time is taken two ways: inside the worker (Date.now / performance.now around the
@@ -35,7 +39,10 @@ import { startIdp } from '../e2e/idp.mjs';
 import { freePort } from '../e2e/ports.mjs';
 import { startWorker, testConfig } from '../e2e/worker.mjs';
 import { generateAssertionKey } from '../e2e/keys.mjs';
+import { coldstartBench, coldstartParams } from './coldstart.mjs';
+import { lookupBench, lookupParams } from './lookup.mjs';
 import { startBenchOrigin } from './origin.mjs';
+import { soakBench, soakParams } from './soak.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..');
@@ -909,6 +916,9 @@ async function main() {
   const results = {
     when: new Date().toISOString(),
     params: { ROUNDS, BATCH, LOAD_SECS, LOAD_CONNS, CALLBACKS, STARTUPS, GATE_ROUNDS, GATE_SECS, GATE_SEQ, BIG_MIB, REVOKE_TRIALS, POLL_MS },
+    soak_params: soakParams,
+    coldstart_params: coldstartParams,
+    lookup_params: lookupParams,
   };
   const only = process.env.BENCH_ONLY?.split(',');
   const want = (p) => !only || only.includes(p);
@@ -948,6 +958,9 @@ async function main() {
       await upstream.stop();
     }
   }
+  if (want('soak')) results.soak = await soakBench();
+  if (want('coldstart')) results.coldstart = await coldstartBench();
+  if (want('lookup')) results.lookup = await lookupBench();
   // BENCH_RESULTS=<file> writes elsewhere (a partial run must not replace the full run's figures).
   const file = process.env.BENCH_RESULTS ?? join(OUT, 'results.json');
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);

@@ -461,11 +461,21 @@ fn start_costs_at_most_two_reads_and_writes_nothing() {
     assert_eq!(c1.puts - c0.puts, 1, "the discovery cache only");
     assert_eq!(c1.lists - c0.lists, 0);
     assert_eq!(h.net.hits(&disc), 1);
-    for _ in 0..3 {
+    // Then none while the isolate's org cache holds the domain's pointer and the org
+    // (ORG_CACHE_SECS), and index + org again once it expired; never a write.
+    for expired in [false, false, true, false] {
+        if expired {
+            h.clock.advance(edge_sso::core::org_cache::ORG_CACHE_SECS);
+        }
         let before = h.counts();
         h.start("grace@acme.com");
         let after = h.counts();
-        assert_eq!(after.gets - before.gets, 2, "index + org only");
+        let reads = if expired { 2 } else { 0 };
+        assert_eq!(
+            after.gets - before.gets,
+            reads,
+            "index + org, when not cached"
+        );
         assert_eq!(
             after.puts - before.puts,
             0,
@@ -474,7 +484,9 @@ fn start_costs_at_most_two_reads_and_writes_nothing() {
         assert_eq!(after.deletes - before.deletes, 0);
         assert_eq!(after.lists - before.lists, 0);
     }
-    // By org slug: one read, then none while the isolate's org cache holds it.
+    // By org slug: one read once the cache expired, then none while the isolate's org cache
+    // holds it.
+    h.clock.advance(edge_sso::core::org_cache::ORG_CACHE_SECS);
     let before = h.counts();
     h.start_query(&format!("org={ACME}"));
     assert_eq!(h.counts().gets - before.gets, 1);

@@ -94,9 +94,9 @@ fn started_elsewhere(req: &Request) -> bool {
 }
 
 /// `GET /sso/start?email=E[&return_to=P]` or `?org=SLUG`: finds the org (one KV read on the
-/// domain index and one on the org for an email; none for a cached org slug), then redirects
-/// to its IdP with state, nonce and PKCE, the transaction sealed into its own cookie: nothing is
-/// stored. A sign-in started by another site gets a confirmation page naming the org instead
+/// domain index and one on the org for an email, none when the isolate's org cache has them),
+/// then redirects to its IdP with state, nonce and PKCE, the transaction sealed into its own
+/// cookie: nothing is stored. A sign-in started by another site gets a confirmation page naming the org instead
 /// (login CSRF into an org the user did not choose). `HEAD` does nothing.
 pub(super) async fn start<S: KvStore, H: HttpClient, V: SignatureVerifier>(
     app: &App<'_, S, H, V>,
@@ -130,8 +130,15 @@ pub(super) async fn start<S: KvStore, H: HttpClient, V: SignatureVerifier>(
                     return lookup_failure(req, e, &return_to);
                 }
             };
-            match dir.lookup_domain(email.domain()).await? {
-                Some(org) => (org, Some(email.as_str().to_owned())),
+            // The isolate's org cache (ORG_CACHE_SECS) keeps the domain's pointer and the
+            // org: the callback reads the org afresh.
+            match app
+                .state
+                .orgs
+                .by_domain(&dir, email.domain(), app.clock.now())
+                .await?
+            {
+                Some(org) => ((*org).clone(), Some(email.as_str().to_owned())),
                 None => {
                     // Reveal nothing about other orgs: the same answer for every unknown domain.
                     let e = AppError::new(ErrorCode::UnknownDomain).message(

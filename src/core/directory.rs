@@ -141,19 +141,29 @@ impl<S: KvStore> OrgDirectory<S> {
         &self,
         domain: &EmailDomain,
     ) -> Result<Option<OrgConfig>, DirectoryError> {
-        let slug = match self.index(domain).await? {
-            None => return Ok(None),
-            Some(IndexEntry::Org(slug)) => slug,
-            Some(IndexEntry::Corrupt(key)) => {
-                return Err(DirectoryError::Corrupt(format!(
-                    "{key} does not hold an org slug"
-                )))
-            }
+        let Some(slug) = self.domain_slug(domain).await? else {
+            return Ok(None);
         };
         Ok(self
             .get(&slug)
             .await?
             .filter(|config| config.lists_domain(domain)))
+    }
+
+    /// The slug the index entry of `domain` points at (one read), not yet checked against
+    /// that org's config: a caller must route only to an org whose config lists the domain,
+    /// as [`OrgDirectory::lookup_domain`] does.
+    pub async fn domain_slug(
+        &self,
+        domain: &EmailDomain,
+    ) -> Result<Option<OrgSlug>, DirectoryError> {
+        match self.index(domain).await? {
+            None => Ok(None),
+            Some(IndexEntry::Org(slug)) => Ok(Some(slug)),
+            Some(IndexEntry::Corrupt(key)) => Err(DirectoryError::Corrupt(format!(
+                "{key} does not hold an org slug"
+            ))),
+        }
     }
 
     /// Up to `limit` org configs, in slug order.
