@@ -749,6 +749,37 @@ pub(crate) mod testkit {
             claims,
         )
     }
+
+    /// Claim sets built one claim at a time from values that are valid, nearly valid or wrong, each
+    /// labelled with whether OIDC Core 3.1.3.7 (steps 2-5, 9-11) and section 2 accept it on its own.
+    pub mod claim_model {
+        use proptest::prelude::*;
+        use serde_json::{Map, Value};
+
+        /// One claim: absent (`None`) or a value, and whether it is acceptable.
+        pub type Choice = (Option<Value>, bool);
+
+        /// Picks one of `choices` for claim `name`.
+        pub fn claim(
+            name: &'static str,
+            choices: Vec<Choice>,
+        ) -> impl Strategy<Value = (&'static str, Choice)> {
+            prop::sample::select(choices).prop_map(move |c| (name, c))
+        }
+
+        /// The claims object and whether every claim in it is acceptable.
+        pub fn assemble(picks: &[(&'static str, Choice)]) -> (Vec<u8>, bool) {
+            let mut m = Map::new();
+            let mut ok = true;
+            for (name, (v, valid)) in picks {
+                if let Some(v) = v {
+                    m.insert((*name).to_owned(), v.clone());
+                }
+                ok &= valid;
+            }
+            (serde_json::to_vec(&Value::Object(m)).unwrap(), ok)
+        }
+    }
 }
 
 #[cfg(test)]
