@@ -813,16 +813,16 @@ mod model {
                                  (Some(json!({BACKCHANNEL_LOGOUT_EVENT: {}, "x": 1})), true),
                                  (None, false), (Some(json!([])), false), (Some(json!({})), false),
                                  (ev(json!([])), false)]),
-            claim("nonce", vec![(None, true), (None, true), (s("n"), false),
+            claim("nonce", vec![(None, true), (s("n"), false),
                                 (Some(Value::Null), false)]),
-            prop::sample::select(vec![
+            prop_oneof![3 => Just((s("user-42"), Some(true))), 1 => prop::sample::select(vec![
                 (s("user-42"), Some(true)), (s(""), Some(false)), (None, None),
                 (s(&"a".repeat(256)), Some(false)), (Some(json!(1)), Some(false)),
-            ]),
-            prop::sample::select(vec![
+            ])],
+            prop_oneof![3 => Just((s("session-7"), Some(true))), 1 => prop::sample::select(vec![
                 (s("session-7"), Some(true)), (s(""), Some(false)), (None, None),
                 (s(&"s".repeat(MAX_SID_LEN + 1)), Some(false)),
-            ]),
+            ])],
         )
             .prop_map(|t| {
                 // Back-Channel Logout 1.0 2.6 step 5: sub, sid or both; each present one valid.
