@@ -565,7 +565,8 @@ mod tests {
         match vals.as_slice() {
             [v] if !v.is_empty()
                 && name.len() + v.len() <= MAX_COOKIE_BYTES
-                && v.bytes().all(|b| b.is_ascii_graphic() && !b"\",;\\".contains(&b)) =>
+                && v.bytes()
+                    .all(|b| b.is_ascii_graphic() && !b"\",;\\".contains(&b)) =>
             {
                 Some(v.to_string())
             }
@@ -585,11 +586,18 @@ mod tests {
         /// (case, whitespace, prefixes), valid and invalid values, nameless pairs.
         fn header() -> impl Strategy<Value = String> {
             let name = prop_oneof![
-                Just("a".to_owned()), Just(" a".to_owned()), Just("a\t".to_owned()),
-                Just("A".to_owned()), Just("ab".to_owned()), Just("b".to_owned()),
-                Just(tx_a()), Just(SECURE.tx_cookie_for("state-b")),
-                Just("__Host-sso_tx_0123abcd".to_owned()), Just("__Host-sso_tx_0123ABCD".to_owned()),
-                Just(DEV.tx_cookie_for("state-a")), Just(String::new()),
+                Just("a".to_owned()),
+                Just(" a".to_owned()),
+                Just("a\t".to_owned()),
+                Just("A".to_owned()),
+                Just("ab".to_owned()),
+                Just("b".to_owned()),
+                Just(tx_a()),
+                Just(SECURE.tx_cookie_for("state-b")),
+                Just("__Host-sso_tx_0123abcd".to_owned()),
+                Just("__Host-sso_tx_0123ABCD".to_owned()),
+                Just(DEV.tx_cookie_for("state-a")),
+                Just(String::new()),
             ];
             let value = prop_oneof![
                 4 => "[!#-+\\--:<-\\[\\]-~]{1,12}",
@@ -600,7 +608,10 @@ mod tests {
                 6 => (name, value).prop_map(|(n, v)| format!("{n}={v}")),
                 1 => "[a-z]{0,4}",
             ];
-            (prop::collection::vec(pair, 0..8), prop::sample::select(vec!["; ", ";", ";  "]))
+            (
+                prop::collection::vec(pair, 0..8),
+                prop::sample::select(vec!["; ", ";", ";  "]),
+            )
                 .prop_map(|(pairs, sep)| pairs.join(sep))
         }
 

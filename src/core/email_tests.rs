@@ -323,11 +323,38 @@ mod props {
     /// digits, IDNA look-alikes, ideographic full stops) or plainly wrong.
     fn near_domain() -> impl Strategy<Value = String> {
         let tok = prop::sample::select(vec![
-            "a", "B", "z9", "0", "42", "-", "com", "ORG", "ü", "Ü", "ß", "ａ", "é", "\u{3002}",
-            "xn--bcher-kva", "0x", "1f", "_", "*", "%", " ", "\u{200B}", "[", ":", "::1", ".",
+            "a",
+            "B",
+            "z9",
+            "0",
+            "42",
+            "-",
+            "com",
+            "ORG",
+            "ü",
+            "Ü",
+            "ß",
+            "ａ",
+            "é",
+            "\u{3002}",
+            "xn--bcher-kva",
+            "0x",
+            "1f",
+            "_",
+            "*",
+            "%",
+            " ",
+            "\u{200B}",
+            "[",
+            ":",
+            "::1",
+            ".",
         ]);
         prop::collection::vec(
-            (prop::collection::vec(tok, 0..4), prop::sample::select(vec![".", ".", "", "。"])),
+            (
+                prop::collection::vec(tok, 0..4),
+                prop::sample::select(vec![".", ".", "", "。"]),
+            ),
             0..6,
         )
         .prop_map(|labels| {
@@ -353,9 +380,7 @@ mod props {
         let last = labels.last().copied().unwrap_or("");
         // WHATWG URL "ends in a number": a numeric (decimal or 0x-hex) last label is IPv4.
         let numeric = (!last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()))
-            || last
-                .get(..2)
-                .is_some_and(|p| p.eq_ignore_ascii_case("0x"))
+            || last.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("0x"))
                 && last[2..].bytes().all(|b| b.is_ascii_hexdigit());
         let ok = s.len() <= MAX_DOMAIN_LEN
             && labels.len() >= 2
@@ -386,8 +411,22 @@ mod props {
     fn near_local() -> impl Strategy<Value = String> {
         prop::collection::vec(
             prop::sample::select(vec![
-                "a", "Bob", "0", ".", "..", "+tag", "!#$%&'*/=?^_`{|}~-", "é", "\"", "(", ",",
-                " ", "\u{200B}", "\\", "@", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+                "a",
+                "Bob",
+                "0",
+                ".",
+                "..",
+                "+tag",
+                "!#$%&'*/=?^_`{|}~-",
+                "é",
+                "\"",
+                "(",
+                ",",
+                " ",
+                "\u{200B}",
+                "\\",
+                "@",
+                "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
             ]),
             0..5,
         )
@@ -403,7 +442,8 @@ mod props {
         };
         !l.is_empty()
             && l.len() <= MAX_LOCAL_LEN
-            && l.split('.').all(|atom| !atom.is_empty() && atom.chars().all(atext))
+            && l.split('.')
+                .all(|atom| !atom.is_empty() && atom.chars().all(atext))
     }
 
     proptest! {

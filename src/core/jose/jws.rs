@@ -324,10 +324,27 @@ mod tests {
 
         fn header() -> impl Strategy<Value = Header> {
             (
-                param(vec![json!("RS256"), json!("PS256"), json!("ES256"), json!("EdDSA"),
-                           json!("none"), json!("HS256"), json!("rs256"), json!("RS256 "), json!(1)]),
-                param(vec![json!("JWT"), json!("jwt"), json!("application/JWT"), json!("logout+jwt"),
-                           json!("JWTX"), json!("application/"), json!(null), json!(5)]),
+                param(vec![
+                    json!("RS256"),
+                    json!("PS256"),
+                    json!("ES256"),
+                    json!("EdDSA"),
+                    json!("none"),
+                    json!("HS256"),
+                    json!("rs256"),
+                    json!("RS256 "),
+                    json!(1),
+                ]),
+                param(vec![
+                    json!("JWT"),
+                    json!("jwt"),
+                    json!("application/JWT"),
+                    json!("logout+jwt"),
+                    json!("JWTX"),
+                    json!("application/"),
+                    json!(null),
+                    json!(5),
+                ]),
                 prop_oneof![3 => Just(None), 1 => Just(Some(json!(["exp"])))],
                 param(vec![json!("k1"), json!(""), json!(7), json!(null)]),
             )
@@ -353,7 +370,10 @@ mod tests {
                 Damage::NotBase64(0) => return Err(JwsError::Malformed("header")),
                 _ => {}
             }
-            let alg_name = alg.as_ref().and_then(Value::as_str).ok_or(JwsError::Malformed("alg"))?;
+            let alg_name = alg
+                .as_ref()
+                .and_then(Value::as_str)
+                .ok_or(JwsError::Malformed("alg"))?;
             let alg = match alg_name {
                 "RS256" => JwsAlg::RS256,
                 "PS256" => JwsAlg::PS256,

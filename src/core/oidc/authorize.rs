@@ -733,17 +733,49 @@ mod tests {
     fn near_return_to() -> impl proptest::strategy::Strategy<Value = String> {
         use proptest::prelude::*;
         let prefix = prop::sample::select(vec![
-            "/", "/", "//", "/\\", "", "https:", "javascript:", " /", "/\t/", "\\", "%2F", "/.",
+            "/",
+            "/",
+            "//",
+            "/\\",
+            "",
+            "https:",
+            "javascript:",
+            " /",
+            "/\t/",
+            "\\",
+            "%2F",
+            "/.",
         ]);
         let tok = prop::sample::select(vec![
-            "a", "..", ".", "/", "?", "#", "&x=1", "%2F", "%0a", "@", ":", "evil.example", "\\",
-            " ", "\t", "\n", "\r", "\u{0}", "\u{7f}", "é", "\"", "~", "//", "/..//",
+            "a",
+            "..",
+            ".",
+            "/",
+            "?",
+            "#",
+            "&x=1",
+            "%2F",
+            "%0a",
+            "@",
+            ":",
+            "evil.example",
+            "\\",
+            " ",
+            "\t",
+            "\n",
+            "\r",
+            "\u{0}",
+            "\u{7f}",
+            "é",
+            "\"",
+            "~",
+            "//",
+            "/..//",
             "\u{3000}",
         ]);
         let pad = prop::sample::select(vec![0usize, 0, 0, 1000, MAX_RETURN_TO - 1]);
-        (prefix, prop::collection::vec(tok, 0..8), pad).prop_map(|(p, t, n)| {
-            format!("{p}{}{}", t.concat(), "a".repeat(n))
-        })
+        (prefix, prop::collection::vec(tok, 0..8), pad)
+            .prop_map(|(p, t, n)| format!("{p}{}{}", t.concat(), "a".repeat(n)))
     }
 
     mod props {

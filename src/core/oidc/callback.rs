@@ -335,22 +335,40 @@ mod tests {
                     seen.push(p);
                 }
             }
-            let get = |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone());
-            let clean = |s: &str, n: usize| s.chars().filter(|c| !c.is_control()).take(n).collect::<String>();
+            let get = |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.clone())
+            };
+            let clean = |s: &str, n: usize| {
+                s.chars()
+                    .filter(|c| !c.is_control())
+                    .take(n)
+                    .collect::<String>()
+            };
             if let Some(e) = get("error") {
                 let e = clean(&e, MAX_ERROR);
                 return Ok(Callback::Error {
-                    error: if e.is_empty() { "unspecified_error".into() } else { e },
+                    error: if e.is_empty() {
+                        "unspecified_error".into()
+                    } else {
+                        e
+                    },
                     description: get("error_description")
                         .map(|d| clean(&d, MAX_ERROR_DESCRIPTION))
                         .filter(|d| !d.is_empty()),
                 });
             }
-            let code = get("code").filter(|c| !c.is_empty()).ok_or(CallbackError::MissingCode)?;
+            let code = get("code")
+                .filter(|c| !c.is_empty())
+                .ok_or(CallbackError::MissingCode)?;
             if code.len() > MAX_CODE {
                 return Err(CallbackError::TooLong("code"));
             }
-            let state = get("state").filter(|c| !c.is_empty()).ok_or(CallbackError::MissingState)?;
+            let state = get("state")
+                .filter(|c| !c.is_empty())
+                .ok_or(CallbackError::MissingState)?;
             if state.len() > MAX_STATE {
                 return Err(CallbackError::TooLong("state"));
             }
@@ -358,7 +376,11 @@ mod tests {
             if iss.as_ref().is_some_and(|i| i.len() > MAX_ISS) {
                 return Err(CallbackError::TooLong("iss"));
             }
-            Ok(Callback::Code { code: Secret::new(code), state, iss })
+            Ok(Callback::Code {
+                code: Secret::new(code),
+                state,
+                iss,
+            })
         }
 
         proptest! {

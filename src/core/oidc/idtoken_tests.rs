@@ -587,27 +587,101 @@ mod props {
         let s = |v: &str| Some(json!(v));
         let n = |v: u64| Some(json!(v));
         (
-            claim("iss", vec![(s(ISS), true), (None, false), (s("https://evil.example"), false),
-                              (s(&format!("{ISS}/")), false), (Some(json!(1)), false)]),
-            claim("aud", vec![(s(CLIENT_ID), true), (Some(json!([CLIENT_ID])), true),
-                              (Some(json!([CLIENT_ID, "other"])), false), (s("other"), false),
-                              (None, false), (Some(json!([1])), false), (Some(json!([])), false)]),
-            claim("azp", vec![(None, true), (s(CLIENT_ID), true), (s("other"), false),
-                              (Some(json!(1)), false)]),
-            claim("exp", vec![(n(NOW + 300), true), (n(NOW - 59), true), (n(NOW - 60), false),
-                              (None, false), (s("x"), false), (Some(json!(-1)), false),
-                              (Some(json!(NOW as f64 + 0.5)), true)]),
-            claim("iat", vec![(n(NOW - 10), true), (n(NOW + 60), true), (n(NOW + 61), false),
-                              (None, false), (s("x"), false)]),
-            claim("nbf", vec![(None, true), (n(NOW + 60), true), (n(NOW + 61), false),
-                              (s("x"), false)]),
-            claim("nonce", vec![(s(NONCE), true), (s("nonce-other"), false), (None, false),
-                                (Some(json!(1)), false), (s(""), false)]),
-            claim("sub", vec![(s("user-42"), true), (s(""), false), (s(&"a".repeat(255)), true),
-                              (s(&"a".repeat(256)), false), (None, false), (Some(json!(1)), false)]),
-            claim("auth_time", vec![(None, true), (n(NOW - 20), true), (s("x"), false)]),
-            claim("email_verified", vec![(None, true), (Some(json!("TRUE")), true),
-                                         (Some(json!(0)), true)]),
+            claim(
+                "iss",
+                vec![
+                    (s(ISS), true),
+                    (None, false),
+                    (s("https://evil.example"), false),
+                    (s(&format!("{ISS}/")), false),
+                    (Some(json!(1)), false),
+                ],
+            ),
+            claim(
+                "aud",
+                vec![
+                    (s(CLIENT_ID), true),
+                    (Some(json!([CLIENT_ID])), true),
+                    (Some(json!([CLIENT_ID, "other"])), false),
+                    (s("other"), false),
+                    (None, false),
+                    (Some(json!([1])), false),
+                    (Some(json!([])), false),
+                ],
+            ),
+            claim(
+                "azp",
+                vec![
+                    (None, true),
+                    (s(CLIENT_ID), true),
+                    (s("other"), false),
+                    (Some(json!(1)), false),
+                ],
+            ),
+            claim(
+                "exp",
+                vec![
+                    (n(NOW + 300), true),
+                    (n(NOW - 59), true),
+                    (n(NOW - 60), false),
+                    (None, false),
+                    (s("x"), false),
+                    (Some(json!(-1)), false),
+                    (Some(json!(NOW as f64 + 0.5)), true),
+                ],
+            ),
+            claim(
+                "iat",
+                vec![
+                    (n(NOW - 10), true),
+                    (n(NOW + 60), true),
+                    (n(NOW + 61), false),
+                    (None, false),
+                    (s("x"), false),
+                ],
+            ),
+            claim(
+                "nbf",
+                vec![
+                    (None, true),
+                    (n(NOW + 60), true),
+                    (n(NOW + 61), false),
+                    (s("x"), false),
+                ],
+            ),
+            claim(
+                "nonce",
+                vec![
+                    (s(NONCE), true),
+                    (s("nonce-other"), false),
+                    (None, false),
+                    (Some(json!(1)), false),
+                    (s(""), false),
+                ],
+            ),
+            claim(
+                "sub",
+                vec![
+                    (s("user-42"), true),
+                    (s(""), false),
+                    (s(&"a".repeat(255)), true),
+                    (s(&"a".repeat(256)), false),
+                    (None, false),
+                    (Some(json!(1)), false),
+                ],
+            ),
+            claim(
+                "auth_time",
+                vec![(None, true), (n(NOW - 20), true), (s("x"), false)],
+            ),
+            claim(
+                "email_verified",
+                vec![
+                    (None, true),
+                    (Some(json!("TRUE")), true),
+                    (Some(json!(0)), true),
+                ],
+            ),
         )
             .prop_map(|t| vec![t.0, t.1, t.2, t.3, t.4, t.5, t.6, t.7, t.8, t.9])
     }

@@ -1213,14 +1213,20 @@ mod props {
             json!({"schemas": [PATCH], "Operations": [{"op": "add", "path": "emails[type eq \"work\"].value", "value": "a@b"}]}),
             json!({"schemas": [PATCH], "Operations": [{"op": "remove", "path": "members[value eq \"id1\"]"}]}),
         ]);
-        let edit = (any::<prop::sample::Index>(), prop::sample::select(b"{}[]\",:\\ 0aA\x00\xff".to_vec()), 0u8..3);
+        let edit = (
+            any::<prop::sample::Index>(),
+            prop::sample::select(b"{}[]\",:\\ 0aA\x00\xff".to_vec()),
+            0u8..3,
+        );
         (valid, prop::collection::vec(edit, 0..4)).prop_map(|(v, edits)| {
             let mut b = serde_json::to_vec(&v).unwrap();
             for (at, c, kind) in edits {
                 let i = at.index(b.len() + 1);
                 match kind {
                     0 => b.insert(i, c),
-                    1 if i < b.len() => { b.remove(i); }
+                    1 if i < b.len() => {
+                        b.remove(i);
+                    }
                     _ if i < b.len() => b[i] = c,
                     _ => {}
                 }
@@ -1232,9 +1238,14 @@ mod props {
     /// An `active` update in either dialect, and what it sets (`None`: refused).
     fn active_op() -> impl Strategy<Value = (Value, Option<bool>)> {
         let v = prop::sample::select(vec![
-            (json!(true), Some(true)), (json!(false), Some(false)), (json!("True"), Some(true)),
-            (json!("false"), Some(false)), (json!("FALSE"), Some(false)), (json!("yes"), None),
-            (json!(1), None), (json!(null), None),
+            (json!(true), Some(true)),
+            (json!(false), Some(false)),
+            (json!("True"), Some(true)),
+            (json!("false"), Some(false)),
+            (json!("FALSE"), Some(false)),
+            (json!("yes"), None),
+            (json!(1), None),
+            (json!(null), None),
         ]);
         (v, 0u8..3).prop_map(|((v, set), style)| {
             let op = match style {
