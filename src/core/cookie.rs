@@ -551,4 +551,153 @@ mod tests {
             Some("Zm9v_-bar")
         );
     }
+
+    /// A naive reading of a `Cookie` header (RFC 6265 5.4 serialization): split at `;`, name
+    /// and value at the first `=`, name trimmed; the value of the only pair named `name`, when
+    /// it is a non-empty run of `cookie-octet`s that fits the cookie size limit.
+    fn naive_read(header: &str, name: &str) -> Option<String> {
+        let vals: Vec<&str> = header
+            .split(';')
+            .filter_map(|p| p.split_once('='))
+            .filter(|(n, _)| n.trim_matches([' ', '\t']) == name)
+            .map(|(_, v)| v)
+            .collect();
+        match vals.as_slice() {
+            [v] if !v.is_empty()
+                && name.len() + v.len() <= MAX_COOKIE_BYTES
+                && v.bytes()
+                    .all(|b| b.is_ascii_graphic() && !b"\",;\\".contains(&b)) =>
+            {
+                Some(v.to_string())
+            }
+            _ => None,
+        }
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn tx_a() -> String {
+            SECURE.tx_cookie_for("state-a")
+        }
+
+        /// Well-formed and nearly well-formed headers: pairs of known names, look-alike names
+        /// (case, whitespace, prefixes), valid and invalid values, nameless pairs.
+        fn header() -> impl Strategy<Value = String> {
+            let name = prop_oneof![
+                Just("a".to_owned()),
+                Just(" a".to_owned()),
+                Just("a\t".to_owned()),
+                Just("A".to_owned()),
+                Just("ab".to_owned()),
+                Just("b".to_owned()),
+                Just(tx_a()),
+                Just(SECURE.tx_cookie_for("state-b")),
+                Just("__Host-sso_tx_0123abcd".to_owned()),
+                Just("__Host-sso_tx_0123ABCD".to_owned()),
+                Just(DEV.tx_cookie_for("state-a")),
+                Just(String::new()),
+            ];
+            let value = prop_oneof![
+                4 => "[!#-+\\--:<-\\[\\]-~]{1,12}",
+                1 => prop::sample::select(vec!["", "x y", "\"q\"", "é", "v==", "a,b", "a\\b", "\u{7f}"])
+                    .prop_map(str::to_owned),
+            ];
+            let pair = prop_oneof![
+                6 => (name, value).prop_map(|(n, v)| format!("{n}={v}")),
+                1 => "[a-z]{0,4}",
+            ];
+            (
+                prop::collection::vec(pair, 0..8),
+                prop::sample::select(vec!["; ", ";", ";  "]),
+            )
+                .prop_map(|(pairs, sep)| pairs.join(sep))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(1000))]
+
+            /// On headers within the caps, the reader agrees with the naive splitter, and the
+            /// transaction-cookie reader with the same rule applied to each of its names.
+            #[test]
+            fn readers_agree_with_a_naive_splitter(h in header()) {
+                prop_assert_eq!(read_cookie(Some(&h), "a"), naive_read(&h, "a"), "{:?}", h);
+                let mut names: Vec<String> = Vec::new();
+                for (n, _) in h.split(';').filter_map(|p| p.split_once('=')) {
+                    let n = n.trim_matches([' ', '\t']);
+                    let hex = n.strip_prefix("__Host-sso_tx_").unwrap_or("");
+                    if hex.len() == 8 && hex.bytes().all(|b| b"0123456789abcdef".contains(&b))
+                        && !names.iter().any(|m| m == n)
+                    {
+                        names.push(n.to_owned());
+                    }
+                }
+                let want: Vec<(String, String)> = names
+                    .into_iter()
+                    .filter_map(|n| naive_read(&h, &n).map(|v| (n, v)))
+                    .collect();
+                prop_assert_eq!(tx_cookies(&SECURE, Some(&h)), want, "{:?}", h);
+            }
+
+            /// What `set_cookie` writes, sent back among other cookies, reads as the value
+            /// written; and what it refuses, it refuses for a reason the reader shares.
+            #[test]
+            fn set_cookie_round_trips(
+                name in "[A-Za-z0-9!#$%&'*+.^_`|~-]{1,20}",
+                value in prop_oneof!["[!#-+\\--:<-\\[\\]-~]{1,40}", "[ -~]{0,8}"],
+                before in any::<bool>(),
+            ) {
+                prop_assume!(name != "o1" && name != "o2");
+                match SECURE.set_cookie(&name, &value, Some(60)) {
+                    Ok(set) => {
+                        let pair = set.split(';').next().unwrap();
+                        prop_assert_eq!(pair, format!("{name}={value}"));
+                        let h = if before { format!("{pair}; o1=x; o2=y") } else { format!("o1=x; {pair}") };
+                        prop_assert_eq!(read_cookie(Some(&h), &name), Some(value));
+                    }
+                    Err(e) => {
+                        prop_assert_eq!(e, CookieError::InvalidValue);
+                        prop_assert!(value.is_empty()
+                            || !value.bytes().all(|b| b.is_ascii_graphic() && !b"\",;\\".contains(&b)));
+                    }
+                }
+            }
+
+            /// In a bloated header our cookie is read exactly when it lies wholly within the
+            /// first MAX_COOKIE_HEADER_BYTES and among the first MAX_COOKIE_PAIRS pairs; the
+            /// filler after it never changes that. Half the cases pad the header so that our
+            /// pair starts within a few bytes of the cap (where a cut pair would be misread).
+            #[test]
+            fn caps_decide_what_is_read(
+                k in 0usize..260,
+                len in 0usize..120,
+                wide in any::<bool>(),
+                aim in prop::option::of(-16isize..16),
+                tail in 0usize..40,
+                tail_len in 0usize..2000,
+            ) {
+                let fill = if wide { "é" } else { "v" };
+                let mut parts: Vec<String> = (0..k).map(|i| format!("f{i}={}", fill.repeat(len))).collect();
+                let start = |parts: &[String]| parts.iter().map(|p| p.len() + 2).sum::<usize>();
+                if let Some(delta) = aim {
+                    let target = MAX_COOKIE_HEADER_BYTES as isize + delta;
+                    let pad = target - start(&parts) as isize - 4;
+                    if pad >= 0 {
+                        parts.push(format!("p={}", "x".repeat(pad as usize)));
+                    }
+                }
+                let ours = parts.len();
+                // Long enough that a pair read shortened would show.
+                parts.push("a=123456789".into());
+                let end = start(&parts) - 2;
+                parts.extend((0..tail).map(|i| format!("t{i}={}", "w".repeat(tail_len))));
+                let h = parts.join("; ");
+                let want = (ours < MAX_COOKIE_PAIRS && end <= MAX_COOKIE_HEADER_BYTES)
+                    .then(|| "123456789".to_owned());
+                prop_assert_eq!(read_cookie(Some(&h), "a"), want);
+                prop_assert!(cookie_pairs(&h).count() <= MAX_COOKIE_PAIRS);
+            }
+        }
+    }
 }

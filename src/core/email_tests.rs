@@ -312,3 +312,200 @@ fn error_messages_are_user_facing() {
         "the email address has no \"@\""
     );
 }
+
+// --- Properties -----------------------------------------------------------------------------
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Domain-shaped text: labels glued from tokens that are valid, nearly valid (case, hyphens,
+    /// digits, IDNA look-alikes, ideographic full stops) or plainly wrong.
+    fn near_domain() -> impl Strategy<Value = String> {
+        let tok = prop::sample::select(vec![
+            "a",
+            "B",
+            "z9",
+            "0",
+            "42",
+            "-",
+            "com",
+            "ORG",
+            "ü",
+            "Ü",
+            "ß",
+            "ａ",
+            "é",
+            "\u{3002}",
+            "xn--bcher-kva",
+            "0x",
+            "1f",
+            "_",
+            "*",
+            "%",
+            " ",
+            "\u{200B}",
+            "[",
+            ":",
+            "::1",
+            ".",
+        ]);
+        prop::collection::vec(
+            (
+                prop::collection::vec(tok, 0..4),
+                prop::sample::select(vec![".", ".", "", "。"]),
+            ),
+            0..6,
+        )
+        .prop_map(|labels| {
+            labels
+                .into_iter()
+                .map(|(toks, sep)| format!("{}{sep}", toks.concat()))
+                .collect()
+        })
+    }
+
+    /// What an ASCII `[A-Za-z0-9.-]` domain must satisfy (RFC 1035 2.3.4 and RFC 1123 2.1
+    /// labels, at least two of them, not read as IPv4 by the WHATWG host parser), written
+    /// without the parser's code: `Some(lower-cased input)` when acceptable.
+    fn ascii_domain_model(s: &str) -> Option<String> {
+        let labels: Vec<&str> = s.split('.').collect();
+        let label_ok = |l: &&str| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        };
+        let last = labels.last().copied().unwrap_or("");
+        // WHATWG URL "ends in a number": a numeric (decimal or 0x-hex) last label is IPv4.
+        let numeric = (!last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()))
+            || last.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("0x"))
+                && last[2..].bytes().all(|b| b.is_ascii_hexdigit());
+        let ok = s.len() <= MAX_DOMAIN_LEN
+            && labels.len() >= 2
+            && labels.iter().all(label_ok)
+            && !numeric;
+        ok.then(|| s.to_ascii_lowercase())
+    }
+
+    fn ascii_domain() -> impl Strategy<Value = String> {
+        let label = prop_oneof![
+            "[a-zA-Z0-9]{1,8}",
+            "[a-zA-Z0-9-]{0,6}",
+            "[0-9]{1,3}",
+            "0[xX][0-9a-fA-F]{0,2}",
+            "[a-z]{60,66}",
+        ];
+        prop::collection::vec(label, 1..6)
+            .prop_map(|l| l.join("."))
+            // Punycode labels are decoded and checked by IDNA; the ASCII model does not
+            // decode them.
+            .prop_filter("no A-labels", |s| {
+                !s.split('.')
+                    .any(|l| l.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("xn--")))
+            })
+    }
+
+    /// An email local part from atext, dots and characters that are not atext.
+    fn near_local() -> impl Strategy<Value = String> {
+        prop::collection::vec(
+            prop::sample::select(vec![
+                "a",
+                "Bob",
+                "0",
+                ".",
+                "..",
+                "+tag",
+                "!#$%&'*/=?^_`{|}~-",
+                "é",
+                "\"",
+                "(",
+                ",",
+                " ",
+                "\u{200B}",
+                "\\",
+                "@",
+                "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            ]),
+            0..5,
+        )
+        .prop_map(|t| t.concat())
+    }
+
+    /// RFC 5322 3.2.3 dot-atom with RFC 6531 non-ASCII, at most 64 bytes (RFC 5321 4.5.3.1.1).
+    fn local_model(l: &str) -> bool {
+        let atext = |c: char| {
+            c.is_ascii_alphanumeric()
+                || "!#$%&'*+-/=?^_`{|}~".contains(c)
+                || (!c.is_ascii() && !c.is_whitespace() && c != '\u{200B}')
+        };
+        !l.is_empty()
+            && l.len() <= MAX_LOCAL_LEN
+            && l.split('.')
+                .all(|atom| !atom.is_empty() && atom.chars().all(atext))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        /// Any input: no panic, and an accepted domain is within RFC 1035's caps, ASCII lower
+        /// case, and a fixed point (its normal form parses to itself).
+        #[test]
+        fn domain_total_capped_and_canonical(s in prop_oneof![any::<String>(), near_domain()]) {
+            if let Ok(d) = EmailDomain::parse(&s) {
+                let a = d.as_str();
+                prop_assert!(a.len() <= MAX_DOMAIN_LEN, "{}", a);
+                prop_assert!(a.split('.').count() >= 2 && a.split('.').all(|l| l.len() <= MAX_LABEL_LEN));
+                prop_assert!(a.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.'));
+                prop_assert_eq!(EmailDomain::parse(a), Ok(d.clone()), "{:?}", s);
+            }
+        }
+
+        /// On ASCII input the parser's decision and output agree with the model.
+        #[test]
+        fn ascii_domains_agree_with_a_model(s in ascii_domain()) {
+            let got = EmailDomain::parse(&s).ok().map(|d| d.as_str().to_owned());
+            prop_assert_eq!(got, ascii_domain_model(&s), "{:?}", s);
+        }
+
+        /// Any input: no panic; an accepted address is within RFC 5321's caps, is its local
+        /// part (as written) `@` its normalised domain, and parses to itself.
+        #[test]
+        fn address_total_capped_and_canonical(
+            s in prop_oneof![any::<String>(), (near_local(), near_domain()).prop_map(|(l, d)| format!("{l}@{d}"))]
+        ) {
+            if let Ok(a) = EmailAddress::parse(&s) {
+                prop_assert!(a.as_str().len() <= MAX_ADDRESS_LEN);
+                prop_assert!(a.local_part().len() <= MAX_LOCAL_LEN);
+                prop_assert_eq!(a.as_str(), format!("{}@{}", a.local_part(), a.domain()));
+                prop_assert!(s.starts_with(a.local_part()));
+                prop_assert_eq!(EmailAddress::parse(a.as_str()), Ok(a.clone()));
+            }
+        }
+
+        /// An address is accepted exactly when its local part is a dot-atom (model), its domain
+        /// is an acceptable [`EmailDomain`], and it fits in 254 bytes before and after
+        /// normalising the domain.
+        #[test]
+        fn addresses_agree_with_a_model(
+            local in near_local(),
+            domain in prop_oneof![near_domain(), ascii_domain(), Just("ACME.com".to_owned()), Just("bücher.de".to_owned())],
+        ) {
+            let s = format!("{local}@{domain}");
+            let want = match EmailDomain::parse(&domain) {
+                Ok(d) if local_model(&local)
+                    && s.len() <= MAX_ADDRESS_LEN
+                    && local.len() + 1 + d.as_str().len() <= MAX_ADDRESS_LEN =>
+                {
+                    Some(format!("{local}@{d}"))
+                }
+                _ => None,
+            };
+            // The domain model is the domain parser; a domain containing `@` is not a domain
+            // of this address.
+            prop_assume!(!domain.contains('@'));
+            prop_assert_eq!(EmailAddress::parse(&s).ok().map(|a| a.as_str().to_owned()), want, "{:?}", s);
+        }
+    }
+}

@@ -381,5 +381,33 @@ mod tests {
             prop_assert!(tail.matches(&longer));
             prop_assert!(!tail.matches(&lits[..lits.len() - 1]));
         }
+
+        /// Percent-encodings match whatever the case of their hex digits on either side, and
+        /// otherwise as the naive matcher decides on upper-cased triplets (RFC 3986 6.2.2.1);
+        /// letters outside triplets stay case-sensitive.
+        #[test]
+        fn hex_case_never_changes_a_match(
+            pat_segs in prop::collection::vec(
+                prop::collection::vec(prop::sample::select(vec!["x", "Y", "*", "%c3", "%C3", "%a9", "%A9"]), 1..4)
+                    .prop_map(|t| t.concat())
+                    .prop_filter("no **", |s| !s.contains("**")),
+                1..4),
+            tail in any::<bool>(),
+            rest in prop::collection::vec(
+                prop::collection::vec(prop::sample::select(vec!["x", "y", "Y", "%c3", "%C3", "%a9", "%A9"]), 0..4)
+                    .prop_map(|t| t.concat()),
+                0..5),
+        ) {
+            let norm = |s: &str| s.replace("%c3", "%C3").replace("%a9", "%A9");
+            let mut parts = pat_segs.clone();
+            if tail { parts.push("**".into()); }
+            let s = parts.join("/");
+            if let Ok(pat) = PathPattern::parse(&s) {
+                let rest_n: Vec<String> = rest.iter().map(|r| norm(r)).collect();
+                prop_assert_eq!(pat.matches(&rest), naive(&norm(&s), &rest_n), "{} vs {:?}", s, rest);
+                prop_assert_eq!(pat.matches(&rest), p(&norm(&s)).matches(&rest_n));
+                prop_assert_eq!(p(pat.as_str()), pat);
+            }
+        }
     }
 }

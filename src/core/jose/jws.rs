@@ -390,4 +390,189 @@ mod tests {
             JwsError::UnsupportedType
         );
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+        use serde_json::json;
+
+        /// A header parameter: absent, or one of valid, near-valid and wrong-typed values.
+        fn param(values: Vec<Value>) -> impl Strategy<Value = Option<Value>> {
+            prop_oneof![1 => Just(None), 3 => prop::sample::select(values).prop_map(Some)]
+        }
+
+        /// How the three parts are damaged, if at all.
+        #[derive(Debug, Clone, Copy)]
+        enum Damage {
+            None,
+            /// Part `i` is not base64url.
+            NotBase64(usize),
+            /// The signature is dropped (two parts).
+            TwoParts,
+            /// One extra part (four parts).
+            FourParts,
+            /// Two extra parts (five: a JWE).
+            FiveParts,
+        }
+
+        fn damage() -> impl Strategy<Value = Damage> {
+            prop_oneof![
+                6 => Just(Damage::None),
+                1 => (0usize..3).prop_map(Damage::NotBase64),
+                1 => Just(Damage::TwoParts),
+                1 => Just(Damage::FourParts),
+                1 => Just(Damage::FiveParts),
+            ]
+        }
+
+        type Header = (Option<Value>, Option<Value>, Option<Value>, Option<Value>);
+
+        fn header() -> impl Strategy<Value = Header> {
+            (
+                param(vec![
+                    json!("RS256"),
+                    json!("PS256"),
+                    json!("ES256"),
+                    json!("EdDSA"),
+                    json!("none"),
+                    json!("HS256"),
+                    json!("rs256"),
+                    json!("RS256 "),
+                    json!(1),
+                ]),
+                param(vec![
+                    json!("JWT"),
+                    json!("jwt"),
+                    json!("application/JWT"),
+                    json!("logout+jwt"),
+                    json!("JWTX"),
+                    json!("application/"),
+                    json!(null),
+                    json!(5),
+                ]),
+                prop_oneof![3 => Just(None), 1 => Just(Some(json!(["exp"])))],
+                param(vec![json!("k1"), json!(""), json!(7), json!(null)]),
+            )
+        }
+
+        /// What RFC 7515 7.1 and the policy make of such a token, in the order the parser's
+        /// documentation gives.
+        fn model(
+            (alg, typ, crit, kid): &Header,
+            payload: &[u8],
+            sig: &[u8],
+            damage: Damage,
+            len: usize,
+        ) -> Result<(JwsAlg, Option<String>), JwsError> {
+            if len > ANY.max_bytes {
+                return Err(JwsError::TooLarge);
+            }
+            match damage {
+                Damage::FiveParts => return Err(JwsError::Encrypted),
+                Damage::TwoParts | Damage::FourParts => {
+                    return Err(JwsError::Malformed("not three parts"))
+                }
+                Damage::NotBase64(0) => return Err(JwsError::Malformed("header")),
+                _ => {}
+            }
+            let alg_name = alg
+                .as_ref()
+                .and_then(Value::as_str)
+                .ok_or(JwsError::Malformed("alg"))?;
+            let alg = match alg_name {
+                "RS256" => JwsAlg::RS256,
+                "PS256" => JwsAlg::PS256,
+                "ES256" => JwsAlg::ES256,
+                "EdDSA" => JwsAlg::EdDSA,
+                other => {
+                    return Err(JwsError::UnsupportedAlgorithm(
+                        other.chars().filter(char::is_ascii_alphanumeric).collect(),
+                    ))
+                }
+            };
+            if crit.is_some() {
+                return Err(JwsError::UnsupportedCritHeader);
+            }
+            match typ {
+                None => {}
+                Some(Value::String(t))
+                    if ["jwt", "application/jwt"].contains(&t.to_ascii_lowercase().as_str()) => {}
+                Some(_) => return Err(JwsError::UnsupportedType),
+            }
+            let kid = match kid {
+                None => None,
+                Some(Value::String(k)) => Some(k.clone()),
+                Some(_) => return Err(JwsError::Malformed("kid")),
+            };
+            if let Damage::NotBase64(1) = damage {
+                return Err(JwsError::Malformed("payload"));
+            }
+            if payload.len() > ANY.max_payload_bytes {
+                return Err(JwsError::TooLarge);
+            }
+            if matches!(damage, Damage::NotBase64(2)) || sig.is_empty() {
+                return Err(JwsError::Malformed("signature"));
+            }
+            Ok((alg, kid))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(1000))]
+
+            /// Generated headers, payloads and damage: the parser decides as the model does, and
+            /// what it accepts carries exactly the signing input, payload and signature sent.
+            #[test]
+            fn parse_agrees_with_a_model(
+                h in header(),
+                payload in prop::collection::vec(any::<u8>(), 0..700),
+                sig in prop::collection::vec(any::<u8>(), 0..8),
+                damage in damage(),
+            ) {
+                let mut m = Map::new();
+                for (k, v) in [("alg", &h.0), ("typ", &h.1), ("crit", &h.2), ("kid", &h.3)] {
+                    if let Some(v) = v {
+                        m.insert(k.into(), v.clone());
+                    }
+                }
+                m.insert("jku".into(), json!("https://evil.example/jwks"));
+                let input = signing_input(&m, &payload);
+                let mut parts: Vec<String> = input.split('.').map(str::to_owned).collect();
+                parts.push(Base64UrlUnpadded::encode_string(&sig));
+                match damage {
+                    Damage::NotBase64(i) => {
+                        let mid = parts[i].len() / 2;
+                        parts[i].insert(mid, '+');
+                    }
+                    Damage::TwoParts => { parts.pop(); }
+                    Damage::FourParts => parts.push("e30".into()),
+                    Damage::FiveParts => parts.extend(["e30".to_owned(), "e30".to_owned()]),
+                    Damage::None => {}
+                }
+                let t = parts.join(".");
+                let got = UntrustedJws::parse(&t, &ANY);
+                let want = model(&h, &payload, &sig, damage, t.len());
+                match (got, want) {
+                    (Ok(jws), Ok((alg, kid))) => {
+                        prop_assert_eq!((jws.alg(), jws.kid()), (alg, kid.as_deref()));
+                        prop_assert_eq!(jws.signing_input, input.into_bytes());
+                        prop_assert_eq!(jws.payload, payload);
+                        prop_assert_eq!(jws.signature, sig);
+                    }
+                    (got, want) => prop_assert_eq!(got.map(|_| ()).unwrap_err(), want.unwrap_err()),
+                }
+            }
+
+            /// Any text: no panic; an accepted token has a payload within the policy's cap.
+            #[test]
+            fn any_text_is_answered_within_the_caps(
+                s in prop_oneof![any::<String>(), "[A-Za-z0-9_.=+/-]{0,80}",
+                                 "eyJhbGciOiJSUzI1NiJ9\\.[A-Za-z0-9_-]{0,40}\\.[A-Za-z0-9_-]{0,12}"]
+            ) {
+                if let Ok(jws) = UntrustedJws::parse(&s, &ANY) {
+                    prop_assert!(jws.payload.len() <= ANY.max_payload_bytes && !jws.signature.is_empty());
+                    prop_assert!(s.len() <= ANY.max_bytes);
+                }
+            }
+        }
+    }
 }

@@ -716,4 +716,140 @@ mod tests {
             let _ = open_transaction(&sealer(), ORIGIN, NAME, &v, &state, UnixTime(1_000));
         }
     }
+
+    /// The accept rule of [`sanitize_return_to`] written as a pattern, without the URL parser:
+    /// `/`, then not `/` or `\`, then printable ASCII except `\`, at most [`MAX_RETURN_TO`]
+    /// bytes.
+    fn return_to_model(s: &str) -> bool {
+        let b = s.as_bytes();
+        b.len() <= MAX_RETURN_TO
+            && b.first() == Some(&b'/')
+            && !matches!(b.get(1), Some(b'/' | b'\\'))
+            && b.iter().all(|&c| (b'!'..=b'~').contains(&c) && c != b'\\')
+    }
+
+    /// `return_to`-shaped text: a prefix (same-origin, network-path, scheme, whitespace) and
+    /// tokens that browsers treat specially.
+    fn near_return_to() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let prefix = prop::sample::select(vec![
+            "/",
+            "/",
+            "//",
+            "/\\",
+            "",
+            "https:",
+            "javascript:",
+            " /",
+            "/\t/",
+            "\\",
+            "%2F",
+            "/.",
+        ]);
+        let tok = prop::sample::select(vec![
+            "a",
+            "..",
+            ".",
+            "/",
+            "?",
+            "#",
+            "&x=1",
+            "%2F",
+            "%0a",
+            "@",
+            ":",
+            "evil.example",
+            "\\",
+            " ",
+            "\t",
+            "\n",
+            "\r",
+            "\u{0}",
+            "\u{7f}",
+            "é",
+            "\"",
+            "~",
+            "//",
+            "/..//",
+            "\u{3000}",
+        ]);
+        let pad = prop::sample::select(vec![0usize, 0, 0, 1000, MAX_RETURN_TO - 1]);
+        (prefix, prop::collection::vec(tok, 0..8), pad)
+            .prop_map(|(p, t, n)| format!("{p}{}{}", t.concat(), "a".repeat(n)))
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(1000))]
+
+            /// The sanitizer's decision is the model's; what it returns is a fixed point,
+            /// same-origin, and within the cap.
+            #[test]
+            fn return_to_agrees_with_a_model(s in prop_oneof![near_return_to(), any::<String>()]) {
+                let out = sanitize_return_to(&s);
+                let want = if return_to_model(&s) { s.clone() } else { "/".to_owned() };
+                prop_assert_eq!(&out, &want, "{:?}", s);
+                prop_assert_eq!(sanitize_return_to(&out), out.clone());
+                prop_assert!(out.len() <= MAX_RETURN_TO && out.starts_with('/'));
+                let base = Url::parse(ORIGIN).unwrap();
+                prop_assert_eq!(base.join(&out).unwrap().origin(), base.origin());
+            }
+
+            /// `callback_state` reads exactly one non-empty, capped `state`, as a naive reading
+            /// of the decoded pairs does.
+            #[test]
+            fn callback_state_agrees_with_a_model(
+                pairs in prop::collection::vec(
+                    (prop::sample::select(vec!["state", "code", "State", "state ", "iss"]),
+                     prop_oneof!["[ -~é]{0,12}", Just("s".repeat(MAX_STATE)), Just("s".repeat(MAX_STATE + 1))]),
+                    0..4),
+            ) {
+                let mut u = Url::parse("https://sso.example.net/sso/callback").unwrap();
+                u.query_pairs_mut().extend_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())));
+                let states: Vec<&String> = pairs.iter().filter(|(k, _)| *k == "state").map(|(_, v)| v).collect();
+                let want = match states.as_slice() {
+                    [v] if !v.is_empty() && v.len() <= MAX_STATE => Some((*v).clone()),
+                    _ => None,
+                };
+                prop_assert_eq!(callback_state(&u), want);
+            }
+
+            /// A sealed transaction changed anywhere (a character replaced, inserted or removed,
+            /// truncated, extended) never opens; the intact one opens exactly for its own state
+            /// and before it expires.
+            #[test]
+            fn tampered_transactions_never_open(
+                at in any::<prop::sample::Index>(),
+                edit in 0u8..4,
+                c in prop::sample::select(b"AQgw_-09azAZ=.%".to_vec()),
+                state in prop_oneof![Just(None), "[ -~]{0,50}".prop_map(Some)],
+                now in prop_oneof![0u64..3_000, Just(1_599u64), Just(1_600u64)],
+            ) {
+                let t = tx();
+                let v = sealed(&t);
+                let i = at.index(v.len());
+                let mut m = v.clone().into_bytes();
+                match edit {
+                    0 => m[i] = c,
+                    1 => m.insert(i, c),
+                    2 => { m.remove(i); }
+                    _ => m.truncate(i),
+                }
+                let m = String::from_utf8(m).unwrap();
+                let real = t.state.expose().to_owned();
+                let state = state.unwrap_or(real.clone());
+                let got = open_transaction(&sealer(), ORIGIN, NAME, &m, &state, UnixTime(now));
+                if m != v {
+                    prop_assert_eq!(got.unwrap_err(), TxError::Unsealable, "{} -> {}", v, m);
+                    prop_assert_eq!(transaction_started_at(&sealer(), ORIGIN, NAME, &m), None);
+                } else {
+                    let want_ok = state == real && now < 1_600;
+                    prop_assert_eq!(got.is_ok(), want_ok);
+                }
+            }
+        }
+    }
 }

@@ -305,4 +305,126 @@ mod tests {
         assert_eq!(check_iss(None, &m), Err(CallbackError::MissingIssuer));
         assert_eq!(check_iss(Some(ISS), &m), Ok(()));
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// A value for a callback parameter: short text with control and non-ASCII characters,
+        /// or exactly at or just over one of the caps.
+        fn value() -> impl Strategy<Value = String> {
+            prop_oneof![
+                4 => "[ -~\u{7}\n\u{85}é]{0,10}",
+                1 => prop::sample::select(vec![MAX_ERROR, MAX_ERROR + 1, MAX_ERROR_DESCRIPTION + 1,
+                                               MAX_STATE, MAX_STATE + 1, MAX_CODE, MAX_CODE + 1,
+                                               MAX_ISS + 1])
+                    .prop_map(|n| "é".repeat(n / 2) + &"v".repeat(n % 2)),
+            ]
+        }
+
+        /// The decision written from OIDC Core 3.1.2.5/3.1.2.6 and the caps, in the order the
+        /// doc comments give: a repeated single-valued parameter, then an error response, then
+        /// code, state and iss.
+        fn model(pairs: &[(&str, String)]) -> Result<Callback, CallbackError> {
+            let mut seen: Vec<&str> = Vec::new();
+            for (k, _) in pairs {
+                if let Some(p) = SINGLE.iter().find(|p| *p == k) {
+                    if seen.contains(p) {
+                        return Err(CallbackError::Duplicate(p));
+                    }
+                    seen.push(p);
+                }
+            }
+            let get = |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.clone())
+            };
+            let clean = |s: &str, n: usize| {
+                s.chars()
+                    .filter(|c| !c.is_control())
+                    .take(n)
+                    .collect::<String>()
+            };
+            if let Some(e) = get("error") {
+                let e = clean(&e, MAX_ERROR);
+                return Ok(Callback::Error {
+                    error: if e.is_empty() {
+                        "unspecified_error".into()
+                    } else {
+                        e
+                    },
+                    description: get("error_description")
+                        .map(|d| clean(&d, MAX_ERROR_DESCRIPTION))
+                        .filter(|d| !d.is_empty()),
+                });
+            }
+            let code = get("code")
+                .filter(|c| !c.is_empty())
+                .ok_or(CallbackError::MissingCode)?;
+            if code.len() > MAX_CODE {
+                return Err(CallbackError::TooLong("code"));
+            }
+            let state = get("state")
+                .filter(|c| !c.is_empty())
+                .ok_or(CallbackError::MissingState)?;
+            if state.len() > MAX_STATE {
+                return Err(CallbackError::TooLong("state"));
+            }
+            let iss = get("iss");
+            if iss.as_ref().is_some_and(|i| i.len() > MAX_ISS) {
+                return Err(CallbackError::TooLong("iss"));
+            }
+            Ok(Callback::Code {
+                code: Secret::new(code),
+                state,
+                iss,
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(1000))]
+
+            /// Well-formed queries of known and unknown parameters: the parser decides as the
+            /// model does.
+            #[test]
+            fn callback_agrees_with_a_model(
+                pairs in prop::collection::vec(
+                    (prop::sample::select(vec!["code", "state", "iss", "error", "error_description",
+                                               "error_uri", "session_state", "Code", "state "]),
+                     value()),
+                    0..6),
+            ) {
+                let mut u = Url::parse("https://sso.example.net/sso/callback").unwrap();
+                u.query_pairs_mut().extend_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())));
+                prop_assert_eq!(Callback::from_query(&u), model(&pairs));
+            }
+
+            /// Any query text: no panic, and whatever is accepted is within the caps and free of
+            /// control characters where it is displayed.
+            #[test]
+            fn any_query_stays_within_the_caps(q in prop_oneof![any::<String>(), "([a-z_]{1,6}=[ -~%]{0,8}&?){0,6}"]) {
+                let Ok(u) = Url::parse(&format!("https://sso.example.net/sso/callback?{q}")) else {
+                    return Ok(());
+                };
+                match Callback::from_query(&u) {
+                    Ok(Callback::Error { error, description }) => {
+                        prop_assert!(!error.is_empty() && error.chars().count() <= MAX_ERROR);
+                        prop_assert!(!error.chars().any(char::is_control));
+                        if let Some(d) = description {
+                            prop_assert!(!d.is_empty() && d.chars().count() <= MAX_ERROR_DESCRIPTION);
+                            prop_assert!(!d.chars().any(char::is_control));
+                        }
+                    }
+                    Ok(Callback::Code { code, state, iss }) => {
+                        prop_assert!(!code.expose().is_empty() && code.expose().len() <= MAX_CODE);
+                        prop_assert!(!state.is_empty() && state.len() <= MAX_STATE);
+                        prop_assert!(iss.is_none_or(|i| i.len() <= MAX_ISS));
+                    }
+                    Err(_) => {}
+                }
+            }
+        }
+    }
 }

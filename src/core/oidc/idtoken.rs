@@ -784,6 +784,41 @@ pub(crate) mod testkit {
             claims,
         )
     }
+
+    /// Claim sets built one claim at a time from values that are valid, nearly valid or wrong, each
+    /// labelled with whether OIDC Core 3.1.3.7 (steps 2-5, 9-11) and section 2 accept it on its own.
+    pub mod claim_model {
+        use proptest::prelude::*;
+        use serde_json::{Map, Value};
+
+        /// One claim: absent (`None`) or a value, and whether it is acceptable.
+        pub type Choice = (Option<Value>, bool);
+
+        /// Picks one of `choices` for claim `name`, an acceptable one four times in five, so
+        /// that most claim sets differ from an acceptable one in a single claim (the case that
+        /// shows a missing check).
+        pub fn claim(
+            name: &'static str,
+            choices: Vec<Choice>,
+        ) -> impl Strategy<Value = (&'static str, Choice)> {
+            let valid: Vec<Choice> = choices.iter().filter(|c| c.1).cloned().collect();
+            prop_oneof![4 => prop::sample::select(valid), 1 => prop::sample::select(choices)]
+                .prop_map(move |c| (name, c))
+        }
+
+        /// The claims object and whether every claim in it is acceptable.
+        pub fn assemble(picks: &[(&'static str, Choice)]) -> (Vec<u8>, bool) {
+            let mut m = Map::new();
+            let mut ok = true;
+            for (name, (v, valid)) in picks {
+                if let Some(v) = v {
+                    m.insert((*name).to_owned(), v.clone());
+                }
+                ok &= valid;
+            }
+            (serde_json::to_vec(&Value::Object(m)).unwrap(), ok)
+        }
+    }
 }
 
 #[cfg(test)]

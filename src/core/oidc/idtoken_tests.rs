@@ -660,3 +660,147 @@ fn per_key_issuer_template_takes_the_tokens_tid() {
         IdTokenError::KeyIssuerMismatch
     );
 }
+
+// --- Properties -----------------------------------------------------------------------------
+
+mod props {
+    use super::testkit::claim_model::{self, assemble, claim};
+    use super::*;
+    use proptest::prelude::*;
+
+    fn picks() -> impl Strategy<Value = Vec<(&'static str, claim_model::Choice)>> {
+        let s = |v: &str| Some(json!(v));
+        let n = |v: u64| Some(json!(v));
+        (
+            claim(
+                "iss",
+                vec![
+                    (s(ISS), true),
+                    (None, false),
+                    (s("https://evil.example"), false),
+                    (s(&format!("{ISS}/")), false),
+                    (Some(json!(1)), false),
+                ],
+            ),
+            claim(
+                "aud",
+                vec![
+                    (s(CLIENT_ID), true),
+                    (Some(json!([CLIENT_ID])), true),
+                    (Some(json!([CLIENT_ID, "other"])), false),
+                    (s("other"), false),
+                    (None, false),
+                    (Some(json!([1])), false),
+                    (Some(json!([])), false),
+                ],
+            ),
+            claim(
+                "azp",
+                vec![
+                    (None, true),
+                    (s(CLIENT_ID), true),
+                    (s("other"), false),
+                    (Some(json!(1)), false),
+                ],
+            ),
+            claim(
+                "exp",
+                vec![
+                    (n(NOW + 300), true),
+                    (n(NOW - 59), true),
+                    (n(NOW - 60), false),
+                    (None, false),
+                    (s("x"), false),
+                    (Some(json!(-1)), false),
+                    (Some(json!(NOW as f64 + 0.5)), true),
+                ],
+            ),
+            claim(
+                "iat",
+                vec![
+                    (n(NOW - 10), true),
+                    (n(NOW + 60), true),
+                    (n(NOW + 61), false),
+                    (None, false),
+                    (s("x"), false),
+                ],
+            ),
+            claim(
+                "nbf",
+                vec![
+                    (None, true),
+                    (n(NOW + 60), true),
+                    (n(NOW + 61), false),
+                    (s("x"), false),
+                ],
+            ),
+            claim(
+                "nonce",
+                vec![
+                    (s(NONCE), true),
+                    (s("nonce-other"), false),
+                    (None, false),
+                    (Some(json!(1)), false),
+                    (s(""), false),
+                ],
+            ),
+            claim(
+                "sub",
+                vec![
+                    (s("user-42"), true),
+                    (s(""), false),
+                    (s(&"a".repeat(255)), true),
+                    (s(&"a".repeat(256)), false),
+                    (None, false),
+                    (Some(json!(1)), false),
+                ],
+            ),
+            claim(
+                "auth_time",
+                vec![(None, true), (n(NOW - 20), true), (s("x"), false)],
+            ),
+            claim(
+                "email_verified",
+                vec![
+                    (None, true),
+                    (Some(json!("TRUE")), true),
+                    (Some(json!(0)), true),
+                ],
+            ),
+        )
+            .prop_map(|t| vec![t.0, t.1, t.2, t.3, t.4, t.5, t.6, t.7, t.8, t.9])
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        /// A token is accepted exactly when each of its claims is acceptable on its own, and an
+        /// accepted one reports the claims it carried.
+        #[test]
+        fn claims_decision_agrees_with_a_model(p in picks()) {
+            let (payload, want) = assemble(&p);
+            let got = verifier().check_claims(&payload, None, UnixTime(NOW), &Secret::new(NONCE));
+            prop_assert_eq!(got.is_ok(), want, "{:?} {:?}", String::from_utf8_lossy(&payload), got);
+            if let Ok(v) = got {
+                let c: Value = serde_json::from_slice(&payload).unwrap();
+                prop_assert_eq!(Some(v.sub()), c["sub"].as_str());
+                prop_assert_eq!(v.issuer(), ISS);
+            }
+        }
+
+        /// Any bytes as the claims: an answer, never a panic.
+        #[test]
+        fn any_claims_bytes_are_answered(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+            let _ = verifier().check_claims(&bytes, None, UnixTime(NOW), &Secret::new(NONCE));
+        }
+
+        /// Compact-JWS-shaped strings (a real header, noise after) and any text never panic
+        /// the parser.
+        #[test]
+        fn parse_never_panics(
+            s in prop_oneof![any::<String>(), "eyJhbGciOiJSUzI1NiIsImtpZCI6ImEifQ\\.[A-Za-z0-9_-]{0,60}\\.[A-Za-z0-9_-]{0,20}"]
+        ) {
+            let _ = UntrustedIdToken::parse(&s);
+        }
+    }
+}

@@ -803,3 +803,118 @@ fn arb_json() -> impl Strategy<Value = Value> {
         ]
     })
 }
+
+mod model {
+    use super::*;
+    use crate::core::oidc::idtoken::testkit::claim_model::{assemble, claim, Choice};
+
+    fn picks() -> impl Strategy<Value = Vec<(&'static str, Choice)>> {
+        let s = |v: &str| Some(json!(v));
+        let n = |v: u64| Some(json!(v));
+        let ev = |v: Value| Some(json!({ BACKCHANNEL_LOGOUT_EVENT: v }));
+        (
+            claim(
+                "iss",
+                vec![
+                    (s(ISS), true),
+                    (None, false),
+                    (s("https://evil.example"), false),
+                    (Some(json!(1)), false),
+                ],
+            ),
+            claim(
+                "aud",
+                vec![
+                    (s(CLIENT_ID), true),
+                    (Some(json!([CLIENT_ID])), true),
+                    (Some(json!([CLIENT_ID, "other"])), false),
+                    (s("other"), false),
+                    (None, false),
+                ],
+            ),
+            claim(
+                "iat",
+                vec![
+                    (n(NOW - 5), true),
+                    (n(NOW + 60), true),
+                    (n(NOW + 61), false),
+                    (None, false),
+                    (s("x"), false),
+                ],
+            ),
+            claim(
+                "exp",
+                vec![
+                    (n(NOW + 120), true),
+                    (n(NOW - 59), true),
+                    (n(NOW - 60), false),
+                    (s("x"), false),
+                ],
+            ),
+            claim(
+                "jti",
+                vec![
+                    (s("jti-1"), true),
+                    (s(""), false),
+                    (None, false),
+                    (Some(json!(1)), false),
+                    (s(&"j".repeat(MAX_JTI_LEN + 1)), false),
+                ],
+            ),
+            claim(
+                "events",
+                vec![
+                    (ev(json!({})), true),
+                    (ev(json!({"a": 1})), true),
+                    (Some(json!({BACKCHANNEL_LOGOUT_EVENT: {}, "x": 1})), true),
+                    (None, false),
+                    (Some(json!([])), false),
+                    (Some(json!({})), false),
+                    (ev(json!([])), false),
+                ],
+            ),
+            claim(
+                "nonce",
+                vec![(None, true), (s("n"), false), (Some(Value::Null), false)],
+            ),
+            prop_oneof![3 => Just((s("user-42"), Some(true))), 1 => prop::sample::select(vec![
+                (s("user-42"), Some(true)), (s(""), Some(false)), (None, None),
+                (s(&"a".repeat(256)), Some(false)), (Some(json!(1)), Some(false)),
+            ])],
+            prop_oneof![3 => Just((s("session-7"), Some(true))), 1 => prop::sample::select(vec![
+                (s("session-7"), Some(true)), (s(""), Some(false)), (None, None),
+                (s(&"s".repeat(MAX_SID_LEN + 1)), Some(false)),
+            ])],
+        )
+            .prop_map(|t| {
+                // Back-Channel Logout 1.0 2.6 step 5: sub, sid or both; each present one valid.
+                let ((sub, sub_ok), (sid, sid_ok)) = (t.7, t.8);
+                let either = sub_ok.is_some() || sid_ok.is_some();
+                let valid = either && sub_ok != Some(false) && sid_ok != Some(false);
+                vec![
+                    t.0,
+                    t.1,
+                    t.2,
+                    t.3,
+                    t.4,
+                    t.5,
+                    t.6,
+                    ("sub", (sub, valid)),
+                    ("sid", (sid, true)),
+                ]
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        /// A Logout Token's claims are accepted exactly when each is acceptable on its own
+        /// (Back-Channel Logout 1.0 2.4, 2.6 steps 4-7).
+        #[test]
+        fn logout_claims_agree_with_a_model(p in picks()) {
+            let (payload, want) = assemble(&p);
+            let got = verifier().check_claims(&payload, None, UnixTime(NOW));
+            prop_assert_eq!(got.is_ok(), want, "{:?} {:?}", String::from_utf8_lossy(&payload), got);
+        }
+    }
+}

@@ -226,3 +226,69 @@ proptest! {
         prop_assert_eq!(Filter::parse(&text).unwrap(), x);
     }
 }
+
+/// A valid filter's text with a few edits (a token inserted, a character removed or replaced):
+/// near-valid input that reaches deep into the parser.
+fn mutated_filter() -> impl Strategy<Value = String> {
+    let edit = (
+        any::<prop::sample::Index>(),
+        0u8..3,
+        prop::sample::select(vec![
+            " ",
+            "and",
+            " or ",
+            "not ",
+            "[",
+            "]",
+            "\"",
+            "\\",
+            ".",
+            " eq ",
+            "(",
+            "é",
+            "\u{a0}",
+            "urn:ietf:params:scim:schemas:core:2.0:User:",
+            "true",
+            "null",
+            "\\u00e9",
+            "\\ud800",
+        ]),
+    );
+    (filter(), prop::collection::vec(edit, 1..4)).prop_map(|(x, edits)| {
+        let mut chars: Vec<char> = x.to_string().chars().collect();
+        for (at, kind, tok) in edits {
+            let i = at.index(chars.len() + 1);
+            match kind {
+                0 => {
+                    chars.splice(i..i, tok.chars());
+                }
+                1 if i < chars.len() => {
+                    chars.remove(i);
+                }
+                _ if i < chars.len() => chars[i] = tok.chars().next().unwrap_or(' '),
+                _ => {}
+            }
+        }
+        chars.into_iter().collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// Whatever text parses, its printed form parses to the same filter and prints the same
+    /// (the pretty-print is canonical), within the clause cap.
+    #[test]
+    fn accepted_text_has_a_canonical_form(s in prop_oneof![mutated_filter(), any::<String>()]) {
+        if let Ok(x) = Filter::parse(&s) {
+            prop_assert!(!x.clauses.is_empty() && x.clauses.len() <= MAX_CLAUSES);
+            let text = x.to_string();
+            let again = Filter::parse(&text);
+            prop_assert_eq!(again.as_ref().ok(), Some(&x), "{:?} -> {:?}", s, text);
+            prop_assert_eq!(again.unwrap().to_string(), text);
+        }
+        if let Ok(p) = AttrPath::parse(&s) {
+            prop_assert_eq!(AttrPath::parse(&p.to_string()).ok(), Some(p));
+        }
+    }
+}

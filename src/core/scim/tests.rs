@@ -1203,4 +1203,107 @@ mod props {
             }
         }
     }
+
+    /// A `PatchOp` body as Okta and Entra send them (RFC 7644 3.5.2), with a few bytes changed.
+    fn mutated_patch_body() -> impl Strategy<Value = Vec<u8>> {
+        let valid = prop::sample::select(vec![
+            json!({"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": false}}]}),
+            json!({"schemas": [PATCH], "Operations": [{"op": "Replace", "path": "active", "value": "False"}]}),
+            json!({"schemas": [PATCH], "Operations": [{"op": "Remove", "path": "members", "value": [{"value": "id1"}]}]}),
+            json!({"schemas": [PATCH], "Operations": [{"op": "add", "path": "emails[type eq \"work\"].value", "value": "a@b"}]}),
+            json!({"schemas": [PATCH], "Operations": [{"op": "remove", "path": "members[value eq \"id1\"]"}]}),
+        ]);
+        let edit = (
+            any::<prop::sample::Index>(),
+            prop::sample::select(b"{}[]\",:\\ 0aA\x00\xff".to_vec()),
+            0u8..3,
+        );
+        (valid, prop::collection::vec(edit, 0..4)).prop_map(|(v, edits)| {
+            let mut b = serde_json::to_vec(&v).unwrap();
+            for (at, c, kind) in edits {
+                let i = at.index(b.len() + 1);
+                match kind {
+                    0 => b.insert(i, c),
+                    1 if i < b.len() => {
+                        b.remove(i);
+                    }
+                    _ if i < b.len() => b[i] = c,
+                    _ => {}
+                }
+            }
+            b
+        })
+    }
+
+    /// An `active` update in either dialect, and what it sets (`None`: refused).
+    fn active_op() -> impl Strategy<Value = (Value, Option<bool>)> {
+        let v = prop::sample::select(vec![
+            (json!(true), Some(true)),
+            (json!(false), Some(false)),
+            (json!("True"), Some(true)),
+            (json!("false"), Some(false)),
+            (json!("FALSE"), Some(false)),
+            (json!("yes"), None),
+            (json!(1), None),
+            (json!(null), None),
+        ]);
+        (v, 0u8..3).prop_map(|((v, set), style)| {
+            let op = match style {
+                0 => json!({"op": "Replace", "path": "active", "value": v}),
+                1 => json!({"op": "add", "path": "ACTIVE", "value": v}),
+                _ => json!({"op": "replace", "value": {"active": v}}),
+            };
+            (op, set)
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+
+        /// Any body, and near-valid ones: the parser answers without panicking, and what it
+        /// accepts is within the operation cap and well-formed (remove has a path; add and
+        /// replace a value; a path-less value is an object).
+        #[test]
+        fn patch_parse_is_total_and_capped(
+            body in prop_oneof![mutated_patch_body(), prop::collection::vec(any::<u8>(), 0..64)]
+        ) {
+            if let Ok(ops) = patch::parse(&body) {
+                prop_assert!(ops.len() <= MAX_OPERATIONS);
+                for op in &ops {
+                    match op.op {
+                        patch::PatchKind::Remove => prop_assert!(op.path.is_some()),
+                        _ => {
+                            prop_assert!(op.value.is_some());
+                            if op.path.is_none() {
+                                prop_assert!(op.value.as_ref().is_some_and(Value::is_object));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        /// The operation cap is exact.
+        #[test]
+        fn operation_cap_is_exact(n in prop_oneof![0usize..4, (MAX_OPERATIONS - 1)..(MAX_OPERATIONS + 2)]) {
+            let ops = vec![json!({"op": "replace", "path": "active", "value": true}); n];
+            let body = serde_json::to_vec(&json!({"schemas": [PATCH], "Operations": ops})).unwrap();
+            prop_assert_eq!(patch::parse(&body).map(|o| o.len()).ok(), (n <= MAX_OPERATIONS).then_some(n));
+        }
+
+        /// `active` updates in Okta's and Entra's dialects, applied in order: the user ends
+        /// as the last one says, or, when any is refused, the whole request fails and the
+        /// user is unchanged (RFC 7644 3.5.2).
+        #[test]
+        fn active_updates_agree_with_a_model(ops in prop::collection::vec(active_op(), 1..5)) {
+            let mut d = Dir::new();
+            let id = d.user("u@x");
+            let before = d.d.users[&id].active;
+            let refused = ops.iter().any(|(_, set)| set.is_none());
+            let want = if refused { before } else { ops.last().and_then(|(_, s)| *s).unwrap() };
+            let (status, _, _) = d.patch(&format!("/Users/{id}"), Value::Array(ops.into_iter().map(|(o, _)| o).collect()));
+            prop_assert_eq!(status == 200, !refused, "{}", status);
+            prop_assert_eq!(d.d.users[&id].active, want);
+        }
+    }
 }

@@ -665,3 +665,49 @@ fn uncached_store_load_cached_reads_kv() {
     block_on(store.load_cached(&id, f.now())).unwrap();
     assert_eq!(f.kv.counts().gets, 2);
 }
+
+mod props {
+    use super::*;
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    use proptest::prelude::*;
+
+    /// The shape of a minted id, written as a pattern: 43 base64url characters whose last one
+    /// carries no stray bits (32 bytes are 256 bits; 43 characters hold 258, RFC 4648 3.5).
+    fn id_model(s: &str) -> bool {
+        let b64 = |c: u8| c.is_ascii_alphanumeric() || c == b'-' || c == b'_';
+        s.len() == SESSION_ID_LEN
+            && s.bytes().all(b64)
+            && s.bytes()
+                .last()
+                .is_some_and(|c| b"AEIMQUYcgkosw048".contains(&c))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        /// A session cookie value is taken as an id exactly when it has the shape of one we
+        /// mint; near misses (one character changed, one too many or too few) are refused.
+        #[test]
+        fn cookie_values_are_ids_exactly_when_well_formed(
+            bytes in prop::array::uniform32(any::<u8>()),
+            at in any::<prop::sample::Index>(),
+            c in prop::sample::select(b"AQgwBx9-_=+/.%".to_vec()),
+            edit in 0u8..4,
+            junk in "[ -~é]{0,50}",
+        ) {
+            let id = Base64UrlUnpadded::encode_string(&bytes);
+            prop_assert!(id_model(&id) && SessionId::from_cookie(&id).is_some());
+            let mut m = id.into_bytes();
+            let i = at.index(m.len());
+            match edit {
+                0 => m[i] = c,
+                1 => m.insert(i, c),
+                2 => { m.remove(i); }
+                _ => m = junk.into_bytes(),
+            }
+            let m = String::from_utf8(m).unwrap();
+            prop_assert_eq!(SessionId::from_cookie(&m).is_some(), id_model(&m), "{}", m);
+            prop_assert_eq!(well_formed(&m), id_model(&m));
+        }
+    }
+}
