@@ -393,7 +393,6 @@ mod tests {
 
     mod props {
         use super::*;
-        use proptest::prelude::*;
         use serde_json::json;
 
         /// A header parameter: absent, or one of valid, near-valid and wrong-typed values.
