@@ -134,15 +134,31 @@ export async function openInspector(port) {
   return { call, context: () => context, close: () => ws.close() };
 }
 
-/** JS heap use and the Wasm memories of the isolate. */
+/**
+ * JS heap use and the Wasm memories of the isolate. With `gc`, HeapProfiler.collectGarbage is
+ * requested first; `gc` in the answer says whether the inspector accepted it ('ok', the error it
+ * returned, or 'not requested'). Runtime.queryObjects walks the heap (tens of ms in this
+ * isolate): fine a few times per run, not as a sampler.
+ */
 export async function isolateMemory(insp, { gc = false } = {}) {
   const { call } = insp;
-  if (gc) await call('HeapProfiler.collectGarbage');
+  let gcStatus = 'not requested';
+  if (gc) {
+    const r = await call('HeapProfiler.collectGarbage');
+    gcStatus = r.error ? `refused: ${JSON.stringify(r.error)}` : 'ok';
+  }
   const heap = (await call('Runtime.getHeapUsage')).result;
   const ev = await call('Runtime.evaluate', { expression: 'WebAssembly.Memory.prototype', uniqueContextId: insp.context() });
-  if (!ev.result) return { heap, error: JSON.stringify(ev) };
+  if (!ev.result) return { heap, gc: gcStatus, error: JSON.stringify(ev) };
   const arr = (await call('Runtime.queryObjects', { prototypeObjectId: ev.result.result.objectId })).result.objects.objectId;
   const mem = (await call('Runtime.callFunctionOn', { objectId: arr, functionDeclaration: 'function(){return this.map(m=>m.buffer.byteLength)}', returnByValue: true })).result.result.value;
-  return { js_used_mib: +(heap.usedSize / 2 ** 20).toFixed(1), js_total_mib: +(heap.totalSize / 2 ** 20).toFixed(1), wasm_memory_mib: mem.map((b) => b / 2 ** 20) };
+  return {
+    gc: gcStatus,
+    js_used_bytes: heap.usedSize,
+    js_total_bytes: heap.totalSize,
+    wasm_memory_bytes: mem.reduce((a, b) => a + b, 0),
+    js_used_mib: +(heap.usedSize / 2 ** 20).toFixed(1),
+    js_total_mib: +(heap.totalSize / 2 ** 20).toFixed(1),
+    wasm_memory_mib: mem.map((b) => b / 2 ** 20),
+  };
 }
-

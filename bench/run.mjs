@@ -15,7 +15,7 @@
 //      revocation (A) and in a second isolate with its own caches (B, another worker of the same
 //      `wrangler dev` sharing A's Durable Object and KV), polled every 50 ms.
 //   7. `soak` (bench/soak.mjs): 60 s of mixed load against the real worker, every response
-//      counted, workerd's memory sampled; `coldstart` (bench/coldstart.mjs): fresh `wrangler dev`
+//      counted, the isolate's memory read (DevTools) and workerd's RSS sampled; `coldstart` (bench/coldstart.mjs): fresh `wrangler dev`
 //      to first answer, edge-sso vs a trivial JS worker (bench/trivial); `lookup`
 //      (bench/lookup.mjs): /sso/start vs the trivial worker's same route, interleaved.
 // Writes bench/.out/results.json; scripts/bench.sh renders bench/RESULTS.md from it.

@@ -11,20 +11,35 @@
 //             to /sso/backchannel-logout/acme (signed like the e2e tests) -> 200,
 //             then that member's gated GET (kind `revoked`)                 -> 401
 // Every response is counted; an unexpected status or a thrown error is an error (pass: zero).
-// workerd's resident memory (the sum of the workerd processes of that wrangler dev) is sampled
-// before (idle, after set-up and a warm-up), every BENCH_SOAK_SAMPLE_MS (2000) during, and after
-// (idle, once the load stopped); the slope is a least-squares fit over the samples during.
+// "Memory flat" is judged by the isolate's own memory, read through DevTools (wrangler dev's
+// inspector proxy; bench/lib.mjs isolateMemory) after a requested GC: the Wasm linear memory and
+// the JS heap in use, before the load (after set-up and a warm-up), at mid-run (under load) and
+// after it (after 3 s idle). Flat = the Wasm memory grew by at most WASM_BOUND from before to
+// after, and the JS heap after GC did not grow from mid-run to the end by more than JS_BOUND.
+// workerd's resident memory (the sum of the workerd processes of that wrangler dev) is reported
+// too, sampled before, every BENCH_SOAK_SAMPLE_MS (2000) during, and after (slope = least-squares
+// fit over the samples during), with its growth per worker request next to the same figure for
+// the trivial JS worker (bench/trivial, GET /healthz) under the same number of loops for
+// BENCH_SOAK_TRIVIAL_SECS (20): workerd's RSS under wrangler dev grows per request for any
+// worker (h-mem, bench/memprobe.mjs), so RSS cannot judge the isolate.
 import { acmeConfig, AdminClient, login } from '../e2e/fixtures.mjs';
 import { HttpClient } from '../e2e/http.mjs';
 import { startIdp } from '../e2e/idp.mjs';
 import { startOrigin } from '../e2e/origin.mjs';
+import { join } from 'node:path';
+
 import { freePort } from '../e2e/ports.mjs';
-import { startWorker } from '../e2e/worker.mjs';
-import { log, logoutToken, median, nowMs, rssKiB, sleep, summary, workerdPids } from './lib.mjs';
+import { ROOT, startWorker } from '../e2e/worker.mjs';
+import { isolateMemory, log, logoutToken, median, nowMs, openInspector, rssKiB, sleep, summary, workerdPids } from './lib.mjs';
 
 const SECS = Number(process.env.BENCH_SOAK_SECS ?? 60);
 const CONNS = Number(process.env.BENCH_SOAK_CONNS ?? 8);
 const SAMPLE_MS = Number(process.env.BENCH_SOAK_SAMPLE_MS ?? 2000);
+const TRIVIAL_SECS = Number(process.env.BENCH_SOAK_TRIVIAL_SECS ?? 20);
+/** Wasm linear memory growth allowed from before to after the load (16 pages of 64 KiB). */
+const WASM_BOUND = 1024 * 1024;
+/** JS heap growth allowed from mid-run to the end, both after a requested GC. */
+const JS_BOUND = 1024 * 1024;
 const GATED_PATH = '/orgs/acme/models/m1/resolve/main/config.json';
 const MEMBERS = ['alice', 'bob', 'carol', 'dave'];
 /**
@@ -35,7 +50,7 @@ const WEIGHTS = JSON.parse(process.env.BENCH_SOAK_WEIGHTS ?? '{"gated":70,"looku
 /** Errors kept for the report (status, kind, start of the body). */
 const MAX_ERROR_SAMPLES = 10;
 
-export const soakParams = { SECS, CONNS, SAMPLE_MS, WEIGHTS };
+export const soakParams = { SECS, CONNS, SAMPLE_MS, WEIGHTS, TRIVIAL_SECS, WASM_BOUND, JS_BOUND };
 
 function pick() {
   const total = Object.values(WEIGHTS).reduce((a, b) => a + b, 0);
@@ -65,6 +80,89 @@ async function signedIn(origin, loginName) {
   const cookie = client.jar.headerFor(`${origin}${GATED_PATH}`);
   if (!cookie) throw new Error('no session cookie after login');
   return cookie;
+}
+
+/** Median of the summed workerd RSS over `ms` of idle, sampled every 250 ms. */
+async function idleRss(rss, ms) {
+  const xs = [];
+  for (let t = 0; t < ms; t += 250) {
+    xs.push(rss());
+    await sleep(250);
+  }
+  return median(xs);
+}
+
+/**
+ * The isolate's memory after a requested GC, timed (the heap walk pauses the isolate briefly).
+ * An idle isolate left HeapProfiler.collectGarbage unanswered (timed out after 60 s) in a trial
+ * run, while the same call under load answered at once: workerd serves the inspector's commands
+ * when the isolate runs, so `GET /healthz` is sent every 100 ms until the reading is done.
+ */
+async function isolateNow(insp, url) {
+  const t0 = nowMs();
+  let done = false;
+  const poke = (async () => {
+    while (!done) {
+      try {
+        await (await fetch(`${url}/healthz`)).arrayBuffer();
+      } catch {
+        // the reading decides
+      }
+      await sleep(100);
+    }
+  })();
+  try {
+    return { ...(await isolateMemory(insp, { gc: true })), took_ms: Math.round(nowMs() - t0) };
+  } catch (err) {
+    return { error: String(err.message ?? err) };
+  } finally {
+    done = true;
+    await poke;
+  }
+}
+
+/**
+ * workerd's RSS growth per request for the trivial JS worker (bench/trivial, GET /healthz),
+ * CONNS loops for TRIVIAL_SECS: the runtime's own per-request growth under wrangler dev.
+ */
+async function trivialRss() {
+  const w = await startWorker({ cwd: join(ROOT, 'bench/trivial') });
+  try {
+    const target = `${w.url}/healthz`;
+    for (let i = 0; i < 50; i++) await (await fetch(target)).arrayBuffer();
+    const pids = workerdPids(w.port);
+    const rss = () => pids.reduce((a, p) => a + rssKiB(p), 0);
+    const perProcessBefore = pids.map(rssKiB);
+    const beforeKib = await idleRss(rss, 2000);
+    let n = 0;
+    let bad = 0;
+    const t0 = nowMs();
+    const deadline = t0 + TRIVIAL_SECS * 1000;
+    await Promise.all(Array.from({ length: CONNS }, async () => {
+      while (nowMs() < deadline) {
+        const res = await fetch(target);
+        await res.arrayBuffer();
+        n += 1;
+        if (res.status !== 200) bad += 1;
+      }
+    }));
+    const secs = (nowMs() - t0) / 1000;
+    const afterKib = await idleRss(rss, 3000);
+    return {
+      secs,
+      requests: n,
+      non_200: bad,
+      req_per_s: n / secs,
+      workerd_processes: pids.length,
+      per_process_kib: pids.map((p, i) => [perProcessBefore[i], rssKiB(p)]),
+      before_kib: beforeKib,
+      after_kib: afterKib,
+      delta_kib: afterKib - beforeKib,
+      kib_per_request: (afterKib - beforeKib) / n,
+    };
+  } finally {
+    await w.stop();
+  }
 }
 
 /** Runs the soak and returns its figures (see the header). */
@@ -98,9 +196,11 @@ export async function soakBench() {
     const times = {}; // kind -> [ms]
     const errors = [];
     let errorCount = 0;
+    let workerRequests = 0; // requests the worker answered (a sign-in is two: start and callback)
     const count = (kind, status, ms, ok, detail = '') => {
       counts[kind] ??= {};
       counts[kind][status] = (counts[kind][status] ?? 0) + 1;
+      if (status !== 'exception') workerRequests += kind === 'signin' ? 2 : 1;
       if (ms !== null) (times[kind] ??= []).push(ms);
       if (!ok) {
         errorCount += 1;
@@ -168,30 +268,32 @@ export async function soakBench() {
     for (const k of Object.keys(times)) delete times[k];
     assertions.verified = 0;
     assertions.unverified = 0;
+    workerRequests = 0;
 
     const pids = workerdPids(port);
     const rss = () => pids.reduce((a, p) => a + rssKiB(p), 0);
     const perProcessBefore = pids.map(rssKiB);
-    const idle = async (ms) => {
-      const xs = [];
-      for (let t = 0; t < ms; t += 250) {
-        xs.push(rss());
-        await sleep(250);
-      }
-      return median(xs);
-    };
-    const beforeKib = await idle(2000);
+    const insp = await openInspector(port);
+    const isolate = { before: await isolateNow(insp, url) };
+    const beforeKib = await idleRss(rss, 2000);
     const during = [];
     const t0 = nowMs();
     const sampler = setInterval(() => during.push({ t: nowMs() - t0, kib: rss() }), SAMPLE_MS);
     const deadline = t0 + SECS * 1000;
+    // Mid-run, under load: the isolate's memory once (the loops keep running meanwhile).
+    const mid = sleep((SECS * 1000) / 2).then(async () => {
+      isolate.mid = { ...(await isolateNow(insp, url)), at_s: +((nowMs() - t0) / 1000).toFixed(1) };
+    });
     await Promise.all(Array.from({ length: CONNS }, () => (async () => {
       while (nowMs() < deadline) await kinds[pick()]();
     })()));
     const elapsedMs = nowMs() - t0;
     clearInterval(sampler);
     during.push({ t: elapsedMs, kib: rss() });
-    const afterKib = await idle(3000);
+    await mid;
+    const afterKib = await idleRss(rss, 3000);
+    isolate.after = await isolateNow(insp, url);
+    insp.close();
 
     const byKind = {};
     for (const k of ['gated', 'lookup', 'scim', 'signin', 'logout', 'revoked']) {
@@ -205,6 +307,22 @@ export async function soakBench() {
       errors.push({ kind: 'gated', status: 'assertion not verified at the origin', detail: `${assertions.unverified} requests` });
     }
     const second = during.filter((p) => p.t >= elapsedMs / 2);
+    const { before: ib, mid: im, after: ia } = isolate;
+    const measured = [ib, im, ia].every((x) => x && !x.error);
+    const verdict = measured
+      ? {
+          gc_requested: [ib, im, ia].every((x) => x.gc === 'ok') ? 'ok' : [ib.gc, im.gc, ia.gc].join(' / '),
+          wasm_growth_bytes: ia.wasm_memory_bytes - ib.wasm_memory_bytes,
+          wasm_growth_mid_to_end_bytes: ia.wasm_memory_bytes - im.wasm_memory_bytes,
+          js_growth_mid_to_end_bytes: ia.js_used_bytes - im.js_used_bytes,
+          js_growth_before_to_end_bytes: ia.js_used_bytes - ib.js_used_bytes,
+        }
+      : { error: [ib, im, ia].map((x) => x?.error ?? 'ok').join(' / ') };
+    if (measured) {
+      verdict.flat = verdict.wasm_growth_bytes <= WASM_BOUND && verdict.js_growth_mid_to_end_bytes <= JS_BOUND;
+    } else {
+      verdict.flat = null;
+    }
     const result = {
       secs: elapsedMs / 1000,
       conns: CONNS,
@@ -212,9 +330,11 @@ export async function soakBench() {
       responses: total,
       req_per_s: total / (elapsedMs / 1000),
       errors: errorCount,
+      worker_requests: workerRequests,
       error_samples: errors,
       origin_assertions: { ...assertions },
       by_kind: byKind,
+      isolate: { ...isolate, ...verdict, wasm_bound_bytes: WASM_BOUND, js_bound_bytes: JS_BOUND },
       memory: {
         workerd_processes: pids.length,
         // Which process grew: [before, after] per workerd process, KiB.
@@ -222,6 +342,7 @@ export async function soakBench() {
         before_kib: beforeKib,
         after_kib: afterKib,
         delta_kib: afterKib - beforeKib,
+        kib_per_worker_request: (afterKib - beforeKib) / workerRequests,
         peak_kib: Math.max(...during.map((p) => p.kib)),
         slope_kib_per_min: slopePerMin(during),
         slope_second_half_kib_per_min: slopePerMin(second),
@@ -229,6 +350,11 @@ export async function soakBench() {
       },
     };
     log('soak', JSON.stringify({ ...result, memory: { ...result.memory, samples: undefined } }));
+    await worker.stop();
+    worker = null;
+    // The same per-request RSS figure for a worker that does nothing (its own wrangler dev).
+    result.trivial_rss = await trivialRss();
+    log('soak trivial', JSON.stringify(result.trivial_rss));
     return result;
   } finally {
     await worker?.stop();
