@@ -702,6 +702,8 @@ async function startLocations(upstreamUrl) {
     ADMIN_TOKEN: adminToken,
     ALLOW_INSECURE_LOOPBACK_IDP: 'true',
     ASSERTION_SIGNING_KEY: generateAssertionKey(),
+    // One sealing key for both locations: a sign-in started at one completes at the other.
+    COOKIE_SECRET: randomBytes(32).toString('base64url'),
     ORIGIN_URL: upstreamUrl,
   };
   const shim = join(ROOT, 'build-bench/worker/shim.mjs');
