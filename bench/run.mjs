@@ -30,7 +30,6 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import autocannon from 'autocannon';
 import { SignJWT, importJWK } from 'jose';
 
 import { acmeConfig, AdminClient, login, loginToCallback } from '../e2e/fixtures.mjs';
@@ -43,6 +42,9 @@ import { coldstartBench, coldstartParams } from './coldstart.mjs';
 import { lookupBench, lookupParams } from './lookup.mjs';
 import { startBenchOrigin } from './origin.mjs';
 import { soakBench, soakParams } from './soak.mjs';
+import {
+  cannon as libCannon, log, logoutToken, median, nowMs, quantile, rssKiB, shuffle, sleep, workerdPids,
+} from './lib.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..');
@@ -63,27 +65,6 @@ const BIG_MIB = Number(process.env.BENCH_BIG_MIB ?? 50); // upload and download 
 const REVOKE_TRIALS = Number(process.env.BENCH_REVOKE_TRIALS ?? 20); // per channel
 const POLL_MS = 50; // the gated request is repeated this often until it is refused
 const REFUSAL_TIMEOUT_MS = 20_000; // a trial that is not refused by then is reported as such
-
-const log = (...a) => console.log('[bench]', ...a);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
-
-function quantile(xs, q) {
-  const s = [...xs].sort((a, b) => a - b);
-  if (!s.length) return NaN;
-  const i = Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1));
-  return s[i];
-}
-const median = (xs) => quantile(xs, 0.5);
-
-function shuffle(xs) {
-  const a = [...xs];
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [a[i], a[j]] = [a[j], a[i]];
-  }
-  return a;
-}
 
 // ---- fixture keys and tokens --------------------------------------------------------------
 const fixture = (name) => JSON.parse(readFileSync(join(ROOT, 'tests/fixtures', name), 'utf8'));
@@ -281,14 +262,8 @@ async function verifyBench(pair) {
 }
 
 // ---- 2. HTTP load -------------------------------------------------------------------------
-function cannon(opts) {
-  return new Promise((resolvePromise, reject) => {
-    autocannon(
-      { connections: LOAD_CONNS, duration: LOAD_SECS, pipelining: 1, ...opts },
-      (err, res) => (err ? reject(err) : resolvePromise(res)),
-    );
-  });
-}
+/** bench/lib.mjs's autocannon run with this section's defaults (LOAD_CONNS, LOAD_SECS). */
+const cannon = (opts) => libCannon({ connections: LOAD_CONNS, duration: LOAD_SECS, ...opts });
 
 async function load(opts, expectStatus) {
   // One request first: the route must answer as expected before it is loaded.
@@ -556,40 +531,11 @@ async function gatewayBench(stack) {
 }
 
 // ---- 5. 50 MB through the gate: workerd's memory ------------------------------------------------
-/** The fields of /proc/<pid>/stat after the command name. */
-function procStat(pid) {
-  const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return { comm: s.slice(s.indexOf('(') + 1, s.lastIndexOf(')')), rest: s.slice(s.lastIndexOf(')') + 2).split(' ') };
-}
-
 /**
- * The workerd process of the `wrangler dev` that listens on `port`: wrangler (started detached,
- * so it leads its own process group) has `worker-<port>` in its command line (its private
- * config, see e2e/worker.mjs); workerd is the process named workerd in that group.
+ * The workerd process of the `wrangler dev` that listens on `port` (the first of
+ * bench/lib.mjs's `workerdPids`: the runtime that holds the worker).
  */
-function workerdOf(port) {
-  const pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
-  const cmd = (p) => {
-    try {
-      return readFileSync(`/proc/${p}/cmdline`, 'utf8');
-    } catch {
-      return '';
-    }
-  };
-  const leader = pids.find((p) => cmd(p).includes('wrangler.js') && cmd(p).includes(`worker-${port}/wrangler.toml`));
-  if (!leader) throw new Error(`no wrangler dev process for port ${port}`);
-  for (const p of pids) {
-    try {
-      const { comm, rest } = procStat(p);
-      if (comm === 'workerd' && rest[2] === leader) return Number(p); // rest: state ppid pgrp ...
-    } catch {
-      // exited meanwhile
-    }
-  }
-  throw new Error(`no workerd in the process group of ${leader}`);
-}
-
-const rssKiB = (pid) => Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+)/m)[1]);
+const workerdOf = (port) => workerdPids(port)[0];
 
 /** Samples `pid`'s VmRSS every 100 ms; `phase(name)` labels the samples from then on. */
 function sampler(pid) {
@@ -803,19 +749,6 @@ async function untilRefused(url, cookie, loc, answeredAt) {
     if (nowMs() - answeredAt > REFUSAL_TIMEOUT_MS) return { ms: null, status, polls };
     await sleep(POLL_MS);
   }
-}
-
-async function logoutToken(idp, sub) {
-  const jwk = idp.keys[0];
-  const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ events: { 'http://schemas.openid.net/event/backchannel-logout': {} }, jti: randomBytes(12).toString('hex') })
-    .setProtectedHeader({ alg: 'RS256', kid: jwk.kid, typ: 'logout+jwt' })
-    .setIssuer(idp.issuer)
-    .setAudience(idp.clientId)
-    .setSubject(sub)
-    .setIssuedAt(now)
-    .setExpirationTime(now + 120)
-    .sign(await importJWK(jwk, 'RS256'));
 }
 
 async function revocationBench(upstreamUrl) {
