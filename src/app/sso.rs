@@ -26,6 +26,7 @@ use crate::core::store::KvStore;
 use crate::core::test_login::TestLinkClaims;
 use http::header::{CACHE_CONTROL, SET_COOKIE};
 use http::{Method, StatusCode};
+use std::rc::Rc;
 
 /// Longest `email` query parameter read.
 const MAX_EMAIL_PARAM: usize = 320;
@@ -138,7 +139,7 @@ pub(super) async fn start<S: KvStore, H: HttpClient, V: SignatureVerifier>(
                 .by_domain(&dir, email.domain(), app.clock.now())
                 .await?
             {
-                Some(org) => ((*org).clone(), Some(email.as_str().to_owned())),
+                Some(org) => (org, Some(email.as_str().to_owned())),
                 None => {
                     // Reveal nothing about other orgs: the same answer for every unknown domain.
                     let e = AppError::new(ErrorCode::UnknownDomain).message(
@@ -158,7 +159,7 @@ pub(super) async fn start<S: KvStore, H: HttpClient, V: SignatureVerifier>(
             };
             // The isolate's org cache (ORG_CACHE_SECS): the callback reads the org afresh.
             match app.state.orgs.get(&dir, &slug, app.clock.now()).await? {
-                Some(org) => ((*org).clone(), None),
+                Some(org) => (org, None),
                 None => return lookup_failure(req, unknown(), &return_to),
             }
         }
@@ -198,10 +199,11 @@ pub(super) async fn start<S: KvStore, H: HttpClient, V: SignatureVerifier>(
         return Ok(resp);
     }
 
+    // The isolate's cached config is shared, not copied; a test link may swap in the staged one.
     let (org, test) = match link {
         Some(link) => {
-            let (cfg, test) = spend_test_link(app, org, &link).await?;
-            (cfg, Some(test))
+            let (cfg, test) = spend_test_link(app, (*org).clone(), &link).await?;
+            (Rc::new(cfg), Some(test))
         }
         None => (org, None),
     };

@@ -647,6 +647,35 @@ pub struct VerifiedIdToken {
     claims: Map<String, Value>,
 }
 
+/// Claims that describe a token rather than its user: another source (userinfo, Microsoft
+/// Graph) never supplies them to a verified ID token.
+pub(crate) const TOKEN_CLAIMS: [&str; 12] = [
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "nbf",
+    "nonce",
+    "azp",
+    "auth_time",
+    "sid",
+    "jti",
+    "at_hash",
+];
+
+/// Claims an IdP profile admits members by (Entra `tid`, `oid`, `xms_edov` and the groups
+/// overage markers; Google `hd`): they only ever come signed in the ID token.
+const PROFILE_CLAIMS: [&str; 7] = [
+    "tid",
+    "oid",
+    "xms_edov",
+    "hd",
+    "hasgroups",
+    "_claim_names",
+    "_claim_sources",
+];
+
 impl VerifiedIdToken {
     /// The subject: the user's stable id at the issuer (at most 255 characters, non-empty).
     pub fn sub(&self) -> &str {
@@ -695,34 +724,17 @@ impl VerifiedIdToken {
     /// `aud`, ...) and those profiles admit members by (`tid`, `oid`, `xms_edov`, `hd`, ...) are
     /// never added.
     pub(crate) fn with_extra_claims(mut self, extra: &Map<String, Value>) -> VerifiedIdToken {
-        // The token's own claims, and those an IdP profile admits members by (Entra `tid`,
-        // `oid`, `xms_edov`, the overage markers; Google `hd`): those only ever come signed.
-        const NEVER: [&str; 17] = [
-            "iss",
-            "sub",
-            "aud",
-            "exp",
-            "iat",
-            "nbf",
-            "nonce",
-            "azp",
-            "auth_time",
-            "sid",
-            "tid",
-            "oid",
-            "xms_edov",
-            "hd",
-            "hasgroups",
-            "_claim_names",
-            "_claim_sources",
-        ];
         let take_email = !self.claims.contains_key("email");
         if take_email && extra.contains_key("email") {
             // The ID token's own `email_verified` said nothing about this address.
             self.claims.remove("email_verified");
         }
         for (k, v) in extra {
-            if NEVER.contains(&k.as_str()) || self.claims.contains_key(k) {
+            let k_str = k.as_str();
+            if TOKEN_CLAIMS.contains(&k_str)
+                || PROFILE_CLAIMS.contains(&k_str)
+                || self.claims.contains_key(k)
+            {
                 continue;
             }
             if (k == "email" || k == "email_verified") && !take_email {

@@ -32,22 +32,6 @@ pub const USERINFO_JWS_POLICY: JwsPolicy<'static> = JwsPolicy {
     typ_optional: true,
 };
 
-/// Claims never taken from userinfo: they describe the ID token itself, not the user.
-const TOKEN_CLAIMS: [&str; 12] = [
-    "iss",
-    "sub",
-    "aud",
-    "exp",
-    "iat",
-    "nbf",
-    "nonce",
-    "azp",
-    "auth_time",
-    "sid",
-    "jti",
-    "at_hash",
-];
-
 /// Why the userinfo response cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -185,7 +169,8 @@ fn userinfo_claims(
     if claims.get("sub").and_then(Value::as_str) != Some(id_token_sub) {
         return Err(UserinfoError::SubMismatch);
     }
-    for k in TOKEN_CLAIMS {
+    // They describe the ID token itself, not the user.
+    for k in super::idtoken::TOKEN_CLAIMS {
         claims.remove(k);
     }
     Ok(claims)
