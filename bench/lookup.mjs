@@ -1,12 +1,13 @@
 // The lookup benchmark (issue 11, Performance; bench/run.mjs section `lookup`):
 // `GET /sso/start?email=...` of the real worker (build/, org acme configured, its discovery
-// document in the isolate cache after the warm-up) against the same request to a trivial JS
-// worker (bench/trivial: a fixed 302 and Set-Cookie), each under its own `wrangler dev`, in the
-// same run. Sequential: BENCH_LOOKUP_SEQ (600) requests per variant, one at a time, each timed to
+// document in the isolate cache after the warm-up) against the same request to two trivial JS
+// workers, each under its own `wrangler dev`, in the same run: `trivial` (bench/trivial: a fixed
+// 302 and Set-Cookie) and `trivial_rl` (bench/trivial-rl: the same, after the one call to the
+// Rate Limiting binding that the issue requires on this route, as edge-sso makes it). Sequential: BENCH_LOOKUP_SEQ (600) requests per variant, one at a time, each timed to
 // its last byte, the variants interleaved request by request in shuffled order. Under load:
 // autocannon, 8 connections, BENCH_LOOKUP_ROUNDS (6) rounds of BENCH_LOOKUP_SECS (3) s per
 // variant, the variants shuffled within each round. Target: edge-sso's p50 <= 1.3x the trivial
-// worker's.
+// worker's; both ratios are reported (the binding's call is wrangler dev's simulator here).
 import { join } from 'node:path';
 
 import { acmeConfig, AdminClient } from '../e2e/fixtures.mjs';
@@ -40,17 +41,20 @@ export async function lookupBench() {
   const idp = await startIdp({ redirectUris: [`${url}/sso/callback`] });
   let edge;
   let trivial;
+  let trivialRl;
   try {
     edge = await startWorker({ port });
     trivial = await startWorker({ cwd: join(ROOT, 'bench/trivial') });
+    trivialRl = await startWorker({ cwd: join(ROOT, 'bench/trivial-rl') });
     await new AdminClient(url, edge.adminToken).mustPut('acme', acmeConfig(idp));
-    const variants = { trivial: `${trivial.url}${QUERY}`, edge_sso: `${url}${QUERY}` };
+    const variants = { trivial: `${trivial.url}${QUERY}`, trivial_rl: `${trivialRl.url}${QUERY}`, edge_sso: `${url}${QUERY}` };
 
     for (let i = 0; i < 50; i++) for (const u of Object.values(variants)) await timed302(u);
-    const seq = { trivial: [], edge_sso: [] };
+    const seq = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
     for (let i = 0; i < SEQ; i++) for (const k of shuffle(Object.keys(variants))) seq[k].push(await timed302(variants[k]));
-    const sequential = { trivial: summary(seq.trivial), edge_sso: summary(seq.edge_sso) };
+    const sequential = Object.fromEntries(Object.keys(variants).map((k) => [k, summary(seq[k])]));
     sequential.ratio_p50 = sequential.edge_sso.p50_ms / sequential.trivial.p50_ms;
+    sequential.ratio_p50_rl = sequential.edge_sso.p50_ms / sequential.trivial_rl.p50_ms;
     log('lookup sequential', JSON.stringify(sequential));
 
     for (const u of Object.values(variants)) await cannon({ url: u, duration: 1, connections: CONNS });
@@ -71,6 +75,8 @@ export async function lookupBench() {
       }
       round.ratio_p50 = round.edge_sso.p50_ms / round.trivial.p50_ms;
       round.ratio_mean = round.edge_sso.mean_ms / round.trivial.mean_ms;
+      round.ratio_p50_rl = round.edge_sso.p50_ms / round.trivial_rl.p50_ms;
+      round.ratio_mean_rl = round.edge_sso.mean_ms / round.trivial_rl.mean_ms;
       rounds.push(round);
       log('lookup round', r, JSON.stringify(round));
     }
@@ -82,14 +88,18 @@ export async function lookupBench() {
       requests: rounds.reduce((n, r) => n + r[k].requests, 0),
       other: rounds.reduce((n, r) => n + r[k].other, 0),
     });
-    const load = { trivial: agg('trivial'), edge_sso: agg('edge_sso'), rounds };
+    const load = { trivial: agg('trivial'), trivial_rl: agg('trivial_rl'), edge_sso: agg('edge_sso'), rounds };
     load.ratio_p50 = load.edge_sso.p50_ms / load.trivial.p50_ms;
     load.ratio_mean = load.edge_sso.mean_ms / load.trivial.mean_ms;
     load.ratio_p50_per_round = rounds.map((r) => r.ratio_p50);
+    load.ratio_p50_rl = load.edge_sso.p50_ms / load.trivial_rl.p50_ms;
+    load.ratio_mean_rl = load.edge_sso.mean_ms / load.trivial_rl.mean_ms;
+    load.ratio_p50_rl_per_round = rounds.map((r) => r.ratio_p50_rl);
     log('lookup load', JSON.stringify({ ...load, rounds: undefined }));
     return { sequential, load };
   } finally {
     await trivial?.stop();
+    await trivialRl?.stop();
     await edge?.stop();
     await idp.stop();
   }
