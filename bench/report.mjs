@@ -270,10 +270,15 @@ if (res.soak) {
   w('worker\'s JWKS); rate limits raised as the e2e tests raise them. Each loop picks a kind by weight');
   w(`(${Object.entries(S.weights).map(([k, v]) => `${k} ${v}`).join(', ')}) and runs it to its end before the next: **gated** = GET`);
   w('of a gated path as one of four signed-in members (200); **lookup** = `GET /sso/start?email=...` (302); **scim** = `GET');
-  w('/scim/v2/acme/Users` (200); **signin** = `/sso/start` -> IdP login and consent -> `/sso/callback` (302; time = the whole');
+  w(`/scim/v2/acme/Users\` (200); **signin** = \`/sso/start\` -> IdP login and consent -> \`/sso/callback\` as one of ${res.soak_params.USERS ?? '?'} members in turn (302; time = the whole`);
   w('flow, the IdP included); **logout** = a logout token for a member signed in by `signin`, POSTed to');
   w('`/sso/backchannel-logout/acme` (200), then **revoked** = that member\'s gated GET (401). Every response is counted;');
   w('any other status or a failed request is an error.');
+  if (res.soak_params.WARM_SIGNINS) {
+    w(`Before the measured load, a warm-up of ${res.soak_params.WARM_SIGNINS} sign-ins (each followed by \`GET /sso/me\` with its session) fills`);
+    w('the isolate\'s session cache past its 1,024 entries and signs in every member of the population, so bounded caches are');
+    w('at their steady state when "before" is read; then every kind runs once per loop.');
+  }
   w();
   w('| Kind | Responses | p50 | p99 | Statuses |');
   w('|---|---|---|---|---|');

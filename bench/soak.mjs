@@ -7,6 +7,8 @@
 //   lookup    GET /sso/start?email=...                                   -> 302
 //   scim      GET /scim/v2/acme/Users with the org's SCIM token          -> 200
 //   signin    /sso/start -> IdP login and consent -> /sso/callback       -> 302, 302
+//             as one of BENCH_SOAK_USERS (64) members, in turn (a fixed population: the org's
+//             member list is state, not traffic; new members are onboarding, not a soak)
 //   logout    a logout token for a member signed in by `signin`, POSTed
 //             to /sso/backchannel-logout/acme (signed like the e2e tests) -> 200,
 //             then that member's gated GET (kind `revoked`)                 -> 401
@@ -14,7 +16,11 @@
 // "Memory flat" is judged by the isolate's own memory, read through DevTools (wrangler dev's
 // inspector proxy; bench/lib.mjs isolateMemory) after a requested GC: the Wasm linear memory and
 // the JS heap in use, before the load (after set-up and a warm-up), at mid-run (under load) and
-// after it (after 3 s idle). Flat = the Wasm memory grew by at most WASM_BOUND from before to
+// after it (after 3 s idle). The warm-up brings every bounded structure to its steady state
+// first: BENCH_SOAK_WARM_SIGNINS (1100) sign-ins, each followed by `GET /sso/me` with its
+// session, fill the isolate's session cache past its 1,024 entries
+// (SESSION_CACHE_MAX_ENTRIES: at the cap it drops expired entries, then the oldest) and sign in
+// every member of the population; then every kind runs once per loop. Flat = the Wasm memory grew by at most WASM_BOUND from before to
 // after, and the JS heap after GC did not grow from mid-run to the end by more than JS_BOUND.
 // workerd's resident memory (the sum of the workerd processes of that wrangler dev) is reported
 // too, sampled before, every BENCH_SOAK_SAMPLE_MS (2000) during, and after (slope = least-squares
@@ -36,6 +42,8 @@ const SECS = Number(process.env.BENCH_SOAK_SECS ?? 60);
 const CONNS = Number(process.env.BENCH_SOAK_CONNS ?? 8);
 const SAMPLE_MS = Number(process.env.BENCH_SOAK_SAMPLE_MS ?? 2000);
 const TRIVIAL_SECS = Number(process.env.BENCH_SOAK_TRIVIAL_SECS ?? 20);
+const USERS = Number(process.env.BENCH_SOAK_USERS ?? 64);
+const WARM_SIGNINS = Number(process.env.BENCH_SOAK_WARM_SIGNINS ?? 1100);
 /** Wasm linear memory growth allowed from before to after the load (16 pages of 64 KiB). */
 const WASM_BOUND = 1024 * 1024;
 /** JS heap growth allowed from mid-run to the end, both after a requested GC. */
@@ -50,7 +58,7 @@ const WEIGHTS = JSON.parse(process.env.BENCH_SOAK_WEIGHTS ?? '{"gated":70,"looku
 /** Errors kept for the report (status, kind, start of the body). */
 const MAX_ERROR_SAMPLES = 10;
 
-export const soakParams = { SECS, CONNS, SAMPLE_MS, WEIGHTS, TRIVIAL_SECS, WASM_BOUND, JS_BOUND };
+export const soakParams = { SECS, CONNS, SAMPLE_MS, WEIGHTS, TRIVIAL_SECS, WASM_BOUND, JS_BOUND, USERS, WARM_SIGNINS };
 
 function pick() {
   const total = Object.values(WEIGHTS).reduce((a, b) => a + b, 0);
@@ -223,6 +231,7 @@ export async function soakBench() {
     };
     const signedOut = []; // cookies of members signed in by `signin`, with their sub
     let serial = 0;
+    let signins = 0;
     const kinds = {
       gated: () => {
         const cookie = cookies[Math.floor(Math.random() * cookies.length)];
@@ -232,7 +241,7 @@ export async function soakBench() {
       scim: () =>
         timed('scim', `${url}/scim/v2/acme/Users?count=10`, { headers: { authorization: `Bearer ${scimToken}`, accept: 'application/scim+json' } }, 200),
       signin: async () => {
-        const sub = `soak${serial++}`;
+        const sub = `soak${signins++ % USERS}`;
         const client = new HttpClient();
         const t0 = nowMs();
         try {
@@ -259,7 +268,21 @@ export async function soakBench() {
       },
     };
 
-    // Warm-up (every kind once per loop), then the idle "before" memory.
+    // Warm-up: the population signed in and the session cache past its cap (see the header),
+    // then every kind once per loop; then the idle "before" memory.
+    let warm = 0;
+    await Promise.all(Array.from({ length: CONNS }, () => (async () => {
+      while (warm < WARM_SIGNINS) {
+        const sub = `soak${warm++ % USERS}`;
+        const client = new HttpClient();
+        const { response, text } = await login(client, url, { email: `${sub}@acme.test`, login: sub });
+        if (response.status !== 302) throw new Error(`soak warm-up sign-in -> ${response.status}: ${text.slice(0, 300)}`);
+        const me = await fetch(`${url}/sso/me`, { headers: { cookie: client.jar.headerFor(`${url}/sso/me`) } });
+        await me.arrayBuffer();
+        if (me.status !== 200) throw new Error(`soak warm-up /sso/me -> ${me.status}`);
+      }
+    })()));
+    log('soak warm-up:', warm, 'sign-ins');
     await Promise.all(Array.from({ length: CONNS }, () => (async () => {
       for (const k of ['gated', 'lookup', 'scim', 'signin', 'logout']) await kinds[k]();
     })()));
