@@ -40,6 +40,8 @@ mod snapshot;
 mod state;
 
 #[cfg(test)]
+mod cold_tests;
+#[cfg(test)]
 mod tests;
 
 pub use audit::{AuditEvent, AuditMeta, AUDIT_RETENTION_SECS, MAX_AUDIT_EVENTS, MAX_AUDIT_PAGE};

@@ -121,7 +121,7 @@ pub struct Ledger {
     meta: Option<AuditMeta>,
     dirty: BTreeSet<(&'static str, String)>,
     /// The cold rows' counts and newest audit seq, loaded at the first command.
-    tally: Option<Tally>,
+    pub(super) tally: Option<Tally>,
     /// The command's cold writes, until [`Ledger::take_changes`].
     pending: Pending,
     /// The audit events of the command, numbered and written when it ends.
