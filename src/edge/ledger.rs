@@ -58,32 +58,20 @@ fn int(n: u64) -> SqlStorageValue {
     SqlStorageValue::Integer(n.min(MAX_SAFE) as i64)
 }
 
+/// A row of any of the object's queries (one type, so one deserializer in the Wasm): each
+/// query fills the columns it selects.
 #[derive(Deserialize)]
 struct DbRow {
+    #[serde(default)]
     kind: String,
+    #[serde(default)]
     id: String,
+    #[serde(default)]
     json: String,
-}
-
-#[derive(Deserialize)]
-struct UntilRow {
+    #[serde(default)]
     until: f64,
-}
-
-#[derive(Deserialize)]
-struct CountRow {
+    #[serde(default)]
     n: f64,
-}
-
-#[derive(Deserialize)]
-struct IdRow {
-    id: String,
-}
-
-#[derive(Deserialize)]
-struct IdJsonRow {
-    id: String,
-    json: String,
 }
 
 /// The `cold` table, read synchronously inside a command.
@@ -92,11 +80,7 @@ struct SqlCold<'a> {
 }
 
 impl SqlCold<'_> {
-    fn rows<T: serde::de::DeserializeOwned>(
-        &self,
-        query: &str,
-        bindings: Vec<SqlStorageValue>,
-    ) -> Result<Vec<T>, ColdError> {
+    fn rows(&self, query: &str, bindings: Vec<SqlStorageValue>) -> Result<Vec<DbRow>, ColdError> {
         self.sql
             .exec(query, bindings)
             .and_then(|c| c.to_array())
@@ -106,7 +90,7 @@ impl SqlCold<'_> {
 
 impl ColdRows for SqlCold<'_> {
     fn until(&self, kind: &str, id: &str) -> Result<Option<UnixTime>, ColdError> {
-        let rows: Vec<UntilRow> = self.rows(
+        let rows: Vec<DbRow> = self.rows(
             "SELECT until FROM cold WHERE kind = ? AND id = ?",
             vec![kind.into(), id.into()],
         )?;
@@ -114,7 +98,7 @@ impl ColdRows for SqlCold<'_> {
     }
 
     fn count(&self, kind: &str) -> Result<usize, ColdError> {
-        let rows: Vec<CountRow> = self.rows(
+        let rows: Vec<DbRow> = self.rows(
             "SELECT COUNT(*) AS n FROM cold WHERE kind = ?",
             vec![kind.into()],
         )?;
@@ -122,7 +106,7 @@ impl ColdRows for SqlCold<'_> {
     }
 
     fn expired(&self, kind: &str, now: UnixTime, limit: usize) -> Result<Vec<String>, ColdError> {
-        let rows: Vec<IdRow> = self.rows(
+        let rows: Vec<DbRow> = self.rows(
             "SELECT id FROM cold WHERE kind = ? AND until < ? ORDER BY until LIMIT ?",
             vec![kind.into(), int(now.secs()), int(limit as u64)],
         )?;
@@ -135,7 +119,7 @@ impl ColdRows for SqlCold<'_> {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<String>, ColdError> {
-        let rows: Vec<IdRow> = match after {
+        let rows: Vec<DbRow> = match after {
             Some(after) => self.rows(
                 "SELECT id FROM cold WHERE kind = ? AND id > ? ORDER BY id LIMIT ?",
                 vec![kind.into(), after.into(), int(limit as u64)],
@@ -154,7 +138,7 @@ impl ColdRows for SqlCold<'_> {
         before: Option<&str>,
         limit: usize,
     ) -> Result<Vec<ColdRow>, ColdError> {
-        let rows: Vec<IdJsonRow> = match before {
+        let rows: Vec<DbRow> = match before {
             Some(before) => self.rows(
                 "SELECT id, json FROM cold WHERE kind = ? AND id < ? ORDER BY id DESC LIMIT ?",
                 vec![kind.into(), before.into(), int(limit as u64)],
