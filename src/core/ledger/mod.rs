@@ -1,8 +1,9 @@
 //! The org ledger: the per-organisation state that must be strongly consistent, because it
 //! decides who may no longer get in. Members (written at every sign-in, or by SCIM), revocations
 //! (of a member, an email, one IdP session, or the whole org), seen logout-token `jti`s, spent
-//! login transactions, the SCIM
-//! token's hash and the SCIM resources.
+//! login transactions, the audit log, the SCIM token's hash and the SCIM resources. Only the hot
+//! part (members, revocations, SCIM, settings) is held in memory; the parts that grow with
+//! traffic (spent transactions, `jti`s, audit events) stay in storage, behind [`ColdRows`].
 //!
 //! * On the edge the ledger of an org lives in one Durable Object (SQLite storage), which runs
 //!   one request at a time: every [`Command`] sees every write before it, and its reply is sent
@@ -29,6 +30,7 @@
 
 mod audit;
 mod cache;
+mod cold;
 mod command;
 #[cfg(any(test, feature = "testkit"))]
 mod memory;
@@ -38,16 +40,21 @@ mod snapshot;
 mod state;
 
 #[cfg(test)]
+mod cold_tests;
+#[cfg(test)]
 mod tests;
 
 pub use audit::{AuditEvent, AuditMeta, AUDIT_RETENTION_SECS, MAX_AUDIT_EVENTS, MAX_AUDIT_PAGE};
 pub use cache::{LedgerRevocations, SnapshotCache};
+pub use cold::{
+    audit_key, is_cold, ColdError, ColdRow, ColdRows, AUDIT, COLD_KINDS, JTI, SPENT_TX,
+};
 pub use command::{Command, MemberView, Provisioning, Refusal, Reply, Selector, SignInFacts};
 #[cfg(any(test, feature = "testkit"))]
-pub use memory::MemoryLedger;
+pub use memory::{MemoryColdRows, MemoryLedger};
 pub use record::{MemberRecord, MemberSource, SessionMark};
 pub use snapshot::Snapshot;
-pub use state::{Ledger, Row, RowChange};
+pub use state::{Ledger, LedgerError, Row, RowChange, PRUNE_BATCH};
 
 use crate::core::org::OrgSlug;
 use crate::core::store::StoreError;

@@ -1,9 +1,15 @@
-//! The ledger's state and its one entry point, [`Ledger::apply`]. The state lives in memory
-//! (in the Durable Object, loaded once from its SQLite rows); every command reports the rows it
-//! changed ([`Ledger::take_changes`]) for the caller to store before it answers.
+//! The ledger's state and its one entry point, [`Ledger::apply`]. The hot state (members,
+//! revocations, SCIM resources, the org's settings) lives in memory (in the Durable Object,
+//! loaded once from its SQLite rows); the cold rows (spent transactions, seen `jti`s, audit
+//! events) stay in storage and are read through [`ColdRows`] (see [`super::cold`]). Every
+//! command reports the rows it changed, hot and cold ([`Ledger::take_changes`]), for the caller
+//! to store, in one transaction, before it answers.
 
 use super::audit::{
     bounded, of_type, AuditEvent, AuditMeta, AUDIT_RETENTION_SECS, MAX_AUDIT_EVENTS, MAX_AUDIT_PAGE,
+};
+use super::cold::{
+    audit_key, is_cold, ColdError, ColdRows, Pending, Tally, AUDIT, COLD_KINDS, JTI, SPENT_TX,
 };
 use super::command::{Command, MemberView, Provisioning, Refusal, Reply, Selector, SignInFacts};
 use super::record::{MemberRecord, MemberSource, SessionMark};
@@ -19,6 +25,7 @@ use crate::core::secret::ct_eq;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 
 /// A stored row: its table (`kind`), key and JSON value.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,27 +41,65 @@ pub struct Row {
 /// A row to write (`json: Some`) or delete (`json: None`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RowChange {
-    /// Which collection.
+    /// Which collection ([`super::is_cold`] says whether it is a cold one).
     pub kind: &'static str,
     /// The key within it.
     pub id: String,
     /// The new value, or `None` to delete the row.
     pub json: Option<String>,
+    /// For a cold row being written, the time after which it may be pruned (what
+    /// [`ColdRows::expired`] compares); `None` for hot rows and deletions.
+    pub until: Option<UnixTime>,
 }
+
+/// Why [`Ledger::apply`] could not answer. The command is refused; its changes must not be
+/// stored, and the ledger is to be dropped and loaded again (its memory may be ahead of the
+/// rows).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum LedgerError {
+    /// No randomness for a new id.
+    Random(RandomError),
+    /// A cold row could not be read (never taken as absent: that could allow a replay).
+    Storage(ColdError),
+}
+
+impl fmt::Display for LedgerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LedgerError::Random(e) => e.fmt(f),
+            LedgerError::Storage(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for LedgerError {}
+
+impl From<RandomError> for LedgerError {
+    fn from(e: RandomError) -> Self {
+        LedgerError::Random(e)
+    }
+}
+
+impl From<ColdError> for LedgerError {
+    fn from(e: ColdError) -> Self {
+        LedgerError::Storage(e)
+    }
+}
+
+/// Most expired rows of each cold kind deleted per command: pruning runs at every command, so a
+/// bounded batch keeps up with any traffic a command can make while bounding its work.
+pub const PRUNE_BATCH: usize = 500;
+
+/// Rows read per step when a filtered audit page scans for matching events.
+const AUDIT_SCAN_BATCH: usize = MAX_AUDIT_PAGE + 1;
 
 pub(super) const MEMBER: &str = "member";
 pub(super) const SCIM_USER: &str = "scim_user";
 pub(super) const SCIM_GROUP: &str = "scim_group";
-const AUDIT: &str = "audit";
-
-fn audit_key(seq: u64) -> String {
-    format!("{seq:020}")
-}
 const REVOKE_SUB: &str = "revoke_sub";
 const REVOKE_EMAIL: &str = "revoke_email";
 const REVOKE_SID: &str = "revoke_sid";
-const JTI: &str = "jti";
-const SPENT_TX: &str = "spent_tx";
 const META: &str = "meta";
 const ALL_BEFORE: &str = "all_before";
 const SETUP_LINK: &str = "setup_link";
@@ -67,18 +112,20 @@ pub struct Ledger {
     pub(super) subs: BTreeMap<String, UnixTime>,
     pub(super) emails: BTreeMap<String, UnixTime>,
     pub(super) sids: BTreeMap<String, UnixTime>,
-    pub(super) jtis: BTreeMap<String, UnixTime>,
-    /// Spent login transactions (hash of the state -> until when remembered).
-    pub(super) spent: BTreeMap<String, UnixTime>,
     pub(super) all_before: Option<UnixTime>,
     pub(super) scim_token_hash: Option<String>,
     pub(super) scim_dir: ScimDirectory,
-    pub(super) audit: BTreeMap<u64, AuditEvent>,
     /// The setup link's token hash and expiry.
     pub(super) setup_link: Option<(String, UnixTime)>,
     /// Who the command being applied is attributed to (set by [`Command::Audited`]).
     meta: Option<AuditMeta>,
     dirty: BTreeSet<(&'static str, String)>,
+    /// The cold rows' counts and newest audit seq, loaded at the first command.
+    pub(super) tally: Option<Tally>,
+    /// The command's cold writes, until [`Ledger::take_changes`].
+    pending: Pending,
+    /// The audit events of the command, numbered and written when it ends.
+    events: Vec<AuditEvent>,
     /// Rows that could not be read back at load (kept out of the state, counted for the log).
     pub unreadable_rows: usize,
 }
@@ -93,9 +140,10 @@ fn to_json<T: Serialize>(v: &T) -> String {
 }
 
 impl Ledger {
-    /// The ledger stored as `rows`. A row that does not read back is skipped and counted in
-    /// [`Ledger::unreadable_rows`]; a revocation row is never one of them in practice (they are
-    /// plain numbers), so skipping cannot silently un-revoke.
+    /// The ledger stored as `rows` (the hot rows: the cold ones are read through [`ColdRows`]
+    /// by [`Ledger::apply`]). A row that does not read back, or of a cold kind, is skipped and
+    /// counted in [`Ledger::unreadable_rows`]; a revocation row is never one of them in
+    /// practice (they are plain numbers), so skipping cannot silently un-revoke.
     pub fn load(rows: impl IntoIterator<Item = Row>) -> Ledger {
         let mut l = Ledger::default();
         for row in rows {
@@ -112,26 +160,18 @@ impl Ledger {
                 REVOKE_SID => parse(&row.json).map(|t| {
                     l.sids.insert(row.id, t);
                 }),
-                JTI => parse(&row.json).map(|t| {
-                    l.jtis.insert(row.id, t);
-                }),
-                SPENT_TX => parse(&row.json).map(|t| {
-                    l.spent.insert(row.id, t);
-                }),
                 SCIM_USER => parse(&row.json).map(|u| {
                     l.scim_dir.users.insert(row.id, u);
                 }),
                 SCIM_GROUP => parse(&row.json).map(|g| {
                     l.scim_dir.groups.insert(row.id, g);
                 }),
-                AUDIT => parse::<AuditEvent>(&row.json).map(|e| {
-                    l.audit.insert(e.seq, e);
-                }),
                 META if row.id == ALL_BEFORE => parse(&row.json).map(|t| l.all_before = Some(t)),
                 META if row.id == SETUP_LINK => parse(&row.json).map(|v| l.setup_link = Some(v)),
                 META if row.id == SCIM_TOKEN => {
                     parse(&row.json).map(|h| l.scim_token_hash = Some(h))
                 }
+                kind if is_cold(kind) => None,
                 _ => None,
             };
             if ok.is_none() {
@@ -141,9 +181,22 @@ impl Ledger {
         l
     }
 
-    /// The rows changed since the last call, to store before answering.
+    /// The rows changed since the last call, hot and cold, to store (all in one transaction)
+    /// before answering.
     pub fn take_changes(&mut self) -> Vec<RowChange> {
-        std::mem::take(&mut self.dirty)
+        let cold = self.pending.take().into_iter().flat_map(|(kind, writes)| {
+            writes.into_iter().map(move |(id, write)| {
+                let (until, json) = write.map_or((None, None), |(u, j)| (Some(u), Some(j)));
+                RowChange {
+                    kind,
+                    id,
+                    json,
+                    until,
+                }
+            })
+        });
+        let cold: Vec<RowChange> = cold.collect();
+        let mut changes: Vec<RowChange> = std::mem::take(&mut self.dirty)
             .into_iter()
             .map(|(kind, id)| {
                 let json = match kind {
@@ -151,23 +204,23 @@ impl Ledger {
                     REVOKE_SUB => self.subs.get(&id).map(to_json),
                     REVOKE_EMAIL => self.emails.get(&id).map(to_json),
                     REVOKE_SID => self.sids.get(&id).map(to_json),
-                    JTI => self.jtis.get(&id).map(to_json),
-                    SPENT_TX => self.spent.get(&id).map(to_json),
                     SCIM_USER => self.scim_dir.users.get(&id).map(to_json),
                     SCIM_GROUP => self.scim_dir.groups.get(&id).map(to_json),
-                    AUDIT => id
-                        .parse::<u64>()
-                        .ok()
-                        .and_then(|seq| self.audit.get(&seq))
-                        .map(to_json),
                     META if id == ALL_BEFORE => self.all_before.as_ref().map(to_json),
                     META if id == SCIM_TOKEN => self.scim_token_hash.as_ref().map(to_json),
                     META if id == SETUP_LINK => self.setup_link.as_ref().map(to_json),
                     _ => None,
                 };
-                RowChange { kind, id, json }
+                RowChange {
+                    kind,
+                    id,
+                    json,
+                    until: None,
+                }
             })
-            .collect()
+            .collect();
+        changes.extend(cold);
+        changes
     }
 
     pub(super) fn touch(&mut self, kind: &'static str, id: &str) {
@@ -182,18 +235,66 @@ impl Ledger {
             .is_some_and(|h| ct_eq(h.as_bytes(), hash.as_bytes()))
     }
 
-    /// Applies `cmd` at `now`. Never panics; a refused command changes nothing.
+    /// Applies `cmd` at `now`, reading the cold rows through `cold` (as stored before the
+    /// command; the command's own writes are laid over them). Never panics; a refused command
+    /// changes nothing. After an error, store nothing and load the ledger again.
     pub fn apply(
         &mut self,
         cmd: Command,
         now: UnixTime,
         random: &dyn Random,
-    ) -> Result<Reply, RandomError> {
-        self.prune(now);
+        cold: &dyn ColdRows,
+    ) -> Result<Reply, LedgerError> {
+        if self.tally.is_none() {
+            self.tally = Some(Tally::load(cold)?);
+        }
+        self.prune(now, cold)?;
+        let reply = self.run(cmd, now, random, cold)?;
+        self.settle(cold)?;
+        Ok(reply)
+    }
+
+    /// The cold counts (loaded by [`Ledger::apply`] before anything else).
+    fn tally(&mut self) -> &mut Tally {
+        self.tally.get_or_insert_with(Tally::default)
+    }
+
+    /// Writes cold row (`kind`, `id`), counting it when it is new.
+    fn put_cold(
+        &mut self,
+        kind: &'static str,
+        id: String,
+        until: UnixTime,
+        json: String,
+        existed: bool,
+    ) {
+        if !existed {
+            if let Some(n) = self.tally().of(kind) {
+                *n += 1;
+            }
+        }
+        self.pending.set(kind, id, Some((until, json)));
+    }
+
+    /// Deletes cold row (`kind`, `id`), which exists.
+    fn delete_cold(&mut self, kind: &'static str, id: String) {
+        if let Some(n) = self.tally().of(kind) {
+            *n = n.saturating_sub(1);
+        }
+        self.pending.set(kind, id, None);
+    }
+
+    fn run(
+        &mut self,
+        cmd: Command,
+        now: UnixTime,
+        random: &dyn Random,
+        cold: &dyn ColdRows,
+    ) -> Result<Reply, LedgerError> {
         Ok(match cmd {
             Command::Audited { meta, cmd } => {
                 let outer = self.meta.replace(meta);
-                let reply = self.apply(*cmd, now, random);
+                let reply = self.run(*cmd, now, random, cold);
                 self.meta = outer;
                 reply?
             }
@@ -234,7 +335,7 @@ impl Ledger {
                 limit,
                 cursor,
                 event_type,
-            } => self.audit_page(limit, cursor, event_type.as_deref()),
+            } => self.audit_page(limit, cursor, event_type.as_deref(), cold)?,
             Command::SignIn(facts) => self.sign_in(facts, now, random)?,
             Command::Snapshot => Reply::Snapshot(self.snapshot()),
             Command::Revoke { selector } => {
@@ -250,7 +351,7 @@ impl Ledger {
                 sid,
             } => {
                 let detail = serde_json::json!({ "sub": sub, "sid": sid });
-                let reply = self.backchannel_logout(jti, remember_until, sub, sid, now);
+                let reply = self.backchannel_logout(jti, remember_until, sub, sid, now, cold)?;
                 if let Reply::LoggedOut { replayed, revoked } = &reply {
                     let mut detail = detail;
                     detail["replayed"] = (*replayed).into();
@@ -277,7 +378,7 @@ impl Ledger {
                 request,
             } => self.scim(&token_hash, request, &base_url, now, random),
             Command::Purge => {
-                self.purge(now);
+                self.purge(now, cold)?;
                 self.emit(
                     "org.deleted",
                     "operator",
@@ -287,13 +388,15 @@ impl Ledger {
                 );
                 Reply::Done
             }
-            Command::SpendTransaction { id, until } => self.spend_transaction(id, until, now),
+            Command::SpendTransaction { id, until } => {
+                self.spend_transaction(id, until, now, cold)?
+            }
         })
     }
 
-    /// Drops what can no longer matter: revocations older than any live session, expired
-    /// `jti`s and session marks.
-    fn prune(&mut self, now: UnixTime) {
+    /// Drops what can no longer matter: revocations older than any live session, and (at most
+    /// [`PRUNE_BATCH`] per kind) expired spent transactions, `jti`s and audit events.
+    fn prune(&mut self, now: UnixTime, cold: &dyn ColdRows) -> Result<(), ColdError> {
         let horizon = UnixTime(now.secs().saturating_sub(REVOCATION_KEEP_SECS));
         for (kind, map) in [
             (REVOKE_SUB, &mut self.subs),
@@ -310,54 +413,58 @@ impl Ledger {
                 self.dirty.insert((kind, k));
             }
         }
-        let oldest = UnixTime(now.secs().saturating_sub(AUDIT_RETENTION_SECS));
-        let expired: Vec<u64> = self
-            .audit
-            .iter()
-            .take_while(|(_, e)| e.at < oldest)
-            .map(|(seq, _)| *seq)
-            .collect();
-        for seq in expired {
-            self.audit.remove(&seq);
-            self.dirty.insert((AUDIT, audit_key(seq)));
+        for kind in COLD_KINDS {
+            for id in self.pending.expired(cold, kind, now, PRUNE_BATCH)? {
+                self.delete_cold(kind, id);
+            }
         }
-        let seen: Vec<String> = self
-            .jtis
-            .iter()
-            .filter(|(_, until)| **until < now)
-            .map(|(k, _)| k.clone())
-            .collect();
-        for k in seen {
-            self.jtis.remove(&k);
-            self.dirty.insert((JTI, k));
+        Ok(())
+    }
+
+    /// Ends the command: numbers its audit events and writes them, then drops the oldest events
+    /// past [`MAX_AUDIT_EVENTS`].
+    fn settle(&mut self, cold: &dyn ColdRows) -> Result<(), ColdError> {
+        for mut event in std::mem::take(&mut self.events) {
+            let seq = self.tally().last_seq + 1;
+            self.tally().last_seq = seq;
+            event.seq = seq;
+            let key = audit_key(seq);
+            let existed = matches!(self.pending.get(AUDIT, &key), Some(Some(_)));
+            // Pruned by age: `at + AUDIT_RETENTION_SECS < now` is `at < now - AUDIT_RETENTION_SECS`.
+            let until = event.at.plus(AUDIT_RETENTION_SECS);
+            self.put_cold(AUDIT, key, until, to_json(&event), existed);
         }
-        let spent: Vec<String> = self
-            .spent
-            .iter()
-            .filter(|(_, until)| **until < now)
-            .map(|(k, _)| k.clone())
-            .collect();
-        for k in spent {
-            self.spent.remove(&k);
-            self.dirty.insert((SPENT_TX, k));
+        let excess = self.tally().audit.saturating_sub(MAX_AUDIT_EVENTS);
+        if excess > 0 {
+            for id in self.pending.ascending(cold, AUDIT, None, excess)? {
+                self.delete_cold(AUDIT, id);
+            }
         }
+        Ok(())
     }
 
     /// Records login transaction `id` as spent; `first` only the first time (RFC 6749 10.5 and
     /// OIDC Core 3.1.3.2 ask the IdP for single-use codes; this makes single use ours too).
-    fn spend_transaction(&mut self, id: String, until: UnixTime, now: UnixTime) -> Reply {
-        if self.spent.contains_key(&id) {
-            return Reply::Spent { first: false };
+    /// A row not yet pruned whose `until` has passed counts as forgotten, as if pruned.
+    fn spend_transaction(
+        &mut self,
+        id: String,
+        until: UnixTime,
+        now: UnixTime,
+        cold: &dyn ColdRows,
+    ) -> Result<Reply, ColdError> {
+        let stored = self.pending.until(cold, SPENT_TX, &id)?;
+        if stored.is_some_and(|u| now <= u) {
+            return Ok(Reply::Spent { first: false });
         }
-        if self.spent.len() >= MAX_SPENT_TRANSACTIONS {
-            return Reply::Rejected {
+        if stored.is_none() && self.tally().spent >= MAX_SPENT_TRANSACTIONS {
+            return Ok(Reply::Rejected {
                 message: "Too many sign-ins are in progress for this organisation; try again in a few minutes.".into(),
-            };
+            });
         }
         let until = until.max(now).min(now.plus(MAX_SPENT_MEMORY_SECS));
-        self.spent.insert(id.clone(), until);
-        self.touch(SPENT_TX, &id);
-        Reply::Spent { first: true }
+        self.put_cold(SPENT_TX, id, until, to_json(&until), stored.is_some());
+        Ok(Reply::Spent { first: true })
     }
 
     /// The member a sign-in of `sub` / `email` is: the one with that subject, else the
@@ -565,19 +672,22 @@ impl Ledger {
         sub: Option<String>,
         sid: Option<String>,
         now: UnixTime,
-    ) -> Reply {
+        cold: &dyn ColdRows,
+    ) -> Result<Reply, ColdError> {
         // OIDC Back-Channel Logout 1.0 section 2.6 step 10: a jti seen before is a replay, and
-        // must not end sessions made since the first delivery.
-        if self.jtis.contains_key(&jti) {
-            return Reply::LoggedOut {
+        // must not end sessions made since the first delivery. One whose `until` has passed but
+        // is not pruned yet counts as forgotten, as if pruned.
+        let stored = self.pending.until(cold, JTI, &jti)?;
+        if stored.is_some_and(|u| now <= u) {
+            return Ok(Reply::LoggedOut {
                 replayed: true,
                 revoked: 0,
-            };
+            });
         }
-        if self.jtis.len() >= MAX_SEEN_JTIS {
-            return Reply::Rejected {
+        if stored.is_none() && self.tally().jtis >= MAX_SEEN_JTIS {
+            return Ok(Reply::Rejected {
                 message: "Too many logout tokens are being remembered; try again later.".into(),
-            };
+            });
         }
         // A token whose `exp` is far away would pin its jti for as long; past
         // MAX_JTI_MEMORY_SECS a replay is possible in principle, but only of a token the IdP
@@ -585,24 +695,23 @@ impl Ledger {
         let until = remember_until
             .max(now)
             .min(now.plus(super::MAX_JTI_MEMORY_SECS));
-        self.jtis.insert(jti.clone(), until);
-        self.touch(JTI, &jti);
+        self.put_cold(JTI, jti, until, to_json(&until), stored.is_some());
         // Section 2.7: with a `sid`, the sessions of that IdP session end; with only `sub`,
         // every session of the member.
         let selector = match (sid, sub) {
             (Some(sid), _) => Selector::Sid(sid),
             (None, Some(sub)) => Selector::Sub(sub),
             (None, None) => {
-                return Reply::LoggedOut {
+                return Ok(Reply::LoggedOut {
                     replayed: false,
                     revoked: 0,
-                }
+                })
             }
         };
-        Reply::LoggedOut {
+        Ok(Reply::LoggedOut {
             replayed: false,
             revoked: self.revoke(&selector, now),
-        }
+        })
     }
 
     fn members_page(&self, limit: usize, cursor: Option<String>, now: UnixTime) -> Reply {
@@ -680,50 +789,69 @@ impl Ledger {
         self.record(AuditEvent::new(event, &meta, now, detail), now);
     }
 
-    /// Appends `event` as the newest entry, dropping the oldest past [`MAX_AUDIT_EVENTS`].
+    /// Appends `event` as the newest entry (numbered and written when the command ends, which
+    /// drops the oldest past [`MAX_AUDIT_EVENTS`]).
     fn record(&mut self, mut event: AuditEvent, now: UnixTime) {
-        let seq = self.audit.keys().next_back().map_or(1, |s| s + 1);
-        event.seq = seq;
         event.at = now;
         event.detail = bounded(event.detail);
         event.event = event.event.chars().take(64).collect();
         event.actor = event.actor.chars().take(320).collect();
         event.cid = event.cid.chars().take(64).collect();
-        self.audit.insert(seq, event);
-        self.dirty.insert((AUDIT, audit_key(seq)));
-        while self.audit.len() > MAX_AUDIT_EVENTS {
-            let Some((old, _)) = self.audit.pop_first() else {
-                break;
-            };
-            self.dirty.insert((AUDIT, audit_key(old)));
-        }
+        self.events.push(event);
     }
 
-    fn audit_page(&self, limit: usize, cursor: Option<u64>, event_type: Option<&str>) -> Reply {
+    /// A page of events before `cursor`, newest first, of the family `event_type` if given.
+    /// Filtering scans the stored events in bounded batches (at most [`MAX_AUDIT_EVENTS`] are
+    /// kept), so a page is exactly what filtering the whole log would give. An event that does
+    /// not read back is left out.
+    fn audit_page(
+        &self,
+        limit: usize,
+        cursor: Option<u64>,
+        event_type: Option<&str>,
+        cold: &dyn ColdRows,
+    ) -> Result<Reply, ColdError> {
         let limit = limit.clamp(1, MAX_AUDIT_PAGE);
-        let before = cursor.unwrap_or(u64::MAX);
-        let mut events: Vec<AuditEvent> = self
-            .audit
-            .range(..before)
-            .rev()
-            .map(|(_, e)| e)
-            .filter(|e| event_type.is_none_or(|t| of_type(&e.event, t)))
-            .take(limit + 1)
-            .cloned()
-            .collect();
+        let mut before = cursor.map(audit_key);
+        let mut events: Vec<AuditEvent> = Vec::new();
+        'scan: loop {
+            let want = match event_type {
+                Some(_) => AUDIT_SCAN_BATCH,
+                None => limit + 1 - events.len(),
+            };
+            let rows = self
+                .pending
+                .descending(cold, AUDIT, before.as_deref(), want)?;
+            let exhausted = rows.len() < want;
+            before = rows.last().map(|r| r.id.clone());
+            for row in rows {
+                let Some(event) = parse::<AuditEvent>(&row.json) else {
+                    continue;
+                };
+                if event_type.is_none_or(|t| of_type(&event.event, t)) {
+                    events.push(event);
+                    if events.len() > limit {
+                        break 'scan;
+                    }
+                }
+            }
+            if exhausted || before.is_none() {
+                break;
+            }
+        }
         let next_cursor = if events.len() > limit {
             events.truncate(limit);
             events.last().map(|e| e.seq)
         } else {
             None
         };
-        Reply::Audit {
+        Ok(Reply::Audit {
             events,
             next_cursor,
-        }
+        })
     }
 
-    fn purge(&mut self, now: UnixTime) {
+    fn purge(&mut self, now: UnixTime, cold: &dyn ColdRows) -> Result<(), ColdError> {
         for id in std::mem::take(&mut self.members).into_keys() {
             self.dirty.insert((MEMBER, id));
         }
@@ -742,9 +870,22 @@ impl Ledger {
         for id in std::mem::take(&mut self.scim_dir.groups).into_keys() {
             self.dirty.insert((SCIM_GROUP, id));
         }
-        for seq in std::mem::take(&mut self.audit).into_keys() {
-            self.dirty.insert((AUDIT, audit_key(seq)));
+        // The audit log, in bounded batches; numbering starts again.
+        self.events.clear();
+        let mut after: Option<String> = None;
+        loop {
+            let ids = self
+                .pending
+                .ascending(cold, AUDIT, after.as_deref(), PRUNE_BATCH)?;
+            let Some(last) = ids.last().cloned() else {
+                break;
+            };
+            for id in ids {
+                self.delete_cold(AUDIT, id);
+            }
+            after = Some(last);
         }
+        self.tally().last_seq = 0;
         // Seen jtis and spent transactions stay: a replay after the org is re-created must
         // still do nothing.
         self.scim_token_hash = None;
@@ -753,5 +894,6 @@ impl Ledger {
         self.touch(META, SETUP_LINK);
         self.all_before = Some(now);
         self.touch(META, ALL_BEFORE);
+        Ok(())
     }
 }

@@ -300,13 +300,19 @@ fn scim_token_hash_compares_in_constant_time_and_can_be_cleared() {
             },
             UnixTime(T0),
             &rnd,
+            &MemoryColdRows::default(),
         )
         .unwrap();
     assert!(ledger.scim_token_matches("abc"));
     assert!(!ledger.scim_token_matches("abd"));
     assert!(!ledger.scim_token_matches(""));
     ledger
-        .apply(Command::SetScimToken { hash: None }, UnixTime(T0), &rnd)
+        .apply(
+            Command::SetScimToken { hash: None },
+            UnixTime(T0),
+            &rnd,
+            &MemoryColdRows::default(),
+        )
         .unwrap();
     assert!(!ledger.scim_token_matches("abc"));
 }
@@ -441,25 +447,28 @@ fn spending_past_the_cap_is_refused_and_changes_nothing() {
     let mut ledger = Ledger::default();
     let r = CountingRandom::default();
     let now = UnixTime(T0);
+    let mut cold = MemoryColdRows::default();
     for i in 0..MAX_SPENT_TRANSACTIONS {
-        ledger.spent.insert(format!("t{i}"), UnixTime(T0 + 600));
+        let key = (SPENT_TX.to_owned(), format!("t{i}"));
+        cold.rows
+            .insert(key, (UnixTime(T0 + 600), (T0 + 600).to_string()));
     }
     let cmd = Command::SpendTransaction {
         id: "one-more".into(),
         until: UnixTime(T0 + 600),
     };
     assert!(matches!(
-        ledger.apply(cmd, now, &r).unwrap(),
+        ledger.apply(cmd, now, &r, &cold).unwrap(),
         Reply::Rejected { .. }
     ));
-    assert!(!ledger.spent.contains_key("one-more"));
+    assert_eq!(ledger.take_changes(), vec![]);
     // A replay of a remembered one is still recognised at the cap.
     let cmd = Command::SpendTransaction {
         id: "t0".into(),
         until: UnixTime(T0 + 600),
     };
     assert!(matches!(
-        ledger.apply(cmd, now, &r).unwrap(),
+        ledger.apply(cmd, now, &r, &cold).unwrap(),
         Reply::Spent { first: false }
     ));
 }
