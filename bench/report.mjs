@@ -381,7 +381,7 @@ if (res.verify) {
   for (const alg of ['RS256', 'ES256']) {
     const a = res.verify[alg];
     if (!a) continue;
-    w(`- ${alg} inside workerd no slower than jose (same workerd, interleaved): ${a.rust.inner_median_us <= a.jose.inner_median_us ? 'met' : 'NOT met'} in this run (${f2(a.rust.inner_median_us / a.jose.inner_median_us)}x jose's in-worker median; on this shared machine, with the isolate's 1 ms clock, runs of the same code gave 0.84x-1.13x).`);
+    w(`- ${alg} inside workerd no slower than jose (same workerd, interleaved): ${a.rust.inner_median_us <= a.jose.inner_median_us ? 'met' : 'NOT met'} in this run (${f2(a.rust.inner_median_us / a.jose.inner_median_us)}x jose's in-worker median, batches of ${res.params.BATCH}; at batches of 200 the 1 ms clock moved in 5 us steps and runs of the same code gave 0.84x-1.14x).`);
   }
   w('  The signature is the same `crypto.subtle.verify` call in both; the breakdown rows above show what Rust adds around it.');
   w('  Pure-Rust RSA in Wasm is not an alternative: natively it already takes the `id_token_verify/RS256` time above.');
