@@ -81,6 +81,24 @@ fn b64json(v: &Value) -> String {
     Base64UrlUnpadded::encode_string(&serde_json::to_vec(v).unwrap())
 }
 
+/// The classic algorithm confusion (RFC 8725 2.1): `payload` under `{"alg":"HS256","kid":kid}`,
+/// MACed with the JSON bytes of `key`'s public JWK as the HMAC secret, as an attacker holding
+/// only the IdP's published key would make it.
+pub fn hs256_keyed_with_public(key: Key, kid: &str, payload: &Value) -> String {
+    use jwt_compact::alg::{Hs256, Hs256Key};
+    let secret = serde_json::to_vec(&public(key, kid)).unwrap();
+    let input = format!(
+        "{}.{}",
+        b64json(&serde_json::json!({ "alg": "HS256", "kid": kid })),
+        b64json(payload)
+    );
+    let sig = Hs256.sign(&Hs256Key::new(&secret), input.as_bytes());
+    format!(
+        "{input}.{}",
+        Base64UrlUnpadded::encode_string(&sig.as_bytes())
+    )
+}
+
 /// Signs `header` (`alg` as given there) and `payload` with `key`.
 pub fn sign(key: Key, header: &Value, payload: &Value) -> String {
     let input = format!("{}.{}", b64json(header), b64json(payload));

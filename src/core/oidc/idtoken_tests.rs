@@ -119,19 +119,7 @@ fn alg_none_refused() {
 #[test]
 fn hs256_with_public_key_as_secret_refused() {
     // The classic confusion: HMAC keyed with the bytes of the IdP's public key.
-    use jwt_compact::alg::{Hs256, Hs256Key};
-    use jwt_compact::{Algorithm, AlgorithmSignature};
-    let public = serde_json::to_vec(&public(Key::RsaA, "a")).unwrap();
-    let input = format!(
-        "{}.{}",
-        Base64UrlUnpadded::encode_string(br#"{"alg":"HS256","kid":"a"}"#),
-        Base64UrlUnpadded::encode_string(&serde_json::to_vec(&claims()).unwrap())
-    );
-    let sig = Hs256.sign(&Hs256Key::new(&public), input.as_bytes());
-    let t = format!(
-        "{input}.{}",
-        Base64UrlUnpadded::encode_string(&sig.as_bytes())
-    );
+    let t = hs256_keyed_with_public(Key::RsaA, "a", &claims());
     assert_eq!(
         check(&t).unwrap_err(),
         IdTokenError::UnsupportedAlgorithm("HS256".into())

@@ -5,7 +5,7 @@ use crate::core::clock::FixedClock;
 use crate::core::http::{HttpClient, HttpError, HttpRequest, HttpResponse};
 use crate::core::jose::native_verifier::NativeVerifier;
 use crate::core::oidc::idtoken::testkit::{
-    jwks, jwks_json, public, sign, Key, CLIENT_ID, ISS, NOW,
+    hs256_keyed_with_public, jwks, jwks_json, sign, Key, CLIENT_ID, ISS, NOW,
 };
 use crate::core::oidc::jwks_cache::{JwksCache, JwksFetchError};
 use crate::core::oidc::verify_id_token::{verify_logout_token, IdTokenPorts, LogoutVerifyError};
@@ -189,19 +189,7 @@ fn alg_none_refused() {
 #[test]
 fn hs256_refused() {
     // HMAC keyed with the bytes of the IdP's public key: the classic confusion.
-    use jwt_compact::alg::{Hs256, Hs256Key};
-    use jwt_compact::{Algorithm, AlgorithmSignature};
-    let secret = serde_json::to_vec(&public(Key::RsaA, "a")).unwrap();
-    let input = format!(
-        "{}.{}",
-        Base64UrlUnpadded::encode_string(br#"{"alg":"HS256","kid":"a"}"#),
-        Base64UrlUnpadded::encode_string(&serde_json::to_vec(&claims()).unwrap())
-    );
-    let sig = Hs256.sign(&Hs256Key::new(&secret), input.as_bytes());
-    let t = format!(
-        "{input}.{}",
-        Base64UrlUnpadded::encode_string(&sig.as_bytes())
-    );
+    let t = hs256_keyed_with_public(Key::RsaA, "a", &claims());
     assert_eq!(
         check(&t).unwrap_err(),
         LogoutTokenError::UnsupportedAlgorithm
