@@ -4,8 +4,9 @@
 # verification, autocannon load against the worker with the local IdP, KV operation counts,
 # wrangler dev start-up, the gated GET against a pass-through worker, 50 MB through the gate,
 # revocation latency per channel). Renders bench/RESULTS.md from what it measured. Loopback
-# only; bounded: about 9 minutes on 2 cores.
-# BENCH_ONLY=verify,load,startup,gateway,memory,revocation limits the workerd part.
+# only; bounded: about 13 minutes on 2 cores (run of 2026-12-01).
+# BENCH_ONLY=verify,load,startup,gateway,memory,revocation,soak,coldstart,lookup limits the workerd
+# part (BENCH_RESULTS=<file> writes its results elsewhere, so RESULTS.md keeps the full run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
