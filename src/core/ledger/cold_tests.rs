@@ -2,6 +2,7 @@
 //! they were.
 
 use super::cold::{audit_key, ColdError, ColdRow, ColdRows, AUDIT, JTI, SPENT_TX};
+use super::memory::OrgRows as Stored;
 use super::*;
 use crate::core::clock::UnixTime;
 use crate::core::random::CountingRandom;
@@ -10,36 +11,9 @@ use std::collections::BTreeMap;
 
 const T0: u64 = 1_700_000_000;
 
-/// What the Durable Object stores: hot rows, and the cold ones behind the port.
-#[derive(Default)]
-struct Stored {
-    hot: BTreeMap<(String, String), String>,
-    cold: MemoryColdRows,
-}
-
+// What the Durable Object stores: hot rows, and the cold ones behind the port (the native
+// ledger's own store, with the tests' helpers below).
 impl Stored {
-    fn keep(&mut self, changes: Vec<RowChange>) {
-        for c in changes {
-            if is_cold(c.kind) {
-                self.cold.store(&c);
-                continue;
-            }
-            let key = (c.kind.to_owned(), c.id);
-            match c.json {
-                Some(json) => self.hot.insert(key, json),
-                None => self.hot.remove(&key),
-            };
-        }
-    }
-
-    fn load(&self) -> Ledger {
-        Ledger::load(self.hot.iter().map(|((kind, id), json)| Row {
-            kind: kind.clone(),
-            id: id.clone(),
-            json: json.clone(),
-        }))
-    }
-
     /// Applies `cmd` to `ledger` and stores its changes; answers the reply and how many cold
     /// rows it deleted.
     fn run(&mut self, ledger: &mut Ledger, cmd: Command, now: u64) -> (Reply, usize) {

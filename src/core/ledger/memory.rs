@@ -15,11 +15,38 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
-/// One org's stored rows: the hot ones by (kind, id), and the cold ones.
+/// One org's stored rows: the hot ones by (kind, id), and the cold ones (what the Durable
+/// Object's `rows` and `cold` tables hold).
 #[derive(Default)]
-struct OrgRows {
-    hot: BTreeMap<(String, String), String>,
-    cold: MemoryColdRows,
+pub(super) struct OrgRows {
+    pub(super) hot: BTreeMap<(String, String), String>,
+    pub(super) cold: MemoryColdRows,
+}
+
+impl OrgRows {
+    /// The ledger of these rows, as the object loads it (the hot rows; the cold ones stay here).
+    pub(super) fn load(&self) -> Ledger {
+        Ledger::load(self.hot.iter().map(|((kind, id), json)| Row {
+            kind: kind.clone(),
+            id: id.clone(),
+            json: json.clone(),
+        }))
+    }
+
+    /// Stores `changes` as the object does: cold rows apart, hot ones by (kind, id).
+    pub(super) fn keep(&mut self, changes: Vec<RowChange>) {
+        for change in changes {
+            if is_cold(change.kind) {
+                self.cold.store(&change);
+                continue;
+            }
+            let key = (change.kind.to_owned(), change.id);
+            match change.json {
+                Some(json) => self.hot.insert(key, json),
+                None => self.hot.remove(&key),
+            };
+        }
+    }
 }
 
 /// Cold rows in memory: (kind, id) -> (until, json), what the edge's `cold` table holds.
@@ -169,25 +196,11 @@ impl<C: Clock> MemoryLedger<C> {
             .map_err(wire)?;
         let mut all = self.rows.borrow_mut();
         let rows = all.entry(org.clone()).or_default();
-        let mut ledger = Ledger::load(rows.hot.iter().map(|((kind, id), json)| Row {
-            kind: kind.clone(),
-            id: id.clone(),
-            json: json.clone(),
-        }));
+        let mut ledger = rows.load();
         let reply = ledger
             .apply(cmd, self.clock.now(), &self.random, &rows.cold)
             .map_err(|e| StoreError(format!("ledger: {e}")))?;
-        for change in ledger.take_changes() {
-            if is_cold(change.kind) {
-                rows.cold.store(&change);
-                continue;
-            }
-            let key = (change.kind.to_owned(), change.id);
-            match change.json {
-                Some(json) => rows.hot.insert(key, json),
-                None => rows.hot.remove(&key),
-            };
-        }
+        rows.keep(ledger.take_changes());
         let reply = serde_json::to_string(&reply).map_err(wire)?;
         crate::core::json::from_str(&reply).map_err(wire)
     }
