@@ -1,12 +1,16 @@
 // Helpers shared by the soak, cold-start and lookup benchmarks (bench/soak.mjs,
 // bench/coldstart.mjs, bench/lookup.mjs): order statistics, timing, autocannon, the workerd
-// processes of a `wrangler dev` and their memory, and a back-channel logout token.
+// processes of a `wrangler dev` and their memory, a signed-in session and a back-channel logout
+// token.
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 
 import autocannon from 'autocannon';
 import WebSocketClient from 'ws';
 import { SignJWT, importJWK } from 'jose';
+
+import { login } from '../e2e/fixtures.mjs';
+import { HttpClient } from '../e2e/http.mjs';
 
 export const log = (...a) => console.log('[bench]', ...a);
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -79,6 +83,19 @@ export function workerdPids(port) {
 
 /** VmRSS of `pid` in KiB. */
 export const rssKiB = (pid) => Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+)/m)[1]);
+
+/**
+ * Logs `loginName` (`<loginName>@acme.test`) in through the real IdP and returns the session's
+ * Cookie header for `origin` + `path`; throws unless the sign-in ends in the callback's 302.
+ */
+export async function sessionCookie(origin, loginName, path) {
+  const client = new HttpClient();
+  const { response, text } = await login(client, origin, { email: `${loginName}@acme.test`, login: loginName });
+  if (response.status !== 302) throw new Error(`login as ${loginName} -> ${response.status}: ${text.slice(0, 300)}`);
+  const cookie = client.jar.headerFor(`${origin}${path}`);
+  if (!cookie) throw new Error('no session cookie after login');
+  return cookie;
+}
 
 /** A back-channel logout token (OIDC Back-Channel Logout 1.0, 2.4) for `sub`, signed with the IdP's key. */
 export async function logoutToken(idp, sub) {

@@ -43,7 +43,7 @@ import { lookupBench, lookupParams } from './lookup.mjs';
 import { startBenchOrigin } from './origin.mjs';
 import { soakBench, soakParams } from './soak.mjs';
 import {
-  cannon as libCannon, log, logoutToken, median, nowMs, quantile, rssKiB, shuffle, sleep, workerdPids,
+  cannon as libCannon, log, logoutToken, median, nowMs, quantile, rssKiB, sessionCookie, shuffle, sleep, workerdPids,
 } from './lib.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -409,15 +409,6 @@ const API_HEADERS = { accept: 'application/json' };
 /** acme as the gateway benchmarks use it: enforced; alice is admin (hub-admins), others read. */
 const gateConfig = (idp) => acmeConfig(idp, { enforced: true });
 
-/** Log in through the real IdP and return the session's Cookie header for `origin`. */
-async function sessionCookie(origin, loginName) {
-  const client = new HttpClient();
-  const { response, text } = await login(client, origin, { email: `${loginName}@acme.test`, login: loginName });
-  if (response.status !== 302) throw new Error(`login as ${loginName} -> ${response.status}: ${text.slice(0, 300)}`);
-  const cookie = client.jar.headerFor(`${origin}${GATED_PATH}`);
-  if (!cookie) throw new Error('no session cookie after login');
-  return cookie;
-}
 
 /** One GET, timed from the call to the last body byte. */
 async function timedGet(url, headers) {
@@ -450,7 +441,7 @@ async function gatewayStack() {
     edge = await startWorker({ port, cwd: join(HERE, 'rust'), vars: { ORIGIN_URL: upstream.url } });
     pass = await startWorker({ cwd: join(HERE, 'passthrough'), vars: { ORIGIN: upstream.url } });
     await new AdminClient(url, edge.adminToken).mustPut('acme', gateConfig(idp));
-    const cookie = await sessionCookie(url, 'alice');
+    const cookie = await sessionCookie(url, 'alice', GATED_PATH);
     return { upstream, idp, edge, pass, cookie, stop };
   } catch (err) {
     await stop();
@@ -818,7 +809,7 @@ async function revocationBench(upstreamUrl) {
       for (let i = 0; i < REVOKE_TRIALS; i++) {
         const user = `rv${name.slice(0, 4)}${i}`;
         const ctx = await ch.before?.(user);
-        const cookie = await sessionCookie(url, user);
+        const cookie = await sessionCookie(url, user, GATED_PATH);
         for (const l of ['a', 'b']) {
           const s = await gatedStatus(url, cookie, l);
           if (s !== 200) throw new Error(`${name}: gated request at ${l} before revoking -> ${s}`);

@@ -36,7 +36,7 @@ import { join } from 'node:path';
 
 import { freePort } from '../e2e/ports.mjs';
 import { ROOT, startWorker } from '../e2e/worker.mjs';
-import { isolateMemory, log, logoutToken, median, nowMs, openInspector, rssKiB, sleep, summary, workerdPids } from './lib.mjs';
+import { isolateMemory, log, logoutToken, median, nowMs, openInspector, rssKiB, sessionCookie, sleep, summary, workerdPids } from './lib.mjs';
 
 const SECS = Number(process.env.BENCH_SOAK_SECS ?? 60);
 const CONNS = Number(process.env.BENCH_SOAK_CONNS ?? 8);
@@ -81,14 +81,6 @@ function slopePerMin(points) {
   return den ? (num / den) * 60_000 : NaN;
 }
 
-async function signedIn(origin, loginName) {
-  const client = new HttpClient();
-  const { response, text } = await login(client, origin, { email: `${loginName}@acme.test`, login: loginName });
-  if (response.status !== 302) throw new Error(`login as ${loginName} -> ${response.status}: ${text.slice(0, 300)}`);
-  const cookie = client.jar.headerFor(`${origin}${GATED_PATH}`);
-  if (!cookie) throw new Error('no session cookie after login');
-  return cookie;
-}
 
 /** Median of the summed workerd RSS over `ms` of idle, sampled every 250 ms. */
 async function idleRss(rss, ms) {
@@ -198,7 +190,7 @@ export async function soakBench() {
     if (minted.status !== 200 && minted.status !== 201) throw new Error(`scim-token -> ${minted.status} ${minted.text}`);
     const scimToken = minted.body.token;
     const cookies = [];
-    for (const m of MEMBERS) cookies.push(await signedIn(url, m));
+    for (const m of MEMBERS) cookies.push(await sessionCookie(url, m, GATED_PATH));
 
     const counts = {}; // kind -> status -> n
     const times = {}; // kind -> [ms]
@@ -273,11 +265,8 @@ export async function soakBench() {
     let warm = 0;
     await Promise.all(Array.from({ length: CONNS }, () => (async () => {
       while (warm < WARM_SIGNINS) {
-        const sub = `soak${warm++ % USERS}`;
-        const client = new HttpClient();
-        const { response, text } = await login(client, url, { email: `${sub}@acme.test`, login: sub });
-        if (response.status !== 302) throw new Error(`soak warm-up sign-in -> ${response.status}: ${text.slice(0, 300)}`);
-        const me = await fetch(`${url}/sso/me`, { headers: { cookie: client.jar.headerFor(`${url}/sso/me`) } });
+        const cookie = await sessionCookie(url, `soak${warm++ % USERS}`, '/sso/me');
+        const me = await fetch(`${url}/sso/me`, { headers: { cookie } });
         await me.arrayBuffer();
         if (me.status !== 200) throw new Error(`soak warm-up /sso/me -> ${me.status}`);
       }
