@@ -122,15 +122,39 @@ async function post(url, body, headers = {}) {
  */
 async function startVerifyPair() {
   const port = await freePort();
+  const persist = join(OUT, `verify-${port}`);
+  rmSync(persist, { recursive: true, force: true });
+  const dev = await startWranglerDev({
+    port,
+    configs: ['verify', 'rust', 'jose'].map((d) => join(HERE, d, 'wrangler.toml')),
+    persist,
+    logFile: join(OUT, `verify-${port}.log`),
+    what: 'the verification wrangler dev',
+    // The bench routes answer before the worker reads its configuration (none is set here).
+    ready: async (url) => (await Promise.all([['rust', '/__bench/floor'], ['jose', '/floor']].map(async ([peer, path]) => {
+      const res = await fetch(`${url}${path}`, { headers: { 'x-bench-peer': peer }, signal: AbortSignal.timeout(2000) });
+      await res.arrayBuffer();
+      return res.status === 200;
+    }))).every(Boolean),
+    cleanup: async () => rmSync(persist, { recursive: true, force: true }),
+  });
+  return { url: dev.url, workerds: workerdsUnder(dev.child.pid), stop: dev.stop };
+}
+
+/**
+ * One `wrangler dev` on `port` running every config of `configs` (paths) in one workerd, as the
+ * verification pair and the two locations need. Its output is kept (the newest 2000 chunks) and
+ * written to `logFile` when it stops. Resolves once `ready(url)` answers true (a probe that
+ * throws is "not yet"), within 90 s, else stops it and throws naming `what`. `stop()` ends the
+ * process group (SIGTERM, then SIGKILL), then runs `cleanup`.
+ */
+async function startWranglerDev({ port, configs, persist, logFile, what, ready, cleanup }) {
   const inspectorPort = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const persist = join(OUT, `verify-${port}`);
-  const logFile = join(OUT, `verify-${port}.log`);
-  rmSync(persist, { recursive: true, force: true });
   const child = spawn(
     join(ROOT, 'node_modules/node/bin/node'),
     [join(ROOT, 'node_modules/wrangler/bin/wrangler.js'), 'dev',
-      '-c', join(HERE, 'verify/wrangler.toml'), '-c', join(HERE, 'rust/wrangler.toml'), '-c', join(HERE, 'jose/wrangler.toml'),
+      ...configs.flatMap((c) => ['-c', c]),
       '--local', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspectorPort),
       '--persist-to', persist, '--show-interactive-dev-session=false', '--log-level', 'log'],
     { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1', NO_COLOR: '1' } },
@@ -152,28 +176,22 @@ async function startVerifyPair() {
       await sleep(1000);
     }
     writeFileSync(logFile, Buffer.concat(logs));
-    rmSync(persist, { recursive: true, force: true });
+    await cleanup();
   };
   const t0 = nowMs();
   for (;;) {
     try {
-      // The bench routes answer before the worker reads its configuration (none is set here).
-      const ok = await Promise.all([['rust', '/__bench/floor'], ['jose', '/floor']].map(async ([peer, path]) => {
-        const res = await fetch(`${url}${path}`, { headers: { 'x-bench-peer': peer }, signal: AbortSignal.timeout(2000) });
-        await res.arrayBuffer();
-        return res.status === 200;
-      }));
-      if (ok.every(Boolean)) break;
+      if (await ready(url)) break;
     } catch {
       // not yet
     }
     if (child.exitCode !== null || nowMs() - t0 > 90_000) {
       await stop();
-      throw new Error(`the verification wrangler dev did not answer; see ${logFile}`);
+      throw new Error(`${what} did not answer; see ${logFile}`);
     }
     await sleep(250);
   }
-  return { url, workerds: workerdsUnder(child.pid), stop };
+  return { url, child, stop };
 }
 
 /**
@@ -631,7 +649,6 @@ const tomlString = (v) => JSON.stringify(String(v));
  */
 async function startLocations(upstreamUrl) {
   const port = await freePort();
-  const inspectorPort = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const idp = await startIdp({ redirectUris: [`${url}/sso/callback`] });
   const dir = join(OUT, `locations-${port}`);
@@ -675,57 +692,23 @@ async function startLocations(upstreamUrl) {
     'b.toml': edgeToml(b, `[[durable_objects.bindings]]\nname = "ORG_LEDGER"\nclass_name = "OrgLedger"\nscript_name = ${tomlString(a)}`),
   };
   for (const [f, text] of Object.entries(files)) writeFileSync(join(dir, f), text, { mode: 0o600 });
-  const logFile = join(OUT, `locations-${port}.log`);
-  const child = spawn(
-    join(ROOT, 'node_modules/node/bin/node'),
-    [join(ROOT, 'node_modules/wrangler/bin/wrangler.js'), 'dev',
-      '-c', join(dir, 'router.toml'), '-c', join(dir, 'a.toml'), '-c', join(dir, 'b.toml'),
-      '--local', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspectorPort),
-      '--persist-to', join(dir, 'persist'), '--show-interactive-dev-session=false', '--log-level', 'log'],
-    { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1', NO_COLOR: '1' } },
-  );
-  const logs = [];
-  const keep = (d) => {
-    logs.push(d);
-    if (logs.length > 2000) logs.shift();
-  };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
-  const stop = async () => {
-    try {
-      process.kill(-child.pid, 'SIGTERM');
-    } catch {
-      // gone
-    }
-    await sleep(1000);
-    try {
-      process.kill(-child.pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
-    writeFileSync(logFile, Buffer.concat(logs));
-    rmSync(dir, { recursive: true, force: true });
-    await idp.stop();
-  };
-  const t0 = nowMs();
-  for (;;) {
-    try {
-      const ok = await Promise.all(['a', 'b'].map(async (loc) => {
-        const res = await fetch(`${url}/healthz`, { headers: { 'x-bench-location': loc }, signal: AbortSignal.timeout(2000) });
-        await res.arrayBuffer();
-        return res.status === 200;
-      }));
-      if (ok.every(Boolean)) break;
-    } catch {
-      // not yet
-    }
-    if (child.exitCode !== null || nowMs() - t0 > 90_000) {
-      await stop();
-      throw new Error(`the two-location wrangler dev did not answer; see ${logFile}`);
-    }
-    await sleep(250);
-  }
-  return { url, idp, admin: new AdminClient(url, adminToken), stop };
+  const dev = await startWranglerDev({
+    port,
+    configs: ['router.toml', 'a.toml', 'b.toml'].map((f) => join(dir, f)),
+    persist: join(dir, 'persist'),
+    logFile: join(OUT, `locations-${port}.log`),
+    what: 'the two-location wrangler dev',
+    ready: async () => (await Promise.all(['a', 'b'].map(async (loc) => {
+      const res = await fetch(`${url}/healthz`, { headers: { 'x-bench-location': loc }, signal: AbortSignal.timeout(2000) });
+      await res.arrayBuffer();
+      return res.status === 200;
+    }))).every(Boolean),
+    cleanup: async () => {
+      rmSync(dir, { recursive: true, force: true });
+      await idp.stop();
+    },
+  });
+  return { url, idp, admin: new AdminClient(url, adminToken), stop: dev.stop };
 }
 
 /** GET the gated path through location `loc` ('a' or 'b'); resolves to the status. */
