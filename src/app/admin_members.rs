@@ -44,7 +44,7 @@ async fn call<S, H, V>(
     let cmd = match cmd {
         read @ (Command::Members { .. }
         | Command::Audit { .. }
-        | Command::Snapshot
+        | Command::Snapshot { .. }
         | Command::CheckSetupLink { .. }) => read,
         write => Command::Audited {
             meta: actor.meta(app),

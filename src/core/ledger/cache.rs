@@ -1,7 +1,7 @@
 //! The isolate's copy of each org's revocation [`Snapshot`], and the [`Revocations`] port the
 //! session store asks, answered from it.
 
-use super::{Command, LedgerPort, Reply, Snapshot, REVOCATION_CACHE_SECS};
+use super::{Command, LedgerPort, Reply, Snapshot, SnapshotVersion, REVOCATION_CACHE_SECS};
 use crate::core::clock::UnixTime;
 use crate::core::org::OrgSlug;
 use crate::core::session::{OrgSession, Revocations};
@@ -13,10 +13,31 @@ use std::rc::Rc;
 /// Most orgs whose snapshots one isolate keeps.
 pub const SNAPSHOT_CACHE_MAX_ORGS: usize = 1024;
 
-/// Snapshots by org, each used for at most [`REVOCATION_CACHE_SECS`] after it was fetched.
+/// One org's snapshot as this isolate holds it.
+#[derive(Debug)]
+struct Held {
+    /// When the ledger last said this is its state; `None` once [`SnapshotCache::forget`] made
+    /// it stale.
+    confirmed_at: Option<UnixTime>,
+    version: SnapshotVersion,
+    snapshot: Rc<Snapshot>,
+}
+
+impl Held {
+    /// Whether it was confirmed less than [`REVOCATION_CACHE_SECS`] before `now` (a clock that
+    /// went backwards counts as stale).
+    fn fresh(&self, now: UnixTime) -> bool {
+        self.confirmed_at
+            .is_some_and(|at| at <= now && now.secs() - at.secs() < REVOCATION_CACHE_SECS)
+    }
+}
+
+/// Snapshots by org, each used for at most [`REVOCATION_CACHE_SECS`] after the ledger last
+/// confirmed it. A refresh sends the held version, so an unchanged snapshot costs one small
+/// round trip ([`Reply::SnapshotCurrent`]) instead of the whole state again.
 #[derive(Debug, Default)]
 pub struct SnapshotCache {
-    entries: RefCell<HashMap<OrgSlug, (UnixTime, Rc<Snapshot>)>>,
+    entries: RefCell<HashMap<OrgSlug, Held>>,
 }
 
 impl SnapshotCache {
@@ -25,33 +46,54 @@ impl SnapshotCache {
         Self::default()
     }
 
-    /// The cached snapshot of `org`, if fetched less than [`REVOCATION_CACHE_SECS`] ago.
+    /// The cached snapshot of `org`, if confirmed less than [`REVOCATION_CACHE_SECS`] ago.
     pub fn get(&self, org: &OrgSlug, now: UnixTime) -> Option<Rc<Snapshot>> {
         let entries = self.entries.borrow();
-        let (at, snap) = entries.get(org)?;
-        // A clock that went backwards counts as stale.
-        (*at <= now && now.secs() - at.secs() < REVOCATION_CACHE_SECS).then(|| snap.clone())
+        let held = entries.get(org)?;
+        held.fresh(now).then(|| held.snapshot.clone())
     }
 
-    /// Keeps `snapshot` of `org`, fetched at `now`.
-    pub fn insert(&self, org: &OrgSlug, snapshot: Snapshot, now: UnixTime) -> Rc<Snapshot> {
-        let snap = Rc::new(snapshot);
+    /// Keeps `snapshot` of `org`, of `version`, fetched at `now`.
+    pub fn insert(
+        &self,
+        org: &OrgSlug,
+        version: SnapshotVersion,
+        snapshot: Snapshot,
+        now: UnixTime,
+    ) -> Rc<Snapshot> {
+        self.keep(org, version, Rc::new(snapshot), now)
+    }
+
+    /// Keeps `snapshot` of `org`, of `version`, as the ledger's state at `now`.
+    fn keep(
+        &self,
+        org: &OrgSlug,
+        version: SnapshotVersion,
+        snapshot: Rc<Snapshot>,
+        now: UnixTime,
+    ) -> Rc<Snapshot> {
         let mut entries = self.entries.borrow_mut();
         if entries.len() >= SNAPSHOT_CACHE_MAX_ORGS && !entries.contains_key(org) {
-            entries
-                .retain(|_, (at, _)| now.secs().saturating_sub(at.secs()) < REVOCATION_CACHE_SECS);
+            entries.retain(|_, held| held.fresh(now));
             if entries.len() >= SNAPSHOT_CACHE_MAX_ORGS {
                 entries.clear();
             }
         }
-        entries.insert(org.clone(), (now, snap.clone()));
-        snap
+        let held = Held {
+            confirmed_at: Some(now),
+            version,
+            snapshot: snapshot.clone(),
+        };
+        entries.insert(org.clone(), held);
+        snapshot
     }
 
-    /// Forgets `org`'s snapshot (after this isolate changed its ledger, so its own next request
-    /// sees the change at once).
+    /// Makes `org`'s snapshot stale (after this isolate changed its ledger, so its own next
+    /// request asks the ledger at once). Its version is kept for that request.
     pub fn forget(&self, org: &OrgSlug) {
-        self.entries.borrow_mut().remove(org);
+        if let Some(held) = self.entries.borrow_mut().get_mut(org) {
+            held.confirmed_at = None;
+        }
     }
 
     /// The snapshot of `org`: cached, or fetched from `ledger` (and cached).
@@ -64,8 +106,22 @@ impl SnapshotCache {
         if let Some(s) = self.get(org, now) {
             return Ok(s);
         }
-        match ledger.call(org, Command::Snapshot).await? {
-            Reply::Snapshot(s) => Ok(self.insert(org, s, now)),
+        let held = self
+            .entries
+            .borrow()
+            .get(org)
+            .map(|h| (h.version.clone(), h.snapshot.clone()));
+        let have = held.as_ref().map(|(version, _)| version.clone());
+        match ledger.call(org, Command::Snapshot { have }).await? {
+            Reply::Snapshot { version, snapshot } => Ok(self.insert(org, version, snapshot, now)),
+            // What was sent is current (even if another request of this isolate has replaced
+            // the entry meanwhile: this answer is the later word).
+            Reply::SnapshotCurrent => match held {
+                Some((version, snapshot)) => Ok(self.keep(org, version, snapshot, now)),
+                None => Err(StoreError(
+                    "the ledger confirmed a snapshot that was not asked about".into(),
+                )),
+            },
             _ => Err(StoreError(
                 "the ledger answered a snapshot request oddly".into(),
             )),

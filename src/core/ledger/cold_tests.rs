@@ -210,16 +210,26 @@ fn a_cold_read_that_fails_refuses_the_command_and_is_never_taken_as_absent() {
         matches!(out, Err(LedgerError::Storage(_)))
     };
     // Counting at the first command, and pruning at every one.
-    assert!(fails(Command::Snapshot, "count", &mut Ledger::default()));
     assert!(fails(
-        Command::Snapshot,
+        Command::Snapshot { have: None },
+        "count",
+        &mut Ledger::default()
+    ));
+    assert!(fails(
+        Command::Snapshot { have: None },
         "descending",
         &mut Ledger::default()
     ));
     let mut ledger = Ledger::default();
-    assert!(fails(Command::Snapshot, "expired", &mut ledger));
+    assert!(fails(
+        Command::Snapshot { have: None },
+        "expired",
+        &mut ledger
+    ));
     let mut ledger = Ledger::default();
-    ledger.apply(Command::Snapshot, now, &r, &cold).unwrap();
+    ledger
+        .apply(Command::Snapshot { have: None }, now, &r, &cold)
+        .unwrap();
     // The replay checks, the audit page and the purge's scan.
     assert!(fails(spend("tx", T0 + 600), "until", &mut ledger));
     assert!(fails(logout("j", T0 + 120), "until", &mut ledger));
@@ -237,7 +247,7 @@ fn expired_cold_rows_are_pruned_in_batches_and_count_as_forgotten_until_then() {
     }
     let mut ledger = stored.load();
     let now = T0 + 1;
-    let (_, deleted) = stored.run(&mut ledger, Command::Snapshot, now);
+    let (_, deleted) = stored.run(&mut ledger, Command::Snapshot { have: None }, now);
     assert_eq!(deleted, PRUNE_BATCH);
     // One not pruned yet counts as forgotten (its until has passed), and is overwritten, not
     // counted twice.
@@ -248,7 +258,7 @@ fn expired_cold_rows_are_pruned_in_batches_and_count_as_forgotten_until_then() {
     assert!(matches!(r, Reply::Spent { first: true }), "{r:?}");
     let (r, _) = stored.run(&mut ledger, spend(&last, now + 600), now);
     assert!(matches!(r, Reply::Spent { first: false }), "{r:?}");
-    let (_, _) = stored.run(&mut ledger, Command::Snapshot, now);
+    let (_, _) = stored.run(&mut ledger, Command::Snapshot { have: None }, now);
     assert_eq!(
         stored.count(SPENT_TX),
         1,
@@ -312,7 +322,7 @@ fn the_audit_log_keeps_its_newest_events_and_numbers_on() {
     let later = T0 + AUDIT_RETENTION_SECS + 1;
     let mut rounds = 0;
     while stored.count(AUDIT) > 1 {
-        stored.run(&mut ledger, Command::Snapshot, later);
+        stored.run(&mut ledger, Command::Snapshot { have: None }, later);
         rounds += 1;
         assert!(rounds <= MAX_AUDIT_EVENTS / PRUNE_BATCH + 1);
     }

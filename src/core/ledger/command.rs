@@ -1,7 +1,7 @@
 //! What the ledger is asked ([`Command`]) and what it answers ([`Reply`]): plain serde types,
 //! the JSON carried between the worker and the org's Durable Object.
 
-use super::snapshot::Snapshot;
+use super::snapshot::{Snapshot, SnapshotVersion};
 use crate::core::clock::UnixTime;
 use crate::core::email::EmailAddress;
 use crate::core::oidc::issuer::IssuerUrl;
@@ -58,8 +58,13 @@ pub enum Selector {
 pub enum Command {
     /// Records a sign-in, or refuses it ([`Reply::SignedIn`] / [`Reply::Refused`]).
     SignIn(SignInFacts),
-    /// The org's revocation state ([`Reply::Snapshot`]).
-    Snapshot,
+    /// The org's revocation state ([`Reply::Snapshot`]), or [`Reply::SnapshotCurrent`] when it
+    /// is still the one of version `have`.
+    Snapshot {
+        /// The version the caller holds, if any.
+        #[serde(default)]
+        have: Option<SnapshotVersion>,
+    },
     /// Ends sessions now ([`Reply::Revoked`]).
     Revoke {
         /// Whose.
@@ -197,7 +202,14 @@ pub enum Reply {
         reason: Refusal,
     },
     /// The revocation state.
-    Snapshot(Snapshot),
+    Snapshot {
+        /// Its version (what the next [`Command::Snapshot`] sends as `have`).
+        version: SnapshotVersion,
+        /// The state.
+        snapshot: Snapshot,
+    },
+    /// The revocation state is still the one of the version the caller holds.
+    SnapshotCurrent,
     /// `revoked` live sessions known to the ledger were ended.
     Revoked {
         /// How many.

@@ -13,14 +13,16 @@
 //! * The hot path never asks the ledger directly. It asks a [`Snapshot`] of the org's
 //!   revocation state, fetched at most once per [`REVOCATION_CACHE_SECS`] per isolate
 //!   ([`SnapshotCache`], behind the session store's [`Revocations`] port via
-//!   [`LedgerRevocations`]).
+//!   [`LedgerRevocations`]). A refresh sends the [`SnapshotVersion`] the isolate holds, and an
+//!   unchanged snapshot is confirmed ([`Reply::SnapshotCurrent`]) rather than sent again.
 //!
 //! # The revocation bound
 //! A revoking request (admin revoke, back-channel logout, SCIM deactivation) is answered only
 //! after the Durable Object has stored the revocation. Any isolate anywhere that judges a session
 //! of that org afterwards either holds a snapshot fetched after the answer (which contains the
 //! revocation: the object is the single, strongly consistent home of the state), or one fetched
-//! before it, which it uses for at most [`REVOCATION_CACHE_SECS`] after fetching. So every
+//! before it, which it uses for at most [`REVOCATION_CACHE_SECS`] after fetching (or after the
+//! object last confirmed it as its current state, which is as good as fetching it then). So every
 //! location refuses the revoked sessions at most `REVOCATION_CACHE_SECS` (plus the one-second
 //! granularity of the clock) after the answer. Refreshing a snapshot is one Durable Object round
 //! trip per org per isolate per window; across locations that is a round trip to the object's
@@ -42,6 +44,8 @@ mod state;
 #[cfg(test)]
 mod cold_tests;
 #[cfg(test)]
+mod snapshot_tests;
+#[cfg(test)]
 mod tests;
 
 pub use audit::{AuditEvent, AuditMeta, AUDIT_RETENTION_SECS, MAX_AUDIT_EVENTS, MAX_AUDIT_PAGE};
@@ -53,7 +57,7 @@ pub use command::{Command, MemberView, Provisioning, Refusal, Reply, Selector, S
 #[cfg(any(test, feature = "testkit"))]
 pub use memory::{MemoryColdRows, MemoryLedger};
 pub use record::{MemberRecord, MemberSource, SessionMark};
-pub use snapshot::Snapshot;
+pub use snapshot::{Snapshot, SnapshotVersion};
 pub use state::{Ledger, LedgerError, Row, RowChange, PRUNE_BATCH};
 
 use crate::core::org::OrgSlug;

@@ -1,9 +1,27 @@
 //! The org's revocation state as the hot path reads it.
 
 use crate::core::clock::UnixTime;
+use crate::core::secret::sha256_hex;
 use crate::core::session::OrgSession;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
+
+/// Names one content of an org's [`Snapshot`]: the SHA-256 of its JSON (maps serialise in key
+/// order, so equal snapshots have equal versions, whichever ledger instance made them). An
+/// isolate that holds a snapshot sends its version when it refreshes; the ledger answers
+/// [`super::Reply::SnapshotCurrent`] when its own snapshot has the same version, so an
+/// unchanged snapshot (the usual case: sign-ins do not change it) is not sent again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotVersion(String);
+
+impl SnapshotVersion {
+    /// The version of `snapshot`.
+    pub fn of(snapshot: &Snapshot) -> SnapshotVersion {
+        // Serialising these plain maps cannot fail.
+        let json = serde_json::to_vec(snapshot).unwrap_or_default();
+        SnapshotVersion(sha256_hex(&json))
+    }
+}
 
 /// Everything needed to judge an org session without asking the ledger: time-based revocations
 /// (a session made at or before the time is refused) and the deprovisioned members (refused

@@ -13,7 +13,7 @@ use super::cold::{
 };
 use super::command::{Command, MemberView, Provisioning, Refusal, Reply, Selector, SignInFacts};
 use super::record::{MemberRecord, MemberSource, SessionMark};
-use super::snapshot::{refuses, Snapshot};
+use super::snapshot::{refuses, Snapshot, SnapshotVersion};
 use super::{
     fold, MAX_MEMBERS, MAX_MEMBERS_PAGE, MAX_SEEN_JTIS, MAX_SESSION_MARKS, MAX_SPENT_MEMORY_SECS,
     MAX_SPENT_TRANSACTIONS, REVOCATION_KEEP_SECS,
@@ -128,6 +128,9 @@ pub struct Ledger {
     events: Vec<AuditEvent>,
     /// Rows that could not be read back at load (kept out of the state, counted for the log).
     pub unreadable_rows: usize,
+    /// The snapshot last built, with its version, until a hot row changes (so the object does
+    /// not rebuild and hash it for every isolate that refreshes; see [`Ledger::apply`]).
+    issued: Option<(SnapshotVersion, Snapshot)>,
 }
 
 fn parse<T: DeserializeOwned>(json: &str) -> Option<T> {
@@ -249,9 +252,42 @@ impl Ledger {
             self.tally = Some(Tally::load(cold)?);
         }
         self.prune(now, cold)?;
-        let reply = self.run(cmd, now, random, cold)?;
+        self.drop_stale_snapshot();
+        let reply = self.run(cmd, now, random, cold);
+        // Also after a refused command: its changes are not stored, the ledger is dropped.
+        self.drop_stale_snapshot();
+        let reply = reply?;
         self.settle(cold)?;
         Ok(reply)
+    }
+
+    /// Forgets the built snapshot once any hot row has changed (every change of the hot state
+    /// is marked dirty, to be stored: the snapshot is made of nothing else).
+    fn drop_stale_snapshot(&mut self) {
+        if !self.dirty.is_empty() {
+            self.issued = None;
+        }
+    }
+
+    /// [`Command::Snapshot`]: the snapshot and its version, or only that `have` is current.
+    fn snapshot_reply(&mut self, have: Option<SnapshotVersion>) -> Reply {
+        let (version, snapshot) = match self.issued.take() {
+            Some(issued) => issued,
+            None => {
+                let snapshot = self.snapshot();
+                (SnapshotVersion::of(&snapshot), snapshot)
+            }
+        };
+        let reply = if have.as_ref() == Some(&version) {
+            Reply::SnapshotCurrent
+        } else {
+            Reply::Snapshot {
+                version: version.clone(),
+                snapshot: snapshot.clone(),
+            }
+        };
+        self.issued = Some((version, snapshot));
+        reply
     }
 
     /// The cold counts (loaded by [`Ledger::apply`] before anything else).
@@ -337,7 +373,7 @@ impl Ledger {
                 event_type,
             } => self.audit_page(limit, cursor, event_type.as_deref(), cold)?,
             Command::SignIn(facts) => self.sign_in(facts, now, random)?,
-            Command::Snapshot => Reply::Snapshot(self.snapshot()),
+            Command::Snapshot { have } => self.snapshot_reply(have),
             Command::Revoke { selector } => {
                 let revoked = self.revoke(&selector, now);
                 let detail = serde_json::json!({ "selector": selector, "revoked": revoked });

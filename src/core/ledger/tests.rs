@@ -52,7 +52,10 @@ fn sign_in(
 }
 
 fn valid(l: &MemoryLedger<&FixedClock>, s: &OrgSession) -> bool {
-    let Reply::Snapshot(snap) = l.call_now(&org(), Command::Snapshot).unwrap() else {
+    let Reply::Snapshot { snapshot: snap, .. } = l
+        .call_now(&org(), Command::Snapshot { have: None })
+        .unwrap()
+    else {
         panic!()
     };
     snap.session_valid(s)
@@ -350,7 +353,10 @@ fn old_revocations_are_pruned_after_any_session_they_could_refuse_has_ended() {
     let l = MemoryLedger::new(&clock);
     revoke(&l, Selector::Sub("a".into()));
     clock.advance(REVOCATION_KEEP_SECS + 1);
-    let Reply::Snapshot(snap) = l.call_now(&org(), Command::Snapshot).unwrap() else {
+    let Reply::Snapshot { snapshot: snap, .. } = l
+        .call_now(&org(), Command::Snapshot { have: None })
+        .unwrap()
+    else {
         panic!()
     };
     assert!(snap.subs.is_empty());
