@@ -128,6 +128,8 @@ pub struct Ledger {
     events: Vec<AuditEvent>,
     /// Rows that could not be read back at load (kept out of the state, counted for the log).
     pub unreadable_rows: usize,
+    /// No time-based revocation is older than this (`None`: not known since the load).
+    oldest_revocation: Option<UnixTime>,
     /// The snapshot last built, with its version, until a hot row changes (so the object does
     /// not rebuild and hash it for every isolate that refreshes; see [`Ledger::apply`]).
     issued: Option<(SnapshotVersion, Snapshot)>,
@@ -434,20 +436,28 @@ impl Ledger {
     /// [`PRUNE_BATCH`] per kind) expired spent transactions, `jti`s and audit events.
     fn prune(&mut self, now: UnixTime, cold: &dyn ColdRows) -> Result<(), ColdError> {
         let horizon = UnixTime(now.secs().saturating_sub(REVOCATION_KEEP_SECS));
-        for (kind, map) in [
-            (REVOKE_SUB, &mut self.subs),
-            (REVOKE_EMAIL, &mut self.emails),
-            (REVOKE_SID, &mut self.sids),
-        ] {
-            let old: Vec<String> = map
-                .iter()
-                .filter(|(_, t)| **t < horizon)
-                .map(|(k, _)| k.clone())
-                .collect();
-            for k in old {
-                map.remove(&k);
-                self.dirty.insert((kind, k));
+        // Scanning every revocation at every command would cost O(revocations) per sign-in and
+        // per snapshot refresh; none is older than `oldest_revocation`, so most commands skip it.
+        if self.oldest_revocation.is_none_or(|t| t < horizon) {
+            let mut oldest: Option<UnixTime> = None;
+            for (kind, map) in [
+                (REVOKE_SUB, &mut self.subs),
+                (REVOKE_EMAIL, &mut self.emails),
+                (REVOKE_SID, &mut self.sids),
+            ] {
+                let old: Vec<String> = map
+                    .iter()
+                    .filter(|(_, t)| **t < horizon)
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                for k in old {
+                    map.remove(&k);
+                    self.dirty.insert((kind, k));
+                }
+                oldest = oldest.into_iter().chain(map.values().copied()).min();
             }
+            // With none left, the bound holds for any time (a new one lowers it, in `revoke`).
+            self.oldest_revocation = Some(oldest.unwrap_or(UnixTime(u64::MAX)));
         }
         for kind in COLD_KINDS {
             for id in self.pending.expired(cold, kind, now, PRUNE_BATCH)? {
@@ -668,6 +678,8 @@ impl Ledger {
         };
         let at = map.entry(key.clone()).or_insert(now);
         *at = (*at).max(now);
+        // A time only rises and a new one is `now`: lowering the bound to `now` keeps it true.
+        self.oldest_revocation = self.oldest_revocation.map(|t| t.min(now));
         self.touch(kind, &key);
         match selector {
             Selector::Email(_) => self.end_marks(now, |m, _| m.email.as_deref() == Some(&key)),
