@@ -601,11 +601,5 @@ fn okta_groups_limit_is_explained_in_a_test_sign_in() {
         &[("cookie", &cookie), ("accept", "application/json")],
         b"",
     );
-    assert_eq!(r.status(), 200, "{}", r.text());
-    assert_no_session_cookie(&r);
-    let r = json_body(&r);
-    assert_eq!(r["ok"], false);
-    assert_eq!(r["refused"]["error"], "idp_error", "{r}");
-    let message = r["refused"]["message"].as_str().unwrap();
-    assert!(message.contains("groups claim filter"), "{message}");
+    assert_test_sign_in_refused(&r, "idp_error", "groups claim filter");
 }

@@ -306,15 +306,7 @@ fn an_idp_error_in_a_test_sign_in_is_reported_with_its_text() {
         &[("cookie", &cookie), ("accept", "application/json")],
         b"",
     );
-    assert_eq!(r.status(), 200, "{}", r.text());
-    assert_no_session_cookie(&r);
-    let r = json_body(&r);
-    assert_eq!(r["ok"], false);
-    assert_eq!(r["refused"]["error"], "idp_error", "{r}");
-    assert!(r["refused"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("User not assigned"));
+    assert_test_sign_in_refused(&r, "idp_error", "User not assigned");
 }
 
 #[test]

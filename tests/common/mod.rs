@@ -927,6 +927,19 @@ pub fn assert_no_session_cookie(resp: &Response) {
     );
 }
 
+/// Asserts that `resp` is a test sign-in's JSON report of a refusal with `error`, whose message
+/// contains `message`, and that no session was made. Answers the report.
+pub fn assert_test_sign_in_refused(resp: &Response, error: &str, message: &str) -> Value {
+    assert_eq!(resp.status(), 200, "{}", resp.text());
+    assert_no_session_cookie(resp);
+    let r = json_body(resp);
+    assert_eq!(r["ok"], false);
+    assert_eq!(r["refused"]["error"], error, "{r}");
+    let text = r["refused"]["message"].as_str().unwrap_or_default();
+    assert!(text.contains(message), "{text}");
+    r
+}
+
 /// Signs `email` in to [`ACME`] with ID-token `groups`; the session cookie header
 /// (`name=value`) for admin requests made with it.
 pub fn acme_session(h: &Harness, email: &str, groups: &[&str]) -> String {
