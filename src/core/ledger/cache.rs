@@ -13,6 +13,10 @@ use std::rc::Rc;
 /// Most orgs whose snapshots one isolate keeps.
 pub const SNAPSHOT_CACHE_MAX_ORGS: usize = 1024;
 
+/// Most memory (by [`Snapshot::weight`]) the snapshots of one isolate take together: an isolate
+/// has 128 MB, and a large org's snapshot is megabytes. One snapshot over it is still kept, alone.
+pub const SNAPSHOT_CACHE_MAX_BYTES: usize = 32 << 20;
+
 /// One org's snapshot as this isolate holds it.
 #[derive(Debug)]
 struct Held {
@@ -21,6 +25,8 @@ struct Held {
     confirmed_at: Option<UnixTime>,
     version: SnapshotVersion,
     snapshot: Rc<Snapshot>,
+    /// [`Snapshot::weight`], counted once.
+    weight: usize,
 }
 
 impl Held {
@@ -72,10 +78,21 @@ impl SnapshotCache {
         snapshot: Rc<Snapshot>,
         now: UnixTime,
     ) -> Rc<Snapshot> {
+        let weight = match self.entries.borrow().get(org) {
+            // Confirmed: the same content, weighed when it came.
+            Some(held) if Rc::ptr_eq(&held.snapshot, &snapshot) => held.weight,
+            _ => snapshot.weight(),
+        };
         let mut entries = self.entries.borrow_mut();
-        if entries.len() >= SNAPSHOT_CACHE_MAX_ORGS && !entries.contains_key(org) {
+        entries.remove(org);
+        let total = |e: &HashMap<OrgSlug, Held>| e.values().map(|h| h.weight).sum::<usize>();
+        if entries.len() >= SNAPSHOT_CACHE_MAX_ORGS
+            || total(&entries) + weight > SNAPSHOT_CACHE_MAX_BYTES
+        {
             entries.retain(|_, held| held.fresh(now));
-            if entries.len() >= SNAPSHOT_CACHE_MAX_ORGS {
+            if entries.len() >= SNAPSHOT_CACHE_MAX_ORGS
+                || total(&entries) + weight > SNAPSHOT_CACHE_MAX_BYTES
+            {
                 entries.clear();
             }
         }
@@ -83,6 +100,7 @@ impl SnapshotCache {
             confirmed_at: Some(now),
             version,
             snapshot: snapshot.clone(),
+            weight,
         };
         entries.insert(org.clone(), held);
         snapshot

@@ -49,7 +49,9 @@ mod snapshot_tests;
 mod tests;
 
 pub use audit::{AuditEvent, AuditMeta, AUDIT_RETENTION_SECS, MAX_AUDIT_EVENTS, MAX_AUDIT_PAGE};
-pub use cache::{LedgerRevocations, SnapshotCache};
+pub use cache::{
+    LedgerRevocations, SnapshotCache, SNAPSHOT_CACHE_MAX_BYTES, SNAPSHOT_CACHE_MAX_ORGS,
+};
 pub use cold::{
     audit_key, is_cold, ColdError, ColdRow, ColdRows, AUDIT, COLD_KINDS, JTI, SPENT_TX,
 };

@@ -74,6 +74,24 @@ impl Snapshot {
             || self.inactive_emails.contains(&email))
     }
 
+    /// About how many bytes of memory it takes (its strings and a per-entry allowance for the
+    /// maps' nodes), for the isolate cache's budget.
+    pub fn weight(&self) -> usize {
+        const ENTRY: usize = 64;
+        let keys =
+            |it: &mut dyn Iterator<Item = &String>| it.map(|k| k.len() + ENTRY).sum::<usize>();
+        keys(&mut self.subs.keys())
+            + keys(&mut self.emails.keys())
+            + keys(&mut self.sids.keys())
+            + keys(&mut self.inactive_subs.iter())
+            + keys(&mut self.inactive_emails.iter())
+            + self
+                .scim_groups
+                .iter()
+                .map(|(k, groups)| k.len() + ENTRY + keys(&mut groups.iter()))
+                .sum::<usize>()
+    }
+
     /// The SCIM groups of the member of `session` (by subject, else by email).
     pub fn scim_groups(&self, session: &OrgSession) -> Vec<&str> {
         self.groups_for(session.sub(), session.email().as_str())

@@ -405,3 +405,49 @@ fn the_isolate_cache_sends_its_version_and_keeps_its_copy_while_current() {
     ledger.fail.set(true);
     assert!(block_on(cache.snapshot(&port, &org, clock.now())).is_err());
 }
+
+#[test]
+fn the_isolate_cache_keeps_its_snapshots_within_a_memory_budget() {
+    let big = |mib: usize| {
+        let mut s = Snapshot::default();
+        s.sids.insert("x".repeat(mib << 20), UnixTime(T0));
+        s
+    };
+    // The versions do not matter here (and hashing 20 MiB would slow the test down).
+    let v = |_: &Snapshot| SnapshotVersion::of(&Snapshot::default());
+    let org = |name: &str| OrgSlug::parse(&format!("org-{name}")).unwrap();
+    let now = UnixTime(T0);
+    let cache = SnapshotCache::new();
+    let (a, b, c) = (big(20), big(20), Snapshot::default());
+    assert!(a.weight() > 20 << 20 && 2 * a.weight() > SNAPSHOT_CACHE_MAX_BYTES);
+    cache.insert(&org("a"), v(&a), a, now);
+    cache.insert(&org("c"), v(&c), c, now);
+    // Two large ones do not fit: the others go, even fresh ones.
+    cache.insert(&org("b"), v(&b), b, now);
+    assert!(cache.get(&org("a"), now).is_none());
+    assert!(cache.get(&org("c"), now).is_none());
+    assert!(cache.get(&org("b"), now).is_some());
+    // A small one fits beside it; a stale one is dropped first when room is needed.
+    let c = Snapshot::default();
+    cache.insert(&org("c"), v(&c), c, now);
+    assert!(cache.get(&org("b"), now).is_some());
+    let later = now.plus(REVOCATION_CACHE_SECS);
+    let c = Snapshot::default();
+    cache.insert(&org("c"), v(&c), c, later);
+    let a = big(20);
+    cache.insert(&org("a"), v(&a), a, later);
+    assert!(
+        cache.get(&org("b"), later).is_none(),
+        "stale, so dropped for room"
+    );
+    assert!(
+        cache.get(&org("c"), later).is_some(),
+        "fresh, and there is room"
+    );
+    assert!(cache.get(&org("a"), later).is_some());
+    // One larger than the whole budget is still kept (it is needed to answer), alone.
+    let huge = big(40);
+    cache.insert(&org("h"), v(&huge), huge, later);
+    assert!(cache.get(&org("h"), later).is_some());
+    assert!(cache.get(&org("a"), later).is_none());
+}
