@@ -164,6 +164,23 @@ describe('admin revoke', () => {
     await assertForwarded(stack, again, 'alice signed in again');
   });
 
+  test('past the snapshot window an unchanged revocation state is confirmed, not lost: access stays, a later revoke still lands in time', async () => {
+    // The isolate's copy of the org's revocation snapshot lives 4 s; after that its refresh
+    // sends the copy's version and the Durable Object confirms it (nothing changed: sign-ins do
+    // not change it). A broken confirmation would answer 503 here, or keep a stale copy below.
+    const carol = await signIn(stack, 'carol');
+    await assertForwarded(stack, carol, 'carol at first');
+    await new Promise((resolve) => setTimeout(resolve, 4500));
+    await assertForwarded(stack, carol, 'carol after a refresh of the unchanged snapshot');
+    await signIn(stack, 'dave');
+    await new Promise((resolve) => setTimeout(resolve, 4500));
+    await assertForwarded(stack, carol, 'carol after another refresh');
+    const r = await stack.admin.request('POST', '/admin/orgs/acme/revoke', { body: { sub: 'carol' } });
+    const answeredAt = Date.now();
+    assert.equal(r.status, 200, r.text);
+    await assertRevoked(stack, carol, answeredAt, 'revoke by sub after confirmed refreshes');
+  });
+
   test('revoking {"all": true} refuses every member of the org within the bound', async () => {
     const bob = await signIn(stack, 'bob');
     const carol = await signIn(stack, 'carol');

@@ -102,6 +102,7 @@ const REVOKE_EMAIL: &str = "revoke_email";
 const REVOKE_SID: &str = "revoke_sid";
 const META: &str = "meta";
 const ALL_BEFORE: &str = "all_before";
+const BUMPED_UNTIL: &str = "bumped_until";
 const SETUP_LINK: &str = "setup_link";
 const SCIM_TOKEN: &str = "scim_token";
 
@@ -113,6 +114,10 @@ pub struct Ledger {
     pub(super) emails: BTreeMap<String, UnixTime>,
     pub(super) sids: BTreeMap<String, UnixTime>,
     pub(super) all_before: Option<UnixTime>,
+    /// The latest `logged_in_at` given to a sign-in later than the sign-in's own time (a
+    /// sign-in in the second of a revocation that applies to it is dated the next second, so it
+    /// is not born revoked). A revocation is dated no earlier, so it refuses those sessions too.
+    pub(super) bumped_until: Option<UnixTime>,
     pub(super) scim_token_hash: Option<String>,
     pub(super) scim_dir: ScimDirectory,
     /// The setup link's token hash and expiry.
@@ -172,6 +177,9 @@ impl Ledger {
                     l.scim_dir.groups.insert(row.id, g);
                 }),
                 META if row.id == ALL_BEFORE => parse(&row.json).map(|t| l.all_before = Some(t)),
+                META if row.id == BUMPED_UNTIL => {
+                    parse(&row.json).map(|t| l.bumped_until = Some(t))
+                }
                 META if row.id == SETUP_LINK => parse(&row.json).map(|v| l.setup_link = Some(v)),
                 META if row.id == SCIM_TOKEN => {
                     parse(&row.json).map(|h| l.scim_token_hash = Some(h))
@@ -212,6 +220,7 @@ impl Ledger {
                     SCIM_USER => self.scim_dir.users.get(&id).map(to_json),
                     SCIM_GROUP => self.scim_dir.groups.get(&id).map(to_json),
                     META if id == ALL_BEFORE => self.all_before.as_ref().map(to_json),
+                    META if id == BUMPED_UNTIL => self.bumped_until.as_ref().map(to_json),
                     META if id == SCIM_TOKEN => self.scim_token_hash.as_ref().map(to_json),
                     META if id == SETUP_LINK => self.setup_link.as_ref().map(to_json),
                     _ => None,
@@ -604,6 +613,10 @@ impl Ledger {
             Some(r) if r >= now => r.plus(1),
             _ => now,
         };
+        if logged_in_at > now {
+            self.bumped_until = Some(self.revocation_time(logged_in_at));
+            self.touch(META, BUMPED_UNTIL);
+        }
         if let Some(m) = self.members.get_mut(&id) {
             m.issuer = Some(facts.issuer.as_str().to_owned());
             m.sub = Some(facts.sub);
@@ -657,6 +670,12 @@ impl Ledger {
         }
     }
 
+    /// The time to date a revocation made at `now`: no earlier than any session made so far (see
+    /// [`Ledger::bumped_until`]), so it refuses every one of them it selects.
+    fn revocation_time(&self, now: UnixTime) -> UnixTime {
+        self.bumped_until.map_or(now, |t| t.max(now))
+    }
+
     /// Ends the sessions `selector` names, now; answers how many live sessions the ledger knew
     /// of among them. The revocation is recorded even when it knows of none (sessions made before
     /// the ledger, or elsewhere, end too).
@@ -666,18 +685,20 @@ impl Ledger {
             Selector::Sub(s) => (REVOKE_SUB, s.clone()),
             Selector::Sid(s) => (REVOKE_SID, s.clone()),
             Selector::All => {
-                self.all_before = Some(self.all_before.map_or(now, |t| t.max(now)));
+                let at = self.revocation_time(now);
+                self.all_before = Some(self.all_before.map_or(at, |t| t.max(at)));
                 self.touch(META, ALL_BEFORE);
                 return self.end_marks(now, |_, _| true);
             }
         };
+        let dated = self.revocation_time(now);
         let map = match kind {
             REVOKE_EMAIL => &mut self.emails,
             REVOKE_SUB => &mut self.subs,
             _ => &mut self.sids,
         };
-        let at = map.entry(key.clone()).or_insert(now);
-        *at = (*at).max(now);
+        let at = map.entry(key.clone()).or_insert(dated);
+        *at = (*at).max(dated);
         // A time only rises and a new one is `now`: lowering the bound to `now` keeps it true.
         self.oldest_revocation = self.oldest_revocation.map(|t| t.min(now));
         self.touch(kind, &key);
@@ -940,7 +961,7 @@ impl Ledger {
         self.touch(META, SCIM_TOKEN);
         self.setup_link = None;
         self.touch(META, SETUP_LINK);
-        self.all_before = Some(now);
+        self.all_before = Some(self.revocation_time(now));
         self.touch(META, ALL_BEFORE);
         Ok(())
     }

@@ -478,3 +478,103 @@ fn spending_past_the_cap_is_refused_and_changes_nothing() {
         Reply::Spent { first: false }
     ));
 }
+
+#[test]
+fn a_revocation_in_the_second_of_a_sign_in_dated_after_an_earlier_revocation_refuses_it() {
+    // A sign-in in the second of a revocation that applies to it is dated the next second (so
+    // it is not born revoked); a revocation made after that sign-in, still in the same second,
+    // must refuse it all the same, whatever its selector.
+    for second in [
+        Selector::All,
+        Selector::Sub("a".into()),
+        Selector::Email("a@acme.com".into()),
+        Selector::Sid("sid-a".into()),
+    ] {
+        let clock = FixedClock::at(T0);
+        let l = MemoryLedger::new(&clock);
+        revoke(&l, Selector::Sub("a".into()));
+        let s = sign_in(&l, &clock, "a", "a@acme.com", Some("sid-a"));
+        assert!(
+            s.logged_in_at() > clock.now(),
+            "dated after the first revocation"
+        );
+        assert!(valid(&l, &s));
+        revoke(&l, second.clone());
+        assert!(!valid(&l, &s), "{second:?} in the same second refuses it");
+        // A sign-in after that is not born revoked.
+        let again = sign_in(&l, &clock, "a", "a@acme.com", Some("sid-a"));
+        assert!(valid(&l, &again), "after {second:?}");
+    }
+}
+
+#[test]
+fn deleting_an_org_in_the_second_of_a_dated_sign_in_refuses_it() {
+    let clock = FixedClock::at(T0);
+    let l = MemoryLedger::new(&clock);
+    revoke(&l, Selector::All);
+    let s = sign_in(&l, &clock, "a", "a@acme.com", None);
+    l.call_now(&org(), Command::Purge).unwrap();
+    assert!(!valid(&l, &s));
+}
+
+/// A model-checked run of sign-ins and revocations, several in a second: every session made
+/// before a revocation that selects it is refused from then on, every other one is honoured.
+mod model {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Clone, Debug)]
+    enum Step {
+        SignIn(u8, u8),
+        Revoke(Selector),
+        Tick,
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            3 => (0u8..3, 0u8..3).prop_map(|(i, j)| Step::SignIn(i, j)),
+            1 => (0u8..3).prop_map(|i| Step::Revoke(Selector::Sub(format!("m{i}")))),
+            1 => (0u8..3).prop_map(|i| Step::Revoke(Selector::Email(format!("M{i}@Acme.com")))),
+            1 => (0u8..3).prop_map(|j| Step::Revoke(Selector::Sid(format!("sid-{j}")))),
+            1 => Just(Step::Revoke(Selector::All)),
+            1 => Just(Step::Tick),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+        #[test]
+        fn revocations_refuse_exactly_the_sessions_made_before_them(
+            steps in proptest::collection::vec(step(), 1..30),
+        ) {
+            let clock = FixedClock::at(T0);
+            let l = MemoryLedger::new(&clock);
+            // (session, member index, sid index, refused in the model)
+            let mut sessions: Vec<(OrgSession, u8, u8, bool)> = Vec::new();
+            for step in &steps {
+                match step {
+                    Step::SignIn(i, j) => {
+                        let sid = format!("sid-{j}");
+                        let s = sign_in(&l, &clock, &format!("m{i}"), &format!("m{i}@acme.com"), Some(&sid));
+                        sessions.push((s, *i, *j, false));
+                    }
+                    Step::Revoke(selector) => {
+                        revoke(&l, selector.clone());
+                        for (_, i, j, refused) in &mut sessions {
+                            *refused |= match selector {
+                                Selector::Sub(s) => *s == format!("m{i}"),
+                                Selector::Email(e) => e.to_lowercase() == format!("m{i}@acme.com"),
+                                Selector::Sid(s) => *s == format!("sid-{j}"),
+                                Selector::All => true,
+                            };
+                        }
+                    }
+                    Step::Tick => clock.advance(1),
+                }
+                for (s, _, _, refused) in &sessions {
+                    prop_assert_eq!(valid(&l, s), !refused, "{:?} after {:?}", s, step);
+                }
+            }
+        }
+    }
+}
