@@ -24,7 +24,6 @@
 use crate::core::email::EmailDomain;
 use crate::core::org::{OrgConfig, OrgSlug};
 use crate::core::store::{KvStore, StoreError};
-use std::collections::BTreeMap;
 
 /// Key prefix of org configs.
 pub const ORG_PREFIX: &str = "org:";
@@ -198,21 +197,24 @@ impl<S: KvStore> OrgDirectory<S> {
         let slug = config.slug.clone();
         let existing = self.get(&slug).await?;
 
-        // Step 1. Other orgs' configs are read at most once each.
-        let mut others: BTreeMap<OrgSlug, Option<OrgConfig>> = BTreeMap::new();
+        // Step 1. Other orgs' configs are read at most once each (a list, not a map: it holds
+        // at most one entry per domain of this config, and a map type would be one more B-tree
+        // instantiation in the Wasm).
+        let mut others: Vec<(OrgSlug, Option<OrgConfig>)> = Vec::new();
         let mut to_index = Vec::new();
         for domain in config.all_domains() {
             match self.index(domain).await? {
                 Some(IndexEntry::Org(owner)) if owner == slug => continue,
                 Some(IndexEntry::Org(owner)) => {
-                    if !others.contains_key(&owner) {
-                        let other = self.get(&owner).await?;
-                        others.insert(owner.clone(), other);
-                    }
-                    if others[&owner]
-                        .as_ref()
-                        .is_some_and(|o| o.lists_domain(domain))
-                    {
+                    let other = match others.iter().position(|(s, _)| *s == owner) {
+                        Some(i) => &others[i].1,
+                        None => {
+                            let other = self.get(&owner).await?;
+                            others.push((owner, other));
+                            &others[others.len() - 1].1
+                        }
+                    };
+                    if other.as_ref().is_some_and(|o| o.lists_domain(domain)) {
                         return Err(DirectoryError::DomainClaimed {
                             domain: domain.clone(),
                         });
