@@ -55,9 +55,8 @@ fn err(e: worker::kv::KvError) -> StoreError {
 
 /// A value handed to KV's `put` as the JS string it already is. `worker`'s `put` takes
 /// `T: ToRawKvValue`, which a `&str` meets only through the blanket `impl<T: Serialize>`: that
-/// converts through serde_wasm_bindgen and then formats the value with `f64`'s `Display` if it
-/// is a number, which links core's float formatting and its tables (~11 KB gzip) for a value
-/// that is always a string here. The stored value is the same JS string either way.
+/// converts through serde_wasm_bindgen and checks for a number, code this value (always a
+/// string) never needs. The stored value is the same JS string either way.
 struct Text<'a>(&'a str);
 
 impl worker::kv::ToRawKvValue for Text<'_> {
