@@ -451,3 +451,148 @@ fn the_isolate_cache_keeps_its_snapshots_within_a_memory_budget() {
     assert!(cache.get(&org("h"), later).is_some());
     assert!(cache.get(&org("a"), later).is_none());
 }
+
+/// The whole offboarding model on a ledger kept in memory as the object keeps it: time-based
+/// revocations, back-channel logouts (with replays), SCIM deactivation and reactivation, several
+/// steps in one second. Every session made before something that ends it stays refused (also
+/// after a reactivation), every other one is honoured, and a deactivated member cannot sign in.
+mod offboarding_model {
+    use super::*;
+    use crate::core::member::Member;
+    use crate::core::session::OrgSession;
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        SignIn(u8, u8),
+        Revoke(Selector),
+        Logout(u8, u8),
+        Active(u8, bool),
+        Tick,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (0u8..3, 0u8..3).prop_map(|(i, j)| Op::SignIn(i, j)),
+            1 => (0u8..3).prop_map(|i| Op::Revoke(Selector::Sub(format!("s{i}")))),
+            1 => (0u8..3).prop_map(|i| Op::Revoke(Selector::Email(format!("U{i}@acme.com")))),
+            1 => Just(Op::Revoke(Selector::All)),
+            2 => (0u8..4, 0u8..3).prop_map(|(k, j)| Op::Logout(k, j)),
+            2 => (0u8..3, any::<bool>()).prop_map(|(i, a)| Op::Active(i, a)),
+            2 => Just(Op::Tick),
+        ]
+    }
+
+    struct Model {
+        /// (session, member, sid, ended)
+        sessions: Vec<(OrgSession, u8, u8, bool)>,
+        inactive: [bool; 3],
+        seen_jtis: Vec<u8>,
+    }
+
+    fn apply(o: &mut Object, m: &mut Model, op: &Op, ids: &BTreeMap<u8, String>) {
+        let end = |m: &mut Model, hit: &dyn Fn(u8, u8) -> bool| {
+            for (_, i, j, ended) in &mut m.sessions {
+                *ended |= hit(*i, *j);
+            }
+        };
+        match op {
+            Op::SignIn(i, j) => {
+                let sid = format!("sid-{j}");
+                match o.sign_in(*i, Some(sid.clone())) {
+                    Reply::SignedIn { logged_in_at, .. } => {
+                        assert!(!m.inactive[*i as usize], "a deactivated member signed in");
+                        let member = Member::for_tests(
+                            &format!("s{i}"),
+                            &format!("u{i}@acme.com"),
+                            Role::Write,
+                        )
+                        .with_sid(Some(&sid));
+                        let s = OrgSession::new(&member, UnixTime(o.now), 3600, None)
+                            .logged_in_from(logged_in_at);
+                        m.sessions.push((s, *i, *j, false));
+                    }
+                    Reply::Refused { .. } => {
+                        assert!(m.inactive[*i as usize], "an active member was refused")
+                    }
+                    r => panic!("{r:?}"),
+                }
+            }
+            Op::Revoke(selector) => {
+                o.run(Command::Revoke {
+                    selector: selector.clone(),
+                });
+                match selector {
+                    Selector::Sub(s) => end(m, &|i, _| *s == format!("s{i}")),
+                    Selector::Email(e) => {
+                        end(m, &|i, _| e.to_lowercase() == format!("u{i}@acme.com"))
+                    }
+                    _ => end(m, &|_, _| true),
+                }
+            }
+            Op::Logout(k, j) => {
+                let reply = o.run(Command::BackchannelLogout {
+                    jti: format!("jti-{k}"),
+                    remember_until: UnixTime(o.now + 600),
+                    sub: None,
+                    sid: Some(format!("sid-{j}")),
+                });
+                let Reply::LoggedOut { replayed, .. } = reply else {
+                    panic!("{reply:?}")
+                };
+                assert_eq!(replayed, m.seen_jtis.contains(k), "jti-{k}");
+                if !replayed {
+                    m.seen_jtis.push(*k);
+                    end(m, &|_, jj| jj == *j);
+                }
+            }
+            Op::Active(i, active) => {
+                let op = serde_json::json!({
+                    "schemas": [PATCH_OP],
+                    "Operations": [{"op": "replace", "value": {"active": active}}],
+                });
+                o.scim("PATCH", &format!("/Users/{}", ids[i]), op);
+                if !active {
+                    end(m, &|ii, _| ii == *i);
+                }
+                m.inactive[*i as usize] = !active;
+            }
+            Op::Tick => o.now += 1,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+        #[test]
+        fn every_ended_session_stays_refused_and_no_other_is(
+            ops in proptest::collection::vec(op(), 1..40),
+        ) {
+            let mut o = Object::new();
+            let mut ids = BTreeMap::new();
+            for i in 0..3 {
+                apply_step(&mut o, &Step::ScimUser(i), &mut ids);
+            }
+            prop_assert_eq!(ids.len(), 3);
+            let mut m = Model { sessions: Vec::new(), inactive: [false; 3], seen_jtis: Vec::new() };
+            let mut have = None;
+            let mut held = Snapshot::default();
+            for op in &ops {
+                apply(&mut o, &mut m, op, &ids);
+                // The isolate's view: refreshed with its version, as the cache does.
+                match o.ask(have.as_ref()) {
+                    Reply::Snapshot { version, snapshot } => {
+                        have = Some(version);
+                        held = snapshot;
+                    }
+                    Reply::SnapshotCurrent => {}
+                    r => prop_assert!(false, "{:?}", r),
+                }
+                for (s, i, j, ended) in &m.sessions {
+                    prop_assert_eq!(
+                        held.session_valid(s), !ended,
+                        "member {} sid {} after {:?}", i, j, op
+                    );
+                }
+            }
+        }
+    }
+}
