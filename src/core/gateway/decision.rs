@@ -153,6 +153,18 @@ fn return_to(path: &GatedPath, query: Option<&str>) -> String {
     format!("/orgs/{}", path.slug)
 }
 
+/// `rest` with each segment's `;` path parameters cut off (`settings;x` -> `settings`), as
+/// Servlet containers (Tomcat, Jetty, Spring) route a path before matching it; `None` when no
+/// segment has any. A request must be allowed under this reading too, or `settings;x/members`
+/// would escape a rule for `settings/**` at such an origin.
+fn without_path_parameters(rest: &[String]) -> Option<Vec<&str>> {
+    rest.iter().any(|s| s.contains(';')).then(|| {
+        rest.iter()
+            .map(|s| s.split(';').next().unwrap_or(""))
+            .collect()
+    })
+}
+
 /// Decides what to do with a gated request:
 ///
 /// 1. Unknown org, or an org whose `enforced` is false: forward, with the identity when there is
@@ -160,7 +172,8 @@ fn return_to(path: &GatedPath, query: Option<&str>) -> String {
 /// 2. No session: a navigation is redirected to sign in and back; anything else gets
 ///    [`Decision::SsoRequired`].
 /// 3. A session: forward if the member's [`effective_role`] at the path is at least the
-///    [`required_role`], else [`Decision::InsufficientRole`].
+///    [`required_role`], else [`Decision::InsufficientRole`]; for a path with `;` path
+///    parameters, under both the path as written and the path without them.
 ///
 /// Fails closed on inconsistent input: a config whose slug is not the path's counts as an
 /// enforced org, and an identity of another org as no session.
@@ -190,8 +203,18 @@ pub fn decide(input: &DecisionInput<'_>) -> Decision {
             Decision::SsoRequired { login_url }
         };
     };
-    let required = required_role(&org.access_rules, input.method, &path.rest);
-    match effective_role(&identity.roles, &org.resource_groups, &path.rest) {
+    let mut required = required_role(&org.access_rules, input.method, &path.rest);
+    let mut role = effective_role(&identity.roles, &org.resource_groups, &path.rest);
+    // The path as a Servlet container routes it too: both readings must allow the request.
+    if let Some(lenient) = without_path_parameters(&path.rest) {
+        required = required.max(required_role(&org.access_rules, input.method, &lenient));
+        role = role.min(effective_role(
+            &identity.roles,
+            &org.resource_groups,
+            &lenient,
+        ));
+    }
+    match role {
         Some(role) if role >= required => Decision::Forward {
             identity: Some(identity.clone()),
         },
@@ -449,6 +472,67 @@ mod tests {
                 required: Role::Admin
             }
         );
+    }
+
+    /// Servlet containers (Tomcat, Jetty, Spring) route `settings;x` as `settings`: a `;` path
+    /// parameter must not move a request out of the rule, or into the resource group, that the
+    /// origin will apply.
+    #[test]
+    fn path_parameters_escape_no_rule_and_enter_no_group() {
+        let o = org(json!({
+            "access_rules": [{"path": "settings/**", "role": "admin"}],
+            "resource_groups": [{"name": "public", "paths": ["models/*-public/**"]}],
+            "role_mapping": [{"claim": "groups", "value": "p", "role": "write", "resource_group": "public"}]
+        }));
+        let reader = member(Some(Role::Read), &[("public", Role::Write)]);
+        for p in [
+            "/orgs/acme/settings;x",
+            "/orgs/acme/settings;jsessionid=1/members",
+            "/orgs/acme/settings;/members",
+        ] {
+            assert_eq!(
+                run(case(p, "GET", &o, Some(&reader))),
+                Decision::InsufficientRole {
+                    required: Role::Admin
+                },
+                "{p}"
+            );
+        }
+        // The group covers `x-public` but the origin reads `secret;-public` as `secret`.
+        assert!(matches!(
+            run(case(
+                "/orgs/acme/models/x-public/f",
+                "PUT",
+                &o,
+                Some(&reader)
+            )),
+            Decision::Forward { .. }
+        ));
+        assert_eq!(
+            run(case(
+                "/orgs/acme/models/secret;-public/f",
+                "PUT",
+                &o,
+                Some(&reader)
+            )),
+            Decision::InsufficientRole {
+                required: Role::Write
+            }
+        );
+        // Path parameters that change nothing are still forwarded.
+        assert!(matches!(
+            run(case("/orgs/acme/models/a;v=1", "GET", &o, Some(&reader))),
+            Decision::Forward { .. }
+        ));
+        assert!(matches!(
+            run(case(
+                "/orgs/acme/models/x-public/f;v=1",
+                "PUT",
+                &o,
+                Some(&reader)
+            )),
+            Decision::Forward { .. }
+        ));
     }
 
     #[test]

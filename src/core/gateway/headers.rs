@@ -96,9 +96,27 @@ fn is_own_cookie(own: &[&str], name: &str) -> bool {
     })
 }
 
+/// One header name byte as a CGI-style server reads it (RFC 3875 4.1.18: `HTTP_` + the name
+/// upper-cased with `-` replaced by `_`; Rack, WSGI and PHP do the same), so that `_` and `-`
+/// compare equal: `Edge_SSO_Email` reaches such an origin as `HTTP_EDGE_SSO_EMAIL`, exactly as
+/// the gateway's own `Edge-SSO-Email` does.
+fn cgi_byte(b: u8) -> u8 {
+    if b == b'_' {
+        b'-'
+    } else {
+        b.to_ascii_lowercase()
+    }
+}
+
+/// Whether header names `a` and `b` are the same to the origin: ignoring ASCII case, with `_`
+/// and `-` read alike ([`cgi_byte`]).
+fn same_header_name(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| cgi_byte(*x) == cgi_byte(*y))
+}
+
 fn has_edge_sso_prefix(name: &str) -> bool {
     let p = EDGE_SSO_HEADER_PREFIX;
-    name.len() >= p.len() && name.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes())
+    name.len() >= p.len() && same_header_name(&name.as_bytes()[..p.len()], p.as_bytes())
 }
 
 /// A `Cookie` header value without the cookies named in `own` (names compared after trimming
@@ -136,7 +154,8 @@ where
 }
 
 /// The request headers to forward: without hop-by-hop headers, without any `Edge-SSO-*`
-/// header, without [`UNTRUSTED_REQUEST_HEADERS`], and with edge-sso's cookies (`own`, normally [`EDGE_SSO_COOKIES`]) removed from
+/// header, without [`UNTRUSTED_REQUEST_HEADERS`] (both also in spellings with `_` for `-`,
+/// which CGI-style origins read as the same header), and with edge-sso's cookies (`own`, normally [`EDGE_SSO_COOKIES`]) removed from
 /// `Cookie` (dropped when nothing is left). Order is kept. Add the gateway's own `Edge-SSO-*`
 /// headers after this.
 pub fn forward_request_headers<I, K, V>(headers: I, own: &[&str]) -> Vec<(String, String)>
@@ -155,7 +174,7 @@ where
                 || has_edge_sso_prefix(k)
                 || UNTRUSTED_REQUEST_HEADERS
                     .iter()
-                    .any(|u| k.eq_ignore_ascii_case(u))
+                    .any(|u| same_header_name(k.as_bytes(), u.as_bytes()))
             {
                 return None;
             }
@@ -266,6 +285,36 @@ mod tests {
                 ("Edge-SSO", "kept: no dash"),
                 ("Edge-SSOx", "kept"),
                 ("X-Edge-SSO-Role", "kept")
+            ])
+        );
+    }
+
+    /// CGI-style servers (Rack, WSGI, PHP's `$_SERVER`) name a header `HTTP_` + upper case with
+    /// `-` and `_` both read as `_`, so `Edge_SSO_Email` reaches such an origin as the gateway's
+    /// `Edge-SSO-Email` would, and `X_Forwarded_For` as `X-Forwarded-For`.
+    #[test]
+    fn request_drops_underscore_spellings_of_our_and_untrusted_headers() {
+        let out = forward_request_headers(
+            h(&[
+                ("Edge_SSO_Email", "admin@acme.com"),
+                ("edge_sso-role", "admin"),
+                ("EDGE-SSO_ASSERTION", "x"),
+                ("X_Forwarded_For", "1.2.3.4"),
+                ("x-real_ip", "1.2.3.4"),
+                ("CF_Connecting_IP", "1.2.3.4"),
+                ("True_Client_IP", "1.2.3.4"),
+                ("Edge_SSOx", "kept"),
+                ("X_Edge_SSO_Role", "kept"),
+                ("Accept", "*/*"),
+            ]),
+            &EDGE_SSO_COOKIES,
+        );
+        assert_eq!(
+            out,
+            h(&[
+                ("Edge_SSOx", "kept"),
+                ("X_Edge_SSO_Role", "kept"),
+                ("Accept", "*/*")
             ])
         );
     }
