@@ -448,7 +448,7 @@ async fn put<S: KvStore, H: HttpClient, V: SignatureVerifier>(
 }
 
 /// `DELETE /admin/orgs/{slug}`: 204, or 404 when there is no such org. Every session of the
-/// org is revoked and its ledger (members, SCIM) forgotten.
+/// org is revoked and its ledger (members, SCIM), domain claims and staged settings forgotten.
 async fn delete<S: KvStore, H: HttpClient, V: SignatureVerifier>(
     app: &App<'_, S, H, V>,
     req: &Request,
@@ -461,6 +461,9 @@ async fn delete<S: KvStore, H: HttpClient, V: SignatureVerifier>(
     // stays with every session revoked (the safe side).
     super::admin_members::purge(app, &slug).await?;
     super::admin_domains::release_org(app, &slug).await?;
+    // Staged settings and their test mark belong to this org: an org later created under the
+    // same slug (another customer) must not see, test or apply them.
+    Staging::new(&app.store).delete(&slug).await?;
     let deleted = OrgDirectory::new(&app.store).delete(&slug).await;
     app.state.orgs.forget(&slug);
     if deleted? {
