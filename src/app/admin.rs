@@ -342,6 +342,12 @@ async fn staged_route<S: KvStore, H: HttpClient, V: SignatureVerifier>(
         }
         let dir = OrgDirectory::new(&app.store);
         let existing = existing_org(app, slug).await?;
+        // The staged copy holds the domains of the moment it was staged (an org admin cannot
+        // change them there). Who owns which domain is the operator's word and DNS proof as
+        // they stand now: a domain removed, released or unverified since must not come back.
+        let mut cfg = cfg;
+        cfg.domains = existing.domains.clone();
+        cfg.verified_domains = existing.verified_domains.clone();
         let changes = settings_changes(Some(&existing), &cfg);
         let body = cfg.redacted_json();
         dir.put(cfg).await?;
