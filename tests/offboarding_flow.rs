@@ -40,6 +40,19 @@ fn admin_revoke_by_email_ends_the_members_sessions_at_once_and_a_new_sign_in_wor
 }
 
 #[test]
+fn admin_revoke_by_an_email_with_an_international_domain_as_people_write_it() {
+    // Sessions hold the address with its domain normalised (`xn--bcher-kva.example`); the
+    // operator writes it as the people it names do.
+    let h = Harness::with_orgs();
+    let id = h.login("ann@bücher.example", None);
+    assert!(signed_in_to_acme(&h, &id));
+    let r = revoke(&h, &json!({ "email": "Ann@BÜCHER.example" }));
+    assert_eq!(r.status(), 200, "{}", r.text());
+    assert_eq!(json_body(&r), json!({ "revoked": 1 }));
+    assert!(!signed_in_to_acme(&h, &id), "the session is revoked");
+}
+
+#[test]
 fn admin_revoke_by_sub_and_all() {
     let h = Harness::with_orgs();
     let a = h.login("ada@acme.com", None);
