@@ -422,6 +422,41 @@ fn okta_deactivation_by_a_pathless_replace_ends_the_session() {
 }
 
 #[test]
+fn deactivating_a_scim_user_with_an_international_domain_ends_the_session() {
+    // The IdP writes the domain as people do; sessions carry it IDNA-normalised. The
+    // externalId is not the OIDC subject (Entra's object id and pairwise `sub`), so the
+    // user is matched by email.
+    let h = Harness::with_orgs();
+    let token = scim_token(&h, ACME);
+    let r = scim(
+        &h,
+        &token,
+        InMethod::POST,
+        "/Users",
+        Some(scim_user("ann@bücher.example", "object-id-1")),
+    );
+    assert_eq!(r.status(), 201, "{}", r.text());
+    let id = json_body(&r)["id"].as_str().unwrap().to_owned();
+    let session = h.login("ann@bücher.example", None);
+    assert!(signed_in_to_acme(&h, &session));
+    let patch = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "value": {"active": false}}],
+    });
+    let r = scim(
+        &h,
+        &token,
+        InMethod::PATCH,
+        &format!("/Users/{id}"),
+        Some(patch),
+    );
+    assert_eq!(r.status(), 200, "{}", r.text());
+    assert!(!signed_in_to_acme(&h, &session), "deprovisioned");
+    let r = sign_in_with(&h, "ann@bücher.example", |_| {});
+    assert_eq!(r.status(), 403, "{}", r.text());
+}
+
+#[test]
 fn with_provisioning_scim_only_provisioned_users_sign_in() {
     let h = Harness::with_orgs();
     let mut acme = Harness::org_body(h.acme_idp(), &["acme.com"]);
