@@ -265,3 +265,78 @@ fn a_setup_link_opens_one_orgs_console_until_an_admin_signs_in() {
     h.clock.advance(7 * 86_400);
     assert_eq!(h.get(&link, None).status(), 400, "expired");
 }
+
+#[test]
+fn deleting_an_org_forgets_its_staged_settings() {
+    let h = Harness::with_orgs();
+    let admin = acme_session(&h, "ada@acme.com", &["hub-admins"]);
+    // Acme's admin stages a move to another IdP, and it passes its test sign-in.
+    let staged_body = Harness::org_body(h.globex_idp(), &["acme.com", "bücher.example"]);
+    let r = console(&h, &admin, Method::PUT, &acme_path(""), Some(&staged_body));
+    assert_eq!(r.status(), 202, "{}", r.text());
+    mark_staged_tested(&h, "ada@acme.com");
+    // The org is deleted; later the slug is given to another customer.
+    assert_eq!(h.admin(Method::DELETE, &acme_path(""), b"").status(), 204);
+    let newco = Harness::org_body(h.acme_idp(), &["newco.example"]);
+    assert_eq!(h.put_org(ACME, &newco).status(), 201);
+    // The old org's staged settings (its IdP, its domains) are not the new org's.
+    let org = json_body(&h.admin(Method::GET, &acme_path(""), b""));
+    assert!(org.get("staged").is_none(), "{org}");
+    assert_eq!(
+        h.admin(Method::GET, &acme_path("/staged"), b"").status(),
+        404
+    );
+    assert_eq!(
+        h.admin(Method::POST, &acme_path("/staged/apply"), b"")
+            .status(),
+        404
+    );
+    let org = json_body(&h.admin(Method::GET, &acme_path(""), b""));
+    assert_eq!(org["domains"], json!(["newco.example"]));
+}
+
+#[test]
+fn applying_staged_settings_keeps_the_domains_the_operator_set_since() {
+    let h = Harness::with_orgs();
+    let admin = acme_session(&h, "ada@acme.com", &["hub-admins"]);
+    let mut staged_body = Harness::org_body(h.acme_idp(), &["acme.com", "bücher.example"]);
+    staged_body["client_secret"] = json!("a-new-secret");
+    let r = console(&h, &admin, Method::PUT, &acme_path(""), Some(&staged_body));
+    assert_eq!(r.status(), 202, "{}", r.text());
+    // The operator takes bücher.example away from acme while the change waits.
+    let active = Harness::org_body(h.acme_idp(), &["acme.com"]);
+    assert_eq!(h.put_org(ACME, &active).status(), 200);
+    // The staged settings pass their test sign-in; the org admin applies them.
+    mark_staged_tested(&h, "ada@acme.com");
+    let r = console(&h, &admin, Method::POST, &acme_path("/staged/apply"), None);
+    assert_eq!(r.status(), 200, "{}", r.text());
+    // Applied: the new secret, but not the domain the operator removed (an org admin never
+    // sets domains).
+    let now = json_body(&h.admin(Method::GET, &acme_path(""), b""));
+    assert_eq!(now["domains"], json!(["acme.com"]), "{now}");
+    let dir = edge_sso::core::directory::OrgDirectory::new(&h.store);
+    let domain = edge_sso::core::email::EmailDomain::parse("bücher.example").unwrap();
+    assert_eq!(
+        edge_sso::core::store::block_on(dir.lookup_domain(&domain))
+            .unwrap()
+            .map(|c| c.slug.to_string()),
+        None,
+        "the removed domain does not route to acme again"
+    );
+    // It is free for the org the operator gives it to.
+    let globex = Harness::org_body(h.globex_idp(), &["globex.com", "bücher.example"]);
+    assert_eq!(h.put_org(GLOBEX, &globex).status(), 200);
+}
+
+/// What a test sign-in as `email` with acme's staged settings records (see test_login_flow).
+fn mark_staged_tested(h: &Harness, email: &str) {
+    use edge_sso::core::org::OrgSlug;
+    use edge_sso::core::staging::Staging;
+    use edge_sso::core::store::block_on;
+    let slug = OrgSlug::parse(ACME).unwrap();
+    let staging = Staging::new(&h.store);
+    let staged = block_on(staging.get(&slug)).unwrap().expect("staged");
+    use edge_sso::core::clock::Clock;
+    let now = h.clock.now();
+    block_on(staging.mark_tested(&slug, &staged.digest, email, now)).unwrap();
+}

@@ -40,6 +40,19 @@ fn admin_revoke_by_email_ends_the_members_sessions_at_once_and_a_new_sign_in_wor
 }
 
 #[test]
+fn admin_revoke_by_an_email_with_an_international_domain_as_people_write_it() {
+    // Sessions hold the address with its domain normalised (`xn--bcher-kva.example`); the
+    // operator writes it as the people it names do.
+    let h = Harness::with_orgs();
+    let id = h.login("ann@bücher.example", None);
+    assert!(signed_in_to_acme(&h, &id));
+    let r = revoke(&h, &json!({ "email": "Ann@BÜCHER.example" }));
+    assert_eq!(r.status(), 200, "{}", r.text());
+    assert_eq!(json_body(&r), json!({ "revoked": 1 }));
+    assert!(!signed_in_to_acme(&h, &id), "the session is revoked");
+}
+
+#[test]
 fn admin_revoke_by_sub_and_all() {
     let h = Harness::with_orgs();
     let a = h.login("ada@acme.com", None);
@@ -406,6 +419,41 @@ fn okta_deactivation_by_a_pathless_replace_ends_the_session() {
     assert!(!signed_in_to_acme(&h, &session));
     let list = h.admin(InMethod::GET, &format!("/admin/orgs/{ACME}/members"), b"");
     assert_eq!(json_body(&list)["members"][0]["active"], false);
+}
+
+#[test]
+fn deactivating_a_scim_user_with_an_international_domain_ends_the_session() {
+    // The IdP writes the domain as people do; sessions carry it IDNA-normalised. The
+    // externalId is not the OIDC subject (Entra's object id and pairwise `sub`), so the
+    // user is matched by email.
+    let h = Harness::with_orgs();
+    let token = scim_token(&h, ACME);
+    let r = scim(
+        &h,
+        &token,
+        InMethod::POST,
+        "/Users",
+        Some(scim_user("ann@bücher.example", "object-id-1")),
+    );
+    assert_eq!(r.status(), 201, "{}", r.text());
+    let id = json_body(&r)["id"].as_str().unwrap().to_owned();
+    let session = h.login("ann@bücher.example", None);
+    assert!(signed_in_to_acme(&h, &session));
+    let patch = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "value": {"active": false}}],
+    });
+    let r = scim(
+        &h,
+        &token,
+        InMethod::PATCH,
+        &format!("/Users/{id}"),
+        Some(patch),
+    );
+    assert_eq!(r.status(), 200, "{}", r.text());
+    assert!(!signed_in_to_acme(&h, &session), "deprovisioned");
+    let r = sign_in_with(&h, "ann@bücher.example", |_| {});
+    assert_eq!(r.status(), 403, "{}", r.text());
 }
 
 #[test]

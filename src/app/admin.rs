@@ -342,6 +342,12 @@ async fn staged_route<S: KvStore, H: HttpClient, V: SignatureVerifier>(
         }
         let dir = OrgDirectory::new(&app.store);
         let existing = existing_org(app, slug).await?;
+        // The staged copy holds the domains of the moment it was staged (an org admin cannot
+        // change them there). Who owns which domain is the operator's word and DNS proof as
+        // they stand now: a domain removed, released or unverified since must not come back.
+        let mut cfg = cfg;
+        cfg.domains = existing.domains.clone();
+        cfg.verified_domains = existing.verified_domains.clone();
         let changes = settings_changes(Some(&existing), &cfg);
         let body = cfg.redacted_json();
         dir.put(cfg).await?;
@@ -448,7 +454,7 @@ async fn put<S: KvStore, H: HttpClient, V: SignatureVerifier>(
 }
 
 /// `DELETE /admin/orgs/{slug}`: 204, or 404 when there is no such org. Every session of the
-/// org is revoked and its ledger (members, SCIM) forgotten.
+/// org is revoked and its ledger (members, SCIM), domain claims and staged settings forgotten.
 async fn delete<S: KvStore, H: HttpClient, V: SignatureVerifier>(
     app: &App<'_, S, H, V>,
     req: &Request,
@@ -461,6 +467,9 @@ async fn delete<S: KvStore, H: HttpClient, V: SignatureVerifier>(
     // stays with every session revoked (the safe side).
     super::admin_members::purge(app, &slug).await?;
     super::admin_domains::release_org(app, &slug).await?;
+    // Staged settings and their test mark belong to this org: an org later created under the
+    // same slug (another customer) must not see, test or apply them.
+    Staging::new(&app.store).delete(&slug).await?;
     let deleted = OrgDirectory::new(&app.store).delete(&slug).await;
     app.state.orgs.forget(&slug);
     if deleted? {

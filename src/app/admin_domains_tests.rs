@@ -460,6 +460,42 @@ fn deleting_the_org_releases_its_claims() {
     assert_eq!(t.verify("beta", "acme.dev").1["status"], "verified");
 }
 
+#[test]
+fn applying_staged_settings_does_not_bring_back_a_domain_dns_no_longer_proves() {
+    use crate::core::org::OrgSlug;
+    use crate::core::staging::Staging;
+    let t = T::new();
+    let v = t.claim("acme", "acme.dev");
+    t.doh.set("acme.dev", Dns::Txt(vec![v.clone()]));
+    assert_eq!(t.verify("acme", "acme.dev").1["status"], "verified");
+    // An org admin's sign-in change waits in staging, taken from the config of that moment.
+    let slug = OrgSlug::parse("acme").unwrap();
+    let mut staged = block_on(OrgDirectory::new(&t.store).get(&slug))
+        .unwrap()
+        .unwrap();
+    assert_eq!(staged.verified_domains.len(), 1);
+    staged.client_id = crate::core::org::ClientId::parse("c2").unwrap();
+    block_on(Staging::new(&t.store).put(&staged)).unwrap();
+    // Meanwhile the claim is released (the same holds for one the re-check unverified).
+    assert_eq!(
+        t.send(Method::DELETE, "/admin/orgs/acme/domains/acme.dev", None)
+            .status(),
+        204
+    );
+    assert_eq!(t.routes_to("acme.dev"), None);
+    let r = t.send(Method::POST, "/admin/orgs/acme/staged/apply", None);
+    assert_eq!(r.status(), 200, "{}", r.text());
+    let (_, org) = t.json(Method::GET, "/admin/orgs/acme");
+    assert_eq!(org["client_id"], "c2");
+    assert!(org.get("verified_domains").is_none(), "{org}");
+    assert_eq!(t.routes_to("acme.dev"), None, "routing needs DNS proof");
+    // Beta may prove it now.
+    let b = t.claim("beta", "acme.dev");
+    t.doh.set("acme.dev", Dns::Txt(vec![b]));
+    assert_eq!(t.verify("beta", "acme.dev").1["status"], "verified");
+    assert_eq!(t.routes_to("acme.dev").as_deref(), Some("beta"));
+}
+
 impl App<'_, &MemoryStore<&'static FixedClock>, &FakeDoh, NativeVerifier> {
     fn recheck_domains_blocking(
         &self,

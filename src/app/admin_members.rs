@@ -7,6 +7,7 @@ use super::admin_auth::{for_org, Actor};
 use super::error::{AppError, ErrorCode};
 use super::respond::{json, with_body};
 use super::{App, Body, Request, RequestExt, Response};
+use crate::core::email::EmailAddress;
 use crate::core::ledger::{AuditEvent, Command, Reply, Selector, MAX_AUDIT_PAGE, MAX_MEMBERS_PAGE};
 use crate::core::org::OrgSlug;
 use crate::core::secret::sha256_hex;
@@ -154,6 +155,10 @@ fn selector(body: &[u8]) -> Result<Selector, AppError> {
             if !e.contains('@') {
                 return Err(invalid("email", "must be an email address"));
             }
+            // Sessions and sign-ins carry the address with its domain normalised (IDNA, as
+            // `EmailAddress` does: `bücher.de` is `xn--bcher-kva.de`); a revocation keyed on
+            // the form as written would match none of them.
+            let e = EmailAddress::parse(&e).map_or(e, |a| a.as_str().to_owned());
             Ok(Selector::Email(e))
         }
         "sub" => Ok(Selector::Sub(text("sub", v)?)),

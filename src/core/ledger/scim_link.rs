@@ -6,12 +6,15 @@ use super::record::{MemberRecord, MemberSource};
 use super::state::{Ledger, MEMBER, SCIM_GROUP, SCIM_USER};
 use super::{fold, Reply, Selector, MAX_MEMBERS};
 use crate::core::clock::UnixTime;
+use crate::core::email::EmailAddress;
 use crate::core::random::Random;
 use crate::core::scim::{ScimChange, ScimError, ScimRequest, ScimUser};
 use std::collections::BTreeMap;
 
 /// The email a SCIM user signs in with: a work or primary address, else any address, else a
-/// `userName` that reads as an address; lowercased.
+/// `userName` that reads as an address; its domain normalised as sign-ins have it
+/// ([`EmailAddress`]: IDNA, so `bücher.de` is `xn--bcher-kva.de`), then lowercased. Compared
+/// as written, an IdP's `ann@bücher.de` would match no sign-in, and deprovisioning would miss.
 pub(super) fn user_email(u: &ScimUser) -> Option<String> {
     u.emails
         .iter()
@@ -24,7 +27,7 @@ pub(super) fn user_email(u: &ScimUser) -> Option<String> {
         .or_else(|| u.emails.first())
         .map(|e| e.value.as_str())
         .or_else(|| u.user_name.contains('@').then_some(u.user_name.as_str()))
-        .map(fold)
+        .map(|e| EmailAddress::parse(e).map_or_else(|_| fold(e), |a| fold(a.as_str())))
 }
 
 impl Ledger {
