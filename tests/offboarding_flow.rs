@@ -270,6 +270,45 @@ fn scim_user(user_name: &str, external_id: &str) -> Value {
     })
 }
 
+/// Anonymous requests for a slug no org has never reach a Durable Object (on the edge, calling
+/// one creates it): SCIM answers them as a wrong token, the setup link as an invalid one.
+#[test]
+fn requests_for_an_org_that_does_not_exist_never_reach_a_ledger() {
+    let h = Harness::with_orgs();
+    let calls = h.ledger.calls.get();
+    let r = h.request(
+        InMethod::GET,
+        "/scim/v2/no-such-org/Users",
+        &[("authorization", "Bearer guess")],
+        b"",
+    );
+    assert_eq!(r.status(), 401);
+    assert_eq!(
+        json_body(&r)["detail"],
+        "A valid SCIM bearer token for this organisation is required.",
+        "the same answer as a wrong token of an org that exists"
+    );
+    let r = h.get("/admin/setup?token=no-such-org.guess", None);
+    assert_eq!(r.status(), 400);
+    let r = h.request(
+        InMethod::GET,
+        "/admin/orgs/no-such-org",
+        &[("cookie", "__Host-sso_setup=no-such-org.guess")],
+        b"",
+    );
+    assert_eq!(r.status(), 401, "{}", r.text());
+    assert_eq!(h.ledger.calls.get(), calls, "no ledger was asked");
+    // An org that exists still is.
+    let r = h.request(
+        InMethod::GET,
+        &format!("/scim/v2/{ACME}/Users"),
+        &[("authorization", "Bearer guess")],
+        b"",
+    );
+    assert_eq!(r.status(), 401);
+    assert_eq!(h.ledger.calls.get(), calls + 1);
+}
+
 #[test]
 fn scim_needs_the_orgs_own_token_and_answers_in_the_scim_error_schema() {
     let h = Harness::with_orgs();

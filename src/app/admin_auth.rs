@@ -152,7 +152,7 @@ async fn session_admin<S: KvStore, H, V>(
 }
 
 /// Whether the browser holds `slug`'s live setup link.
-async fn setup_link<S, H, V>(
+async fn setup_link<S: crate::core::store::KvStore, H, V>(
     app: &App<'_, S, H, V>,
     req: &Request,
     slug: &OrgSlug,
@@ -170,11 +170,16 @@ async fn setup_link<S, H, V>(
 }
 
 /// Asks the org's ledger whether `token` is its live setup link.
-pub(super) async fn check_setup_token<S, H, V>(
+pub(super) async fn check_setup_token<S: crate::core::store::KvStore, H, V>(
     app: &App<'_, S, H, V>,
     slug: &OrgSlug,
     token: &str,
 ) -> Result<bool, AppError> {
+    // No org, no link: and no Durable Object called (and created) for a slug nobody has.
+    let dir = crate::core::directory::OrgDirectory::new(&app.store);
+    if app.state.orgs.get(&dir, slug, app.clock.now()).await?.is_none() {
+        return Ok(false);
+    }
     let cmd = Command::CheckSetupLink {
         hash: sha256_hex(token.as_bytes()),
     };
@@ -269,7 +274,7 @@ pub(super) async fn whoami<S: KvStore, H, V>(
 
 /// `GET /admin/setup?token=SLUG.TOKEN`: opens a setup link: the token goes into an HttpOnly,
 /// SameSite=Lax cookie for the rest of its life, and the browser to the console of that org.
-pub(super) async fn open_setup_link<S, H, V>(
+pub(super) async fn open_setup_link<S: crate::core::store::KvStore, H, V>(
     app: &App<'_, S, H, V>,
     req: &Request,
 ) -> Result<super::Response, AppError> {
@@ -284,6 +289,11 @@ pub(super) async fn open_setup_link<S, H, V>(
         .ok_or_else(invalid)?;
     let (slug, token) = value.split_once('.').ok_or_else(invalid)?;
     let slug = OrgSlug::parse(slug).map_err(|_| invalid())?;
+    // No org, no link: and no Durable Object called (and created) for a slug nobody has.
+    let dir = crate::core::directory::OrgDirectory::new(&app.store);
+    if app.state.orgs.get(&dir, &slug, app.clock.now()).await?.is_none() {
+        return Err(invalid());
+    }
     let cmd = Command::CheckSetupLink {
         hash: sha256_hex(token.as_bytes()),
     };

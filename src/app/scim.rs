@@ -4,6 +4,7 @@
 
 use super::respond::with_body;
 use super::{App, Body, HeaderExt, Request, Response, ResponseExt};
+use crate::core::directory::OrgDirectory;
 use crate::core::ledger::{Command, Reply};
 use crate::core::org::OrgSlug;
 use crate::core::scim::{ScimError, ScimRequest, ScimResponse};
@@ -79,6 +80,18 @@ async fn answer<S: KvStore, H, V>(
         );
         return limited_or(app, req, r).await;
     };
+    // An org that does not exist has no token to match: answered here, as a wrong token is,
+    // so an anonymous request for any slug never reaches (and creates) a Durable Object.
+    match app
+        .state
+        .orgs
+        .get(&OrgDirectory::new(&app.store), &slug, app.clock.now())
+        .await
+    {
+        Ok(Some(_)) => {}
+        Ok(None) => return limited_or(app, req, error(401, BAD_TOKEN)).await,
+        Err(_) => return unavailable(app, &slug),
+    }
     let Some(body) = req.body().as_bytes() else {
         return error(400, "Unreadable body.");
     };
@@ -110,16 +123,22 @@ async fn answer<S: KvStore, H, V>(
             }
             r
         }
-        Ok(_) | Err(_) => {
-            app.log
-                .line(&format!("scim org={} unavailable", slug.as_str()));
-            // An IdP retries a 503 later, which is what a storage failure needs.
-            error(
-                503,
-                "The organisation's directory is unavailable; retry later.",
-            )
-        }
+        Ok(_) | Err(_) => unavailable(app, &slug),
     }
+}
+
+/// What the ledger answers a wrong token (`Ledger::scim`), word for word.
+const BAD_TOKEN: &str = "A valid SCIM bearer token for this organisation is required.";
+
+/// The org's directory (its config or its ledger) could not be read.
+fn unavailable<S, H, V>(app: &App<'_, S, H, V>, slug: &OrgSlug) -> ScimResponse {
+    app.log
+        .line(&format!("scim org={} unavailable", slug.as_str()));
+    // An IdP retries a 503 later, which is what a storage failure needs.
+    error(
+        503,
+        "The organisation's directory is unavailable; retry later.",
+    )
 }
 
 /// A failed SCIM authentication counts against the client's budget: `r`, or a SCIM 429 once
