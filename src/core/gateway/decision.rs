@@ -73,12 +73,18 @@ pub enum Decision {
 /// The role `method` at `rest` needs: that of the first access rule matching both, otherwise
 /// `read` for `GET`, `HEAD` and `OPTIONS` (RFC 9110 9.2.1 safe methods; `TRACE` is left out
 /// because it echoes the request) and `write` for every other method. The safe methods compare
-/// exactly: an unusual spelling such as `get` needs `write`.
+/// exactly: an unusual spelling such as `get` needs `write`. A `HEAD` needs at least what a
+/// `GET` of the path needs: it is a `GET` without the body (RFC 9110 9.3.2), and many origins
+/// answer it by running the `GET` handler, so a rule for `GET` covers it too.
 pub fn required_role<S: AsRef<str>>(rules: &[AccessRule], method: &str, rest: &[S]) -> Role {
-    match rules.iter().find(|r| r.matches(method, rest)) {
+    let by_rules = |method: &str| match rules.iter().find(|r| r.matches(method, rest)) {
         Some(r) => r.role,
         None if matches!(method, "GET" | "HEAD" | "OPTIONS") => Role::Read,
         None => Role::Write,
+    };
+    match method {
+        "HEAD" => by_rules("HEAD").max(by_rules("GET")),
+        _ => by_rules(method),
     }
 }
 
@@ -389,6 +395,39 @@ mod tests {
         assert_eq!(back(Some(&"q".repeat(MAX_RETURN_TO))), "/orgs/acme/a%20b");
         let long = gated(&format!("/orgs/acme/{}", "a".repeat(MAX_RETURN_TO)));
         assert_eq!(return_to(&long, None), "/orgs/acme");
+    }
+
+    /// RFC 9110 9.3.2: HEAD is GET without the body, and origins often run the GET handler
+    /// for it: a rule for GET covers HEAD, and a rule for HEAD alone can only ask more.
+    #[test]
+    fn a_head_needs_what_a_get_of_the_path_needs() {
+        let o = org(json!({
+            "access_rules": [
+                {"path": "settings/**", "methods": ["GET"], "role": "admin"},
+                {"path": "reports/**", "methods": ["HEAD"], "role": "write"},
+                {"path": "**", "methods": ["HEAD"], "role": "read"}
+            ]
+        }));
+        let reader = member(Some(Role::Read), &[]);
+        for (path, needs) in [
+            ("/orgs/acme/settings/x", Role::Admin),
+            ("/orgs/acme/reports/x", Role::Write),
+        ] {
+            assert_eq!(
+                run(case(path, "HEAD", &o, Some(&reader))),
+                Decision::InsufficientRole { required: needs },
+                "{path}"
+            );
+        }
+        assert!(matches!(
+            run(case("/orgs/acme/models/x", "HEAD", &o, Some(&reader))),
+            Decision::Forward { .. }
+        ));
+        // GET is not raised by a HEAD rule.
+        assert!(matches!(
+            run(case("/orgs/acme/reports/x", "GET", &o, Some(&reader))),
+            Decision::Forward { .. }
+        ));
     }
 
     #[test]
