@@ -273,9 +273,38 @@ impl JwksCache {
         current: Option<&Entry>,
         forced: bool,
     ) -> Refresh {
-        // The isolate's own cooldown first: a flood costs no KV read.
-        if current.is_some_and(|c| c.cooling_down(now)) {
+        // The isolate's own cooldown first: a flood costs no KV read. `current` is the caller's
+        // copy, taken before its own awaits; the isolate's entry as it is now also counts: a
+        // request of this isolate may have refetched meanwhile (its keys are used), or be
+        // refetching (its attempt has started the cooldown).
+        let live = self
+            .entries
+            .borrow()
+            .get(issuer)
+            .filter(|e| e.jwks_uri == jwks_uri.as_str())
+            .cloned();
+        if let (Some(live), Some(c)) = (&live, current) {
+            let replaced = match (&live.jwks, &c.jwks) {
+                (Some(l), Some(c)) => !Rc::ptr_eq(l, c),
+                (l, c) => l.is_some() != c.is_some(),
+            };
+            if replaced && live.is_fresh(now) {
+                return Refresh::Updated(live.clone());
+            }
+        }
+        if current.is_some_and(|c| c.cooling_down(now))
+            || live.as_ref().is_some_and(|l| l.cooling_down(now))
+        {
             return Refresh::CoolingDown;
+        }
+        if forced {
+            // The attempt counts from its start: requests that interleave with this fetch (at
+            // every await below) see the cooldown and do not fetch too.
+            if let Some(c) = current {
+                let mut marked = c.clone();
+                marked.last_attempt = now;
+                self.entries.borrow_mut().insert(issuer.to_owned(), marked);
+            }
         }
         let mut base = current.cloned();
         if let Some(kv) = load_kv(ports.store, issuer, jwks_uri).await {

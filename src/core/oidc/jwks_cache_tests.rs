@@ -395,3 +395,136 @@ fn ttl_follows_cache_control_within_bounds() {
         DEFAULT_TTL_SECS
     );
 }
+
+/// A transport that yields once before answering through `inner`, as a real fetch does: the
+/// requests of one isolate interleave at that await.
+struct Yielding<'a>(&'a FakeHttp);
+
+impl HttpClient for Yielding<'_> {
+    async fn send(&self, req: HttpRequest, max_body: usize) -> Result<HttpResponse, HttpError> {
+        let mut yielded = false;
+        std::future::poll_fn(|cx| {
+            if yielded {
+                std::task::Poll::Ready(())
+            } else {
+                yielded = true;
+                cx.waker().wake_by_ref();
+                std::task::Poll::Pending
+            }
+        })
+        .await;
+        self.0.send(req, max_body).await
+    }
+}
+
+/// Polls two futures in turn until both are done (one isolate serving two requests).
+fn both<A: std::future::Future, B: std::future::Future>(a: A, b: B) -> (A::Output, B::Output) {
+    use std::task::{Context, Poll, Waker};
+    let (mut a, mut b) = (std::pin::pin!(a), std::pin::pin!(b));
+    let (mut ra, mut rb) = (None, None);
+    let mut cx = Context::from_waker(Waker::noop());
+    for _ in 0..100 {
+        if ra.is_none() {
+            if let Poll::Ready(v) = a.as_mut().poll(&mut cx) {
+                ra = Some(v);
+            }
+        }
+        if rb.is_none() {
+            if let Poll::Ready(v) = b.as_mut().poll(&mut cx) {
+                rb = Some(v);
+            }
+        }
+        if let (Some(_), Some(_)) = (&ra, &rb) {
+            return (ra.unwrap(), rb.unwrap());
+        }
+    }
+    panic!("futures never completed");
+}
+
+#[test]
+fn concurrent_unknown_kids_share_one_refetch() {
+    // The cooldown starts when a forced refetch starts, not when it ends: a flood of random
+    // kids arriving while the first refetch is in flight must not fetch too.
+    let w = World::new(vec![ok(&[(Key::RsaA, "a")], None)]);
+    let cache = JwksCache::new();
+    assert!(w.verify(&cache, &token(Key::RsaA, "a")).is_ok());
+    w.http.always(ok(&[(Key::RsaA, "a")], None));
+    let http = Yielding(&w.http);
+    let ports = IdTokenPorts {
+        store: &w.store,
+        http: &http,
+        verifier: &NativeVerifier,
+        clock: w.clock,
+        jwks: &cache,
+    };
+    let idv = IdTokenVerifier::new(ISS, CLIENT_ID);
+    let uri = Url::parse(JWKS_URI).unwrap();
+    let nonce = Secret::new(NONCE);
+    let (t1, t2) = (token(Key::RsaB, "random-1"), token(Key::RsaB, "random-2"));
+    let (r1, r2) = both(
+        verify_id_token(&ports, &idv, &uri, &t1, &nonce),
+        verify_id_token(&ports, &idv, &uri, &t2, &nonce),
+    );
+    for r in [r1, r2] {
+        assert_eq!(
+            r.unwrap_err(),
+            VerifyError::IdToken(IdTokenError::UnknownKid)
+        );
+    }
+    assert_eq!(w.http.calls.get(), 2, "the first fetch and one refetch");
+}
+
+/// A KV that never shows its writes (eventual consistency at its worst).
+struct NoWrites<'a>(&'a MemoryStore<&'static FixedClock>);
+
+impl KvStore for NoWrites<'_> {
+    async fn get(&self, key: &str) -> Result<Option<String>, crate::core::store::StoreError> {
+        self.0.get(key).await
+    }
+    async fn put(
+        &self,
+        _: &str,
+        _: &str,
+        _: Option<u64>,
+    ) -> Result<(), crate::core::store::StoreError> {
+        Ok(())
+    }
+    async fn delete(&self, key: &str) -> Result<(), crate::core::store::StoreError> {
+        self.0.delete(key).await
+    }
+    async fn list(
+        &self,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, crate::core::store::StoreError> {
+        self.0.list(prefix, limit).await
+    }
+}
+
+#[test]
+fn a_refetch_made_meanwhile_in_this_isolate_is_reused() {
+    // Request B took its keys before request A's refetch brought the rotated set: B's own
+    // refetch gets that set from the isolate, without a fetch and whatever KV shows.
+    let w = World::new(vec![
+        ok(&[(Key::RsaA, "a")], None),
+        ok(&[(Key::RsaA, "a"), (Key::RsaB, "b")], None),
+    ]);
+    let store = NoWrites(&w.store);
+    let cache = JwksCache::new();
+    let kp = KeyPorts {
+        store: &store,
+        http: &w.http,
+    };
+    let uri = Url::parse(JWKS_URI).unwrap();
+    block_on(cache.keys(&kp, ISS, &uri, w.clock.now())).unwrap();
+    w.http
+        .always(ok(&[(Key::RsaA, "a"), (Key::RsaB, "b")], None));
+    let b_keys = block_on(cache.keys(&kp, ISS, &uri, w.clock.now())).unwrap();
+    w.clock.advance(REFETCH_COOLDOWN_SECS);
+    let a_keys = block_on(cache.keys(&kp, ISS, &uri, w.clock.now())).unwrap();
+    let rotated = block_on(cache.refetch_for_unknown_kid(&kp, &a_keys, w.clock.now())).unwrap();
+    assert_eq!(rotated.keys().len(), 2);
+    let again = block_on(cache.refetch_for_unknown_kid(&kp, &b_keys, w.clock.now()));
+    assert_eq!(again.map(|j| j.keys().len()), Some(2));
+    assert_eq!(w.http.calls.get(), 2);
+}
