@@ -159,6 +159,18 @@ fn return_to(path: &GatedPath, query: Option<&str>) -> String {
     format!("/orgs/{}", path.slug)
 }
 
+/// The methods named by `_method` parameters of `query`, upper-cased as origins read them
+/// (method-override, Laravel): at most a few, the rest ignored (each only raises what the
+/// request needs).
+fn query_method_overrides(query: Option<&str>) -> Vec<String> {
+    const MAX: usize = 4;
+    url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .filter(|(k, _)| k == "_method")
+        .map(|(_, v)| v.trim().to_ascii_uppercase())
+        .take(MAX)
+        .collect()
+}
+
 /// `rest` with each segment's `;` path parameters cut off (`settings;x` -> `settings`), as
 /// Servlet containers (Tomcat, Jetty, Spring) route a path before matching it; `None` when no
 /// segment has any. A request must be allowed under this reading too, or `settings;x/members`
@@ -210,6 +222,11 @@ pub fn decide(input: &DecisionInput<'_>) -> Decision {
         };
     };
     let mut required = required_role(&org.access_rules, input.method, &path.rest);
+    // A `_method` query parameter (Express's method-override, Laravel) makes some origins run
+    // that method instead: the request must be allowed as that method too.
+    for overridden in query_method_overrides(input.query) {
+        required = required.max(required_role(&org.access_rules, &overridden, &path.rest));
+    }
     let mut role = effective_role(&identity.roles, &org.resource_groups, &path.rest);
     // The path as a Servlet container routes it too: both readings must allow the request.
     if let Some(lenient) = without_path_parameters(&path.rest) {
@@ -285,13 +302,14 @@ mod tests {
         navigation: bool,
         org: Option<&'a OrgConfig>,
         identity: Option<&'a Identity>,
+        query: Option<&'a str>,
     }
 
     fn run(c: Case<'_>) -> Decision {
         let g = gated(c.path);
         decide(&DecisionInput {
             path: &g,
-            query: None,
+            query: c.query,
             method: c.method,
             navigation: c.navigation,
             org: c.org,
@@ -311,6 +329,7 @@ mod tests {
             navigation: false,
             org: Some(org),
             identity: id,
+            query: None,
         }
     }
 
@@ -395,6 +414,45 @@ mod tests {
         assert_eq!(back(Some(&"q".repeat(MAX_RETURN_TO))), "/orgs/acme/a%20b");
         let long = gated(&format!("/orgs/acme/{}", "a".repeat(MAX_RETURN_TO)));
         assert_eq!(return_to(&long, None), "/orgs/acme");
+    }
+
+    /// Origins with method-override middleware run the `_method` of the query instead: the
+    /// request must be allowed as that method too (the override headers are never forwarded).
+    #[test]
+    fn a_query_method_override_needs_what_that_method_needs() {
+        let o = org(json!({
+            "access_rules": [{"path": "models/**", "methods": ["DELETE"], "role": "admin"}]
+        }));
+        let writer = member(Some(Role::Write), &[]);
+        for q in [
+            "_method=DELETE",
+            "_method=delete",
+            "a=1&_method=%44ELETE",
+            "_method=+DELETE",
+        ] {
+            let mut c = case("/orgs/acme/models/x", "POST", &o, Some(&writer));
+            c.query = Some(q);
+            assert_eq!(
+                run(c),
+                Decision::InsufficientRole {
+                    required: Role::Admin
+                },
+                "{q}"
+            );
+        }
+        let mut c = case("/orgs/acme/models/x", "POST", &o, Some(&writer));
+        c.query = Some("method=DELETE");
+        assert!(matches!(run(c), Decision::Forward { .. }));
+        // An override never lowers what the request needs.
+        let reader = member(Some(Role::Read), &[]);
+        let mut c = case("/orgs/acme/models/x", "POST", &o, Some(&reader));
+        c.query = Some("_method=GET");
+        assert_eq!(
+            run(c),
+            Decision::InsufficientRole {
+                required: Role::Write
+            }
+        );
     }
 
     /// RFC 9110 9.3.2: HEAD is GET without the body, and origins often run the GET handler

@@ -46,11 +46,14 @@ const HOP_BY_HOP: [&str; 9] = [
     "expect",
 ];
 
-/// Request headers a client could set to mislead the origin about where the request came from
-/// or which host it was for: never forwarded as the client sent them. `Host` comes from
-/// `ORIGIN_URL` (the platform's fetch sets it from the URL); the client's address, in production,
-/// from the platform's own `CF-Connecting-IP`, which Cloudflare sets on the subrequest itself.
-pub const UNTRUSTED_REQUEST_HEADERS: [&str; 10] = [
+/// Request headers a client could set to mislead the origin about where the request came from,
+/// which host it was for, or which method it is: never forwarded as the client sent them.
+/// `Host` comes from `ORIGIN_URL` (the platform's fetch sets it from the URL); the client's
+/// address, in production, from the platform's own `CF-Connecting-IP`, which Cloudflare sets on
+/// the subrequest itself. The method overrides would let the origin run another method than the
+/// one the access rules judged (a `POST` an origin's middleware turns into a `DELETE`); the
+/// gateway forwards every method it judges, so a client never needs them.
+pub const UNTRUSTED_REQUEST_HEADERS: [&str; 13] = [
     "host",
     "forwarded",
     "x-forwarded-for",
@@ -61,6 +64,9 @@ pub const UNTRUSTED_REQUEST_HEADERS: [&str; 10] = [
     "true-client-ip",
     "cf-connecting-ip",
     "cf-connecting-ipv6",
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
 ];
 
 /// The hop-by-hop names: the fixed list plus every name listed in a `Connection` header.
@@ -287,6 +293,21 @@ mod tests {
                 ("X-Edge-SSO-Role", "kept")
             ])
         );
+    }
+
+    #[test]
+    fn request_drops_method_overrides() {
+        let out = forward_request_headers(
+            h(&[
+                ("X-HTTP-Method-Override", "DELETE"),
+                ("x-http-method", "DELETE"),
+                ("X-Method-Override", "DELETE"),
+                ("X_HTTP_Method_Override", "DELETE"),
+                ("Accept", "*/*"),
+            ]),
+            &EDGE_SSO_COOKIES,
+        );
+        assert_eq!(out, h(&[("Accept", "*/*")]));
     }
 
     /// CGI-style servers (Rack, WSGI, PHP's `$_SERVER`) name a header `HTTP_` + upper case with
