@@ -496,6 +496,46 @@ fn deactivating_a_scim_user_with_an_international_domain_ends_the_session() {
 }
 
 #[test]
+fn deactivating_a_scim_user_whose_email_changes_in_the_same_patch_ends_the_session() {
+    // A common offboarding step: the account is renamed to an archive address and disabled in
+    // one update. The externalId is not the OIDC subject (Entra's default mapping), so the
+    // session is known by the subject its sign-in recorded, not by the SCIM user's new email.
+    let h = Harness::with_orgs();
+    let token = scim_token(&h, ACME);
+    let r = scim(
+        &h,
+        &token,
+        InMethod::POST,
+        "/Users",
+        Some(scim_user("ann@acme.com", "object-id-1")),
+    );
+    assert_eq!(r.status(), 201, "{}", r.text());
+    let id = json_body(&r)["id"].as_str().unwrap().to_owned();
+    let session = h.login("ann@acme.com", None);
+    assert!(signed_in_to_acme(&h, &session));
+    let patch = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [
+            {"op": "replace", "path": "emails", "value": [
+                {"value": "ann.archived@acme.com", "type": "work", "primary": true},
+            ]},
+            {"op": "replace", "value": {"active": false}},
+        ],
+    });
+    let r = scim(
+        &h,
+        &token,
+        InMethod::PATCH,
+        &format!("/Users/{id}"),
+        Some(patch),
+    );
+    assert_eq!(r.status(), 200, "{}", r.text());
+    assert!(!signed_in_to_acme(&h, &session), "deprovisioned");
+    let r = sign_in_with(&h, "ann@acme.com", |_| {});
+    assert_eq!(r.status(), 403, "{}", r.text());
+}
+
+#[test]
 fn with_provisioning_scim_only_provisioned_users_sign_in() {
     let h = Harness::with_orgs();
     let mut acme = Harness::org_body(h.acme_idp(), &["acme.com"]);

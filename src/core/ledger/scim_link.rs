@@ -157,7 +157,10 @@ impl Ledger {
         let was_active = m.active && before.is_none_or(|b| b.active);
         m.scim_id = Some(u.id.clone());
         m.source = MemberSource::Scim;
-        if let Some(ext) = &u.external_id {
+        // The externalId stands for the subject only until a sign-in records the real one, which
+        // its sessions carry (Entra sends `mailNickname`; its `sub` is pairwise): replacing that
+        // one, then the email, would leave those sessions out of a deactivation.
+        if let Some(ext) = u.external_id.as_ref().filter(|_| m.last_login.is_none()) {
             m.sub = Some(ext.clone());
         }
         if let Some(email) = user_email(u) {

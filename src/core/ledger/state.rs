@@ -114,9 +114,10 @@ pub struct Ledger {
     pub(super) emails: BTreeMap<String, UnixTime>,
     pub(super) sids: BTreeMap<String, UnixTime>,
     pub(super) all_before: Option<UnixTime>,
-    /// The latest `logged_in_at` given to a sign-in later than the sign-in's own time (a
-    /// sign-in in the second of a revocation that applies to it is dated the next second, so it
-    /// is not born revoked). A revocation is dated no earlier, so it refuses those sessions too.
+    /// The latest `logged_in_at` given to any sign-in (one in the second of a revocation that
+    /// applies to it is dated the next second, so it is not born revoked; and the clock may have
+    /// read a later second then than now). A revocation is dated no earlier, so it refuses every
+    /// session made before it.
     pub(super) bumped_until: Option<UnixTime>,
     pub(super) scim_token_hash: Option<String>,
     pub(super) scim_dir: ScimDirectory,
@@ -613,8 +614,11 @@ impl Ledger {
             Some(r) if r >= now => r.plus(1),
             _ => now,
         };
-        if logged_in_at > now {
-            self.bumped_until = Some(self.revocation_time(logged_in_at));
+        // Kept for every sign-in, not only dated ones: the object's clock can go back (whole
+        // seconds; an object may start again on a machine whose clock is a little behind), and a
+        // revocation dated by it alone would then miss sessions made in the later second.
+        if self.bumped_until.is_none_or(|t| t < logged_in_at) {
+            self.bumped_until = Some(logged_in_at);
             self.touch(META, BUMPED_UNTIL);
         }
         if let Some(m) = self.members.get_mut(&id) {

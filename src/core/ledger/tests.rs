@@ -517,6 +517,32 @@ fn deleting_an_org_in_the_second_of_a_dated_sign_in_refuses_it() {
     assert!(!valid(&l, &s));
 }
 
+#[test]
+fn a_revocation_answered_after_a_sign_in_refuses_it_when_the_clock_went_back() {
+    // The object's clock is not monotonic (whole seconds; an object may start again on another
+    // machine whose clock is a little behind): a revocation answered after a sign-in must refuse
+    // that session even when the object's clock now reads an earlier second than the sign-in's.
+    for selector in [
+        Selector::All,
+        Selector::Sub("a".into()),
+        Selector::Email("a@acme.com".into()),
+        Selector::Sid("sid-a".into()),
+    ] {
+        let clock = FixedClock::at(T0 + 1);
+        let l = MemoryLedger::new(&clock);
+        let s = sign_in(&l, &clock, "a", "a@acme.com", Some("sid-a"));
+        clock.set(T0);
+        revoke(&l, selector.clone());
+        assert!(!valid(&l, &s), "{selector:?} after the clock went back");
+    }
+    let clock = FixedClock::at(T0 + 1);
+    let l = MemoryLedger::new(&clock);
+    let s = sign_in(&l, &clock, "a", "a@acme.com", None);
+    clock.set(T0);
+    l.call_now(&org(), Command::Purge).unwrap();
+    assert!(!valid(&l, &s), "an org deleted after the clock went back");
+}
+
 /// A model-checked run of sign-ins and revocations, several in a second: every session made
 /// before a revocation that selects it is refused from then on, every other one is honoured.
 mod model {
