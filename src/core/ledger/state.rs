@@ -965,7 +965,9 @@ impl Ledger {
         self.touch(META, SCIM_TOKEN);
         self.setup_link = None;
         self.touch(META, SETUP_LINK);
-        self.all_before = Some(self.revocation_time(now));
+        // Never earlier than before (as revoke-all): a clock that went back must not revive.
+        let at = self.revocation_time(now);
+        self.all_before = Some(self.all_before.map_or(at, |t| t.max(at)));
         self.touch(META, ALL_BEFORE);
         Ok(())
     }

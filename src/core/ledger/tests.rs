@@ -604,3 +604,20 @@ mod model {
         }
     }
 }
+
+#[test]
+fn deleting_an_org_never_moves_its_revoke_all_time_back() {
+    let clock = FixedClock::at(T0 + 100);
+    let l = MemoryLedger::new(&clock);
+    revoke(&l, Selector::All);
+    // The object's clock reads earlier now (a restart on a machine a little behind).
+    clock.set(T0);
+    l.call_now(&org(), Command::Purge).unwrap();
+    let Reply::Snapshot { snapshot, .. } = l
+        .call_now(&org(), Command::Snapshot { have: None })
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(snapshot.all_before, Some(UnixTime(T0 + 100)));
+}
