@@ -267,6 +267,41 @@ fn a_setup_link_opens_one_orgs_console_until_an_admin_signs_in() {
 }
 
 #[test]
+fn a_setup_link_that_does_not_open_is_a_page_for_the_browser_that_followed_it() {
+    // The IT admin opens the link from an email or chat: a browser navigation, which gets the
+    // error page like every other failure a browser sees (README "Routes"), not raw JSON.
+    let h = Harness::with_orgs();
+    let r = h.request(
+        Method::GET,
+        "/admin/setup?token=acme-corp.forged",
+        &[("accept", "text/html,application/xhtml+xml,*/*;q=0.8")],
+        b"",
+    );
+    assert_eq!(r.status(), 400);
+    assert!(
+        r.header("content-type")
+            .is_some_and(|c| c.starts_with("text/html")),
+        "{:?}",
+        r.header("content-type")
+    );
+    assert!(r.header("content-security-policy").is_some());
+    assert!(
+        r.text().contains("This setup link is not valid"),
+        "{}",
+        r.text()
+    );
+    // An API client that asks for JSON still gets it.
+    let r = h.request(
+        Method::GET,
+        "/admin/setup?token=acme-corp.forged",
+        &[("accept", "application/json")],
+        b"",
+    );
+    assert_eq!(r.status(), 400);
+    assert_eq!(json_body(&r)["error"], "invalid_request");
+}
+
+#[test]
 fn deleting_an_org_forgets_its_staged_settings() {
     let h = Harness::with_orgs();
     let admin = acme_session(&h, "ada@acme.com", &["hub-admins"]);

@@ -277,6 +277,21 @@ mod tests {
     }
 
     #[test]
+    fn the_admin_token_is_never_a_form_field() {
+        // Before admin.js runs (a slow or failed script load, scripts off), Enter in the token
+        // field submits the form natively as GET /admin?...: a named field would put the
+        // ADMIN_TOKEN into the URL, the browser's history and request logs. Without a name
+        // the field is not part of the form data set (HTML, "constructing the entry list").
+        let input = ADMIN_HTML
+            .split("<input id=\"token\"")
+            .nth(1)
+            .and_then(|rest| rest.split('>').next())
+            .expect("the token field");
+        assert!(input.contains("type=\"password\""), "{input}");
+        assert!(!input.contains("name="), "{input}");
+    }
+
+    #[test]
     fn test_result_page_escapes_everything_the_idp_sent() {
         let report = serde_json::json!({
             "ok": false, "org": "acme", "staged": false,

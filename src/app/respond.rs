@@ -69,8 +69,9 @@ pub fn wants_json<B>(req: &http::Request<B>) -> bool {
 }
 
 /// [`wants_json`] from the path and `Accept` header (for the edge, before a request exists).
+/// The admin API is JSON, except `/admin/setup`: a link people open in their browser.
 pub fn wants_json_at(path: &str, accept: Option<&str>) -> bool {
-    path.starts_with("/admin/")
+    (path.starts_with("/admin/") && path != "/admin/setup")
         || path == "/sso/me"
         || accept.is_some_and(|a| a.contains("application/json"))
 }
