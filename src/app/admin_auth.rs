@@ -177,7 +177,13 @@ pub(super) async fn check_setup_token<S: crate::core::store::KvStore, H, V>(
 ) -> Result<bool, AppError> {
     // No org, no link: and no Durable Object called (and created) for a slug nobody has.
     let dir = crate::core::directory::OrgDirectory::new(&app.store);
-    if app.state.orgs.get(&dir, slug, app.clock.now()).await?.is_none() {
+    if app
+        .state
+        .orgs
+        .get(&dir, slug, app.clock.now())
+        .await?
+        .is_none()
+    {
         return Ok(false);
     }
     let cmd = Command::CheckSetupLink {
@@ -291,7 +297,13 @@ pub(super) async fn open_setup_link<S: crate::core::store::KvStore, H, V>(
     let slug = OrgSlug::parse(slug).map_err(|_| invalid())?;
     // No org, no link: and no Durable Object called (and created) for a slug nobody has.
     let dir = crate::core::directory::OrgDirectory::new(&app.store);
-    if app.state.orgs.get(&dir, &slug, app.clock.now()).await?.is_none() {
+    if app
+        .state
+        .orgs
+        .get(&dir, &slug, app.clock.now())
+        .await?
+        .is_none()
+    {
         return Err(invalid());
     }
     let cmd = Command::CheckSetupLink {

@@ -242,12 +242,30 @@ pub struct App<'a, S, H, V> {
 }
 
 /// The client's address as the platform reports it (`CF-Connecting-IP`, set by Cloudflare's
-/// edge, never a forwarded header), the key of every rate limit.
-pub(crate) fn client_key(req: &Request) -> &str {
-    req.header("cf-connecting-ip")
+/// edge, never a forwarded header), the key of every rate limit. An IPv6 address counts by its
+/// /64 prefix: that is the smallest block a client is given (RFC 6177, RFC 7421: one subnet, one
+/// home line or VM), and any host in it may pick any of its 2^64 addresses (RFC 8981), so a key
+/// per address would give one client an unlimited budget. IPv4 (and IPv4-mapped) addresses
+/// count whole.
+pub(crate) fn client_key(req: &Request) -> std::borrow::Cow<'_, str> {
+    use std::borrow::Cow;
+    let Some(ip) = req
+        .header("cf-connecting-ip")
         .map(str::trim)
         .filter(|ip| !ip.is_empty() && ip.len() <= 64)
-        .unwrap_or("unknown")
+    else {
+        return Cow::Borrowed("unknown");
+    };
+    match ip.parse::<std::net::Ipv6Addr>() {
+        Ok(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => Cow::Owned(v4.to_string()),
+            None => {
+                let s = v6.segments();
+                Cow::Owned(format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3]))
+            }
+        },
+        Err(_) => Cow::Borrowed(ip),
+    }
 }
 
 impl<S, H, V> App<'_, S, H, V> {
@@ -257,7 +275,7 @@ impl<S, H, V> App<'_, S, H, V> {
         req: &Request,
         class: crate::core::ratelimit::LimitClass,
     ) -> Result<(), AppError> {
-        if self.limits.allow(class, client_key(req)).await {
+        if self.limits.allow(class, &client_key(req)).await {
             return Ok(());
         }
         let (_, period) = class.budget();
