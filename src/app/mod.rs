@@ -314,17 +314,44 @@ impl<S: KvStore, H: HttpClient, V: SignatureVerifier> App<'_, S, H, V> {
 
     /// The deployment's response policy on edge-sso's own responses (HSTS, production CSP).
     pub(crate) fn deployed(&self, resp: Response) -> Response {
-        respond::deployment_policy(
-            resp,
-            self.config.public_origin.scheme() == "https",
-            self.config.idp_policy.allow_insecure_loopback,
-        )
+        deployed(self.config, resp)
     }
 
     /// Logs `err` with a fresh correlation id and renders it for the client.
     pub(crate) fn render_error<B>(&self, req: &http::Request<B>, err: AppError) -> Response {
         let as_json = respond::wants_json(req);
         render_error(self.log, self.random, req.path(), as_json, err)
+    }
+}
+
+/// The deployment's response policy (HSTS when `PUBLIC_ORIGIN` is https, the production CSP
+/// unless loopback IdPs are allowed) on a response of edge-sso's own.
+fn deployed(config: &AppConfig, resp: Response) -> Response {
+    respond::deployment_policy(
+        resp,
+        config.public_origin.scheme() == "https",
+        config.idp_policy.allow_insecure_loopback,
+    )
+}
+
+/// The answer of the edge when it refuses a request before the app runs or after the gate
+/// (a configuration error, a missing binding, an unreadable or oversized body, a method the
+/// platform cannot forward, an unreachable origin): rendered by [`render_error`], with the app
+/// group's response policy and, when the configuration is known (`config`), the deployment's
+/// (HSTS, the production CSP), so these answers carry the headers every other answer of
+/// edge-sso's own carries.
+pub fn edge_refusal(
+    config: Option<&AppConfig>,
+    log: &dyn Log,
+    random: &dyn Random,
+    path: &str,
+    as_json: bool,
+    err: AppError,
+) -> Response {
+    let resp = router::RouteGroup::App.finish(render_error(log, random, path, as_json, err));
+    match config {
+        Some(config) => deployed(config, resp),
+        None => resp,
     }
 }
 
@@ -405,6 +432,46 @@ mod tests {
 
     fn error_json(r: &Response) -> serde_json::Value {
         serde_json::from_slice(r.body().as_bytes().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn edge_refusals_carry_the_deployment_policy() {
+        let config = AppConfig::from_vars(|k| match k {
+            "PUBLIC_ORIGIN" => Some("https://sso.example.com".into()),
+            "ADMIN_TOKEN" => Some("0123456789abcdef0123".into()),
+            "COOKIE_SECRET" => Some("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8".into()),
+            _ => None,
+        })
+        .unwrap();
+        let log = MemoryLog::default();
+        let random = CountingRandom::default();
+        let refuse = |config: Option<&AppConfig>, as_json: bool| {
+            let err = AppError::new(error::ErrorCode::TooLarge);
+            edge_refusal(config, &log, &random, "/admin/orgs/acme", as_json, err)
+        };
+        // An oversized body on an https deployment: HSTS like every other answer, and the page
+        // has the production CSP (no loopback form-action).
+        for as_json in [true, false] {
+            let r = refuse(Some(&config), as_json);
+            assert_eq!(r.status(), 413);
+            assert_hardened(&r);
+            assert_eq!(
+                r.header("strict-transport-security"),
+                Some(respond::HSTS),
+                "json: {as_json}"
+            );
+            assert_eq!(r.header("cache-control"), Some("no-store"));
+        }
+        assert_eq!(
+            refuse(Some(&config), false).header("content-security-policy"),
+            Some(respond::CSP_PRODUCTION)
+        );
+        // Without a configuration (the refusal is of the configuration) the app policy still
+        // applies.
+        let r = refuse(None, false);
+        assert_hardened(&r);
+        assert_eq!(r.header("content-security-policy"), Some(respond::CSP));
+        assert_eq!(r.header("strict-transport-security"), None);
     }
 
     #[test]
