@@ -160,6 +160,51 @@ fn failed_admin_authentications_are_limited_and_a_right_token_never_counts() {
 }
 
 #[test]
+fn an_ipv6_client_is_limited_per_64_prefix_not_per_address() {
+    // A single IPv6 client (one home line, one VM) holds at least a /64: 2^64 addresses it may
+    // send from. Keyed by the whole address, every budget would be one fresh address away.
+    let h = Harness::with_orgs();
+    real_budgets(&h);
+    let (limit, _) = LimitClass::AuthFailure.budget();
+    for i in 0..limit {
+        let ip = format!("2001:db8:1:2::{:x}", i + 1);
+        let r = from(
+            &h,
+            &ip,
+            Method::GET,
+            "/admin/orgs",
+            &[("authorization", "Bearer wrong")],
+        );
+        assert_eq!(r.status(), 401, "attempt {i} from {ip}");
+    }
+    // Another address of the same /64, however it is written, shares the spent budget.
+    for ip in [
+        "2001:db8:1:2:ffff:ffff:ffff:ffff",
+        "2001:0DB8:0001:0002:0:0:0:abc",
+    ] {
+        let r = from(
+            &h,
+            ip,
+            Method::GET,
+            "/admin/orgs",
+            &[("authorization", "Bearer wrong")],
+        );
+        assert_eq!(r.status(), 429, "{ip}");
+    }
+    // The neighbouring /64 and IPv4 clients are other clients.
+    for ip in ["2001:db8:1:3::1", "203.0.113.10"] {
+        let r = from(
+            &h,
+            ip,
+            Method::GET,
+            "/admin/orgs",
+            &[("authorization", "Bearer wrong")],
+        );
+        assert_eq!(r.status(), 401, "{ip}");
+    }
+}
+
+#[test]
 fn own_pages_carry_hsts_coop_corp_and_the_production_csp() {
     let h = Harness::with_orgs();
     for path in ["/", "/nope", "/sso/me", "/admin"] {

@@ -242,12 +242,30 @@ pub struct App<'a, S, H, V> {
 }
 
 /// The client's address as the platform reports it (`CF-Connecting-IP`, set by Cloudflare's
-/// edge, never a forwarded header), the key of every rate limit.
-pub(crate) fn client_key(req: &Request) -> &str {
-    req.header("cf-connecting-ip")
+/// edge, never a forwarded header), the key of every rate limit. An IPv6 address counts by its
+/// /64 prefix: that is the smallest block a client is given (RFC 6177, RFC 7421: one subnet, one
+/// home line or VM), and any host in it may pick any of its 2^64 addresses (RFC 8981), so a key
+/// per address would give one client an unlimited budget. IPv4 (and IPv4-mapped) addresses
+/// count whole.
+pub(crate) fn client_key(req: &Request) -> std::borrow::Cow<'_, str> {
+    use std::borrow::Cow;
+    let Some(ip) = req
+        .header("cf-connecting-ip")
         .map(str::trim)
         .filter(|ip| !ip.is_empty() && ip.len() <= 64)
-        .unwrap_or("unknown")
+    else {
+        return Cow::Borrowed("unknown");
+    };
+    match ip.parse::<std::net::Ipv6Addr>() {
+        Ok(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => Cow::Owned(v4.to_string()),
+            None => {
+                let s = v6.segments();
+                Cow::Owned(format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3]))
+            }
+        },
+        Err(_) => Cow::Borrowed(ip),
+    }
 }
 
 impl<S, H, V> App<'_, S, H, V> {
@@ -257,7 +275,7 @@ impl<S, H, V> App<'_, S, H, V> {
         req: &Request,
         class: crate::core::ratelimit::LimitClass,
     ) -> Result<(), AppError> {
-        if self.limits.allow(class, client_key(req)).await {
+        if self.limits.allow(class, &client_key(req)).await {
             return Ok(());
         }
         let (_, period) = class.budget();
@@ -296,17 +314,44 @@ impl<S: KvStore, H: HttpClient, V: SignatureVerifier> App<'_, S, H, V> {
 
     /// The deployment's response policy on edge-sso's own responses (HSTS, production CSP).
     pub(crate) fn deployed(&self, resp: Response) -> Response {
-        respond::deployment_policy(
-            resp,
-            self.config.public_origin.scheme() == "https",
-            self.config.idp_policy.allow_insecure_loopback,
-        )
+        deployed(self.config, resp)
     }
 
     /// Logs `err` with a fresh correlation id and renders it for the client.
     pub(crate) fn render_error<B>(&self, req: &http::Request<B>, err: AppError) -> Response {
         let as_json = respond::wants_json(req);
         render_error(self.log, self.random, req.path(), as_json, err)
+    }
+}
+
+/// The deployment's response policy (HSTS when `PUBLIC_ORIGIN` is https, the production CSP
+/// unless loopback IdPs are allowed) on a response of edge-sso's own.
+fn deployed(config: &AppConfig, resp: Response) -> Response {
+    respond::deployment_policy(
+        resp,
+        config.public_origin.scheme() == "https",
+        config.idp_policy.allow_insecure_loopback,
+    )
+}
+
+/// The answer of the edge when it refuses a request before the app runs or after the gate
+/// (a configuration error, a missing binding, an unreadable or oversized body, a method the
+/// platform cannot forward, an unreachable origin): rendered by [`render_error`], with the app
+/// group's response policy and, when the configuration is known (`config`), the deployment's
+/// (HSTS, the production CSP), so these answers carry the headers every other answer of
+/// edge-sso's own carries.
+pub fn edge_refusal(
+    config: Option<&AppConfig>,
+    log: &dyn Log,
+    random: &dyn Random,
+    path: &str,
+    as_json: bool,
+    err: AppError,
+) -> Response {
+    let resp = router::RouteGroup::App.finish(render_error(log, random, path, as_json, err));
+    match config {
+        Some(config) => deployed(config, resp),
+        None => resp,
     }
 }
 
@@ -387,6 +432,46 @@ mod tests {
 
     fn error_json(r: &Response) -> serde_json::Value {
         serde_json::from_slice(r.body().as_bytes().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn edge_refusals_carry_the_deployment_policy() {
+        let config = AppConfig::from_vars(|k| match k {
+            "PUBLIC_ORIGIN" => Some("https://sso.example.com".into()),
+            "ADMIN_TOKEN" => Some("0123456789abcdef0123".into()),
+            "COOKIE_SECRET" => Some("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8".into()),
+            _ => None,
+        })
+        .unwrap();
+        let log = MemoryLog::default();
+        let random = CountingRandom::default();
+        let refuse = |config: Option<&AppConfig>, as_json: bool| {
+            let err = AppError::new(error::ErrorCode::TooLarge);
+            edge_refusal(config, &log, &random, "/admin/orgs/acme", as_json, err)
+        };
+        // An oversized body on an https deployment: HSTS like every other answer, and the page
+        // has the production CSP (no loopback form-action).
+        for as_json in [true, false] {
+            let r = refuse(Some(&config), as_json);
+            assert_eq!(r.status(), 413);
+            assert_hardened(&r);
+            assert_eq!(
+                r.header("strict-transport-security"),
+                Some(respond::HSTS),
+                "json: {as_json}"
+            );
+            assert_eq!(r.header("cache-control"), Some("no-store"));
+        }
+        assert_eq!(
+            refuse(Some(&config), false).header("content-security-policy"),
+            Some(respond::CSP_PRODUCTION)
+        );
+        // Without a configuration (the refusal is of the configuration) the app policy still
+        // applies.
+        let r = refuse(None, false);
+        assert_hardened(&r);
+        assert_eq!(r.header("content-security-policy"), Some(respond::CSP));
+        assert_eq!(r.header("strict-transport-security"), None);
     }
 
     #[test]

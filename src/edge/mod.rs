@@ -17,8 +17,7 @@ use crate::app::config::AppConfig;
 use crate::app::error::{AppError, ErrorCode};
 use crate::app::gateway::GateOutcome;
 use crate::app::respond::wants_json_at;
-use crate::app::router::RouteGroup;
-use crate::app::{render_error, App, Body, IsolateState, Log, Request, Response};
+use crate::app::{edge_refusal, App, Body, IsolateState, Log, Request, Response};
 use crate::core::clock::{Clock, UnixTime};
 use crate::core::random::OsRandom;
 use futures_util::StreamExt;
@@ -248,18 +247,26 @@ async fn fetch(
     if req.path().starts_with("/__bench/") {
         return bench::handle(req).await;
     }
-    // Failures before the app runs answer like the app's own errors (JSON or page, with a
-    // logged correlation id, hardened as the app group's responses are).
+    // Failures before the app runs (and of the forward) answer like the app's own errors (JSON
+    // or page, with a logged correlation id, with the app group's and the deployment's policy).
     let path = req
         .url()
         .map(|u| u.path().to_owned())
         .unwrap_or_else(|_| "-".to_owned());
     let accept = req.headers().get("accept").ok().flatten();
     let as_json = wants_json_at(&path, accept.as_deref());
+    let config = isolate_config(&env);
     let refuse = |err: AppError| {
-        to_worker(RouteGroup::App.finish(render_error(&ConsoleLog, &OsRandom, &path, as_json, err)))
+        to_worker(edge_refusal(
+            config.as_ref().ok(),
+            &ConsoleLog,
+            &OsRandom,
+            &path,
+            as_json,
+            err,
+        ))
     };
-    let config = match isolate_config(&env) {
+    let config = match config {
         Ok(c) => c,
         Err(e) => return refuse(e.into()),
     };
