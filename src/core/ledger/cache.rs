@@ -44,6 +44,9 @@ impl Held {
 #[derive(Debug, Default)]
 pub struct SnapshotCache {
     entries: RefCell<HashMap<OrgSlug, Held>>,
+    /// How many times [`SnapshotCache::forget`] was called: a refresh that was in flight across
+    /// one may carry the state from before this isolate's own change, so it is kept stale.
+    forgets: std::cell::Cell<u64>,
 }
 
 impl SnapshotCache {
@@ -67,17 +70,24 @@ impl SnapshotCache {
         snapshot: Snapshot,
         now: UnixTime,
     ) -> Rc<Snapshot> {
-        self.keep(org, version, Rc::new(snapshot), now)
+        self.keep(org, version, Rc::new(snapshot), now, true)
     }
 
-    /// Keeps `snapshot` of `org`, of `version`, as the ledger's state at `now`.
+    /// Keeps `snapshot` of `org`, of `version`, as the ledger's state at `now` (stale unless
+    /// `fresh`), unless the entry holds one confirmed later (by a request that started after this
+    /// one); answers `snapshot` either way, for the request that fetched it.
     fn keep(
         &self,
         org: &OrgSlug,
         version: SnapshotVersion,
         snapshot: Rc<Snapshot>,
         now: UnixTime,
+        fresh: bool,
     ) -> Rc<Snapshot> {
+        let later = |h: &Held| h.confirmed_at.is_some_and(|at| at > now);
+        if self.entries.borrow().get(org).is_some_and(later) {
+            return snapshot;
+        }
         let weight = match self.entries.borrow().get(org) {
             // Confirmed: the same content, weighed when it came.
             Some(held) if Rc::ptr_eq(&held.snapshot, &snapshot) => held.weight,
@@ -97,7 +107,7 @@ impl SnapshotCache {
             }
         }
         let held = Held {
-            confirmed_at: Some(now),
+            confirmed_at: fresh.then_some(now),
             version,
             snapshot: snapshot.clone(),
             weight,
@@ -109,6 +119,7 @@ impl SnapshotCache {
     /// Makes `org`'s snapshot stale (after this isolate changed its ledger, so its own next
     /// request asks the ledger at once). Its version is kept for that request.
     pub fn forget(&self, org: &OrgSlug) {
+        self.forgets.set(self.forgets.get().wrapping_add(1));
         if let Some(held) = self.entries.borrow_mut().get_mut(org) {
             held.confirmed_at = None;
         }
@@ -130,12 +141,17 @@ impl SnapshotCache {
             .get(org)
             .map(|h| (h.version.clone(), h.snapshot.clone()));
         let have = held.as_ref().map(|(version, _)| version.clone());
-        match ledger.call(org, Command::Snapshot { have }).await? {
-            Reply::Snapshot { version, snapshot } => Ok(self.insert(org, version, snapshot, now)),
-            // What was sent is current (even if another request of this isolate has replaced
-            // the entry meanwhile: this answer is the later word).
+        let forgets = self.forgets.get();
+        let reply = ledger.call(org, Command::Snapshot { have }).await?;
+        // This request may use the answer (it reflects the ledger at or after `now`); the
+        // isolate keeps it fresh only if it did not change a ledger meanwhile.
+        let fresh = self.forgets.get() == forgets;
+        match reply {
+            Reply::Snapshot { version, snapshot } => {
+                Ok(self.keep(org, version, Rc::new(snapshot), now, fresh))
+            }
             Reply::SnapshotCurrent => match held {
-                Some((version, snapshot)) => Ok(self.keep(org, version, snapshot, now)),
+                Some((version, snapshot)) => Ok(self.keep(org, version, snapshot, now, fresh)),
                 None => Err(StoreError(
                     "the ledger confirmed a snapshot that was not asked about".into(),
                 )),

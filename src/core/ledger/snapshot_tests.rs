@@ -596,3 +596,45 @@ mod offboarding_model {
         }
     }
 }
+
+/// A ledger port whose answer was computed before a revocation this isolate makes while the
+/// answer is on its way (the revoking request interleaves at the refresh's await).
+struct RevokedMeanwhile<'a> {
+    ledger: &'a MemoryLedger<&'a crate::core::clock::FixedClock>,
+    cache: &'a SnapshotCache,
+}
+
+impl LedgerPort for RevokedMeanwhile<'_> {
+    fn call<'b>(&'b self, org: &'b OrgSlug, cmd: Command) -> LedgerFuture<'b> {
+        Box::pin(async move {
+            let before = self.ledger.call_now(org, cmd)?;
+            let revoke = Command::Revoke {
+                selector: Selector::All,
+            };
+            self.ledger.call_now(org, revoke)?;
+            self.cache.forget(org);
+            Ok(before)
+        })
+    }
+}
+
+#[test]
+fn a_refresh_in_flight_across_this_isolates_own_revocation_is_not_kept_fresh() {
+    use crate::core::clock::{Clock, FixedClock};
+    use crate::core::store::block_on;
+    let clock = FixedClock::at(T0);
+    let ledger = MemoryLedger::new(&clock);
+    let cache = SnapshotCache::new();
+    let org = OrgSlug::parse("acme").unwrap();
+    let port = RevokedMeanwhile {
+        ledger: &ledger,
+        cache: &cache,
+    };
+    // The request that was in flight gets the state of when it asked.
+    let old = block_on(cache.snapshot(&port, &org, clock.now())).unwrap();
+    assert!(old.all_before.is_none());
+    // The isolate's next request does not take it as fresh: it asks again and sees the revoke.
+    assert!(cache.get(&org, clock.now()).is_none());
+    let now = block_on(cache.snapshot(&ledger, &org, clock.now())).unwrap();
+    assert_eq!(now.all_before, Some(clock.now()));
+}
