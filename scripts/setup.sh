@@ -17,7 +17,9 @@ rustup component list --installed | grep -q '^rustfmt' || rustup component add r
 
 # worker-build, pinned.
 WORKER_BUILD_VERSION=0.8.7
-if [ "$(worker-build --version 2>/dev/null | awk '{print $2}')" != "$WORKER_BUILD_VERSION" ]; then
+# (`worker-build --version` prints the bare version, `wasm-bindgen --version` its name first: the
+# last field is the version either way.)
+if [ "$(worker-build --version 2>/dev/null | awk '{print $NF}')" != "$WORKER_BUILD_VERSION" ]; then
   say "installing worker-build $WORKER_BUILD_VERSION (a few minutes, once)"
   cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked
 fi
@@ -25,7 +27,7 @@ fi
 # wasm-bindgen-cli must match the wasm-bindgen in Cargo.lock exactly; worker-build would
 # download it from GitHub, which is not reachable from every machine.
 WB_VERSION=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/[^0-9.]/, ""); print; exit}' Cargo.lock)
-if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WB_VERSION" ]; then
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $NF}')" != "$WB_VERSION" ]; then
   say "installing wasm-bindgen-cli $WB_VERSION (a few minutes, once)"
   cargo install wasm-bindgen-cli --version "$WB_VERSION"
 fi
