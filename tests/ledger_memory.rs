@@ -162,6 +162,7 @@ impl Traffic {
                 sid: Some(format!("sid-{m}")),
                 expires_at: now.plus(3600),
                 provisioning: Provisioning::Sso,
+                issued_at: None,
             })
         };
         let reply = self.run(sign_in, now);
@@ -169,6 +170,7 @@ impl Traffic {
         if i % 5 == 4 {
             let logout = || Command::BackchannelLogout {
                 jti: format!("jti-{i:032}"),
+                issued_at: Some(now),
                 remember_until: now.plus(120),
                 sub: Some(format!("sub-{m}")),
                 sid: Some(format!("sid-{m}")),

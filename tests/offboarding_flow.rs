@@ -663,6 +663,35 @@ fn a_backchannel_logout_with_sid_ends_that_idp_session_only_and_a_replay_does_no
     assert!(signed_in_to_acme(&h, &s3), "but ends nothing made since");
 }
 
+/// The user signs out at the IdP while the code of a sign-in is on its way: the logout token
+/// (issued no earlier than the ID token) arrives first, and the callback opens no session.
+#[test]
+fn a_sign_in_overtaken_by_the_logout_of_its_idp_session_opens_no_session() {
+    let h = Harness::with_orgs();
+    let started = h.start("ada@acme.com");
+    let cb = h.authorize(&started, Consent::claims(|c| c["sid"] = json!("idp-s9")));
+    let idp = h.acme_idp();
+    let token = idp.key.sign(
+        &idp.kid,
+        &logout_claims(&h, None, Some("idp-s9"), "j-overtaken"),
+    );
+    assert_eq!(backchannel(&h, ACME, &token).status(), 200);
+    let r = h.callback(&cb, Some(&started.tx_cookie), None);
+    assert_eq!(r.status(), 403, "{}", r.text());
+    assert!(
+        r.text().contains("signed out at your identity provider"),
+        "{}",
+        r.text()
+    );
+    assert_no_session_cookie(&r);
+    // Signing in again (a later ID token) works.
+    h.clock.advance(1);
+    let s = session_of(&sign_in_with(&h, "ada@acme.com", |c| {
+        c["sid"] = json!("idp-s9")
+    }));
+    assert!(signed_in_to_acme(&h, &s));
+}
+
 #[test]
 fn a_backchannel_logout_with_only_sub_ends_every_session_of_the_member() {
     let h = Harness::with_orgs();

@@ -116,6 +116,7 @@ async fn run<S: KvStore, H: HttpClient, V: SignatureVerifier>(
     };
     let cmd = Command::BackchannelLogout {
         jti: verified.jti,
+        issued_at: Some(verified.iat),
         remember_until: verified.remember_until,
         sub: verified.sub,
         sid: verified.sid,

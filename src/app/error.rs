@@ -109,6 +109,8 @@ error_codes! {
     Deprovisioned => ("deprovisioned", FORBIDDEN, "Your account in this organisation has been deactivated by its identity provider. Ask your administrator."),
     /// The org takes only SCIM-provisioned members, and this one is not.
     NotProvisioned => ("not_provisioned", FORBIDDEN, "Your account has not been provisioned to this organisation yet. Ask your administrator to assign you the application."),
+    /// The sign-in's IdP session was logged out (back-channel) before the sign-in completed.
+    IdpSessionEnded => ("idp_session_ended", FORBIDDEN, "You were signed out at your identity provider while this sign-in was completing. Sign in again."),
     /// No valid session cookie.
     Unauthenticated => ("unauthenticated", UNAUTHORIZED, "No valid session: sign in first."),
     /// A state-changing request from another site (CSRF).
@@ -428,6 +430,7 @@ impl From<LoginError> for AppError {
                 .log(e.to_string()),
             LoginError::Refused(Refusal::Deprovisioned) => AppError::new(ErrorCode::Deprovisioned),
             LoginError::Refused(Refusal::NotProvisioned) => AppError::new(ErrorCode::NotProvisioned),
+            LoginError::Refused(Refusal::IdpSessionEnded) => AppError::new(ErrorCode::IdpSessionEnded),
             LoginError::LedgerFull(m) => AppError::new(ErrorCode::StorageUnavailable).message(m),
             LoginError::Ledger(e) => e.into(),
             LoginError::Session(e) => e.into(),

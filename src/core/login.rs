@@ -379,6 +379,7 @@ where
         org,
         member,
         id_token,
+        claims,
         ..
     } = authenticate(ctx, &tx, &code, iss.as_deref(), None, &mut trace).await?;
     // The org's ledger records the member, or refuses them when SCIM deprovisioned them (or the
@@ -392,6 +393,11 @@ where
         sid: member.sid().map(str::to_owned),
         expires_at: now.plus(org.session_ttl_secs),
         provisioning: org.provisioning,
+        // Verified (OIDC Core 3.1.3.7 step 10) before it got here.
+        issued_at: claims
+            .get("iat")
+            .and_then(serde_json::Value::as_u64)
+            .map(crate::core::clock::UnixTime),
     };
     let logged_in_at = match ctx
         .ledger

@@ -43,6 +43,7 @@ fn spend(id: &str, until: u64) -> Command {
 fn logout(jti: &str, until: u64) -> Command {
     Command::BackchannelLogout {
         jti: jti.into(),
+        issued_at: None,
         remember_until: UnixTime(until),
         sub: Some("a".into()),
         sid: None,

@@ -36,6 +36,10 @@ pub struct SignInFacts {
     pub expires_at: UnixTime,
     /// The org's provisioning mode.
     pub provisioning: Provisioning,
+    /// The ID token's `iat` (the IdP's clock), to tell an ID token issued before a logout of
+    /// its `sid` from a later sign-in in the same IdP session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued_at: Option<UnixTime>,
 }
 
 /// Whose sessions a revocation ends.
@@ -75,6 +79,10 @@ pub enum Command {
     BackchannelLogout {
         /// The token's `jti`.
         jti: String,
+        /// The token's `iat` (the IdP's clock): an ID token of `sid` issued no later is refused
+        /// at sign-in.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        issued_at: Option<UnixTime>,
         /// Until when the `jti` must be remembered.
         remember_until: UnixTime,
         /// The token's `sub`.
@@ -161,6 +169,9 @@ pub enum Refusal {
     Deprovisioned,
     /// The org takes only SCIM-provisioned members, and this one is not.
     NotProvisioned,
+    /// The ID token was issued in an IdP session (`sid`) that a logout token, issued no
+    /// earlier, has ended (the code was still on its way when the user signed out at the IdP).
+    IdpSessionEnded,
 }
 
 /// A member as the admin API lists them.

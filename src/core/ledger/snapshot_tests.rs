@@ -74,6 +74,7 @@ impl Object {
             sid,
             expires_at: UnixTime(self.now + 3600),
             provisioning: Provisioning::Sso,
+            issued_at: Some(UnixTime(self.now)),
         }))
     }
 
@@ -256,6 +257,7 @@ fn apply_step(o: &mut Object, step: &Step, scim_ids: &mut BTreeMap<u8, String>) 
         Step::Logout(j, s) => {
             o.run(Command::BackchannelLogout {
                 jti: format!("jti-{j}"),
+                issued_at: Some(UnixTime(o.now)),
                 remember_until: UnixTime(o.now + 120),
                 sub: None,
                 sid: Some(format!("sid-{s}")),
@@ -487,6 +489,8 @@ mod offboarding_model {
         sessions: Vec<(OrgSession, u8, u8, bool)>,
         inactive: [bool; 3],
         seen_jtis: Vec<u8>,
+        /// When each `sid` was last logged out (the IdP's clock is the ledger's here).
+        logged_out_at: [Option<u64>; 3],
     }
 
     fn apply(o: &mut Object, m: &mut Model, op: &Op, ids: &BTreeMap<u8, String>) {
@@ -501,6 +505,11 @@ mod offboarding_model {
                 match o.sign_in(*i, Some(sid.clone())) {
                     Reply::SignedIn { logged_in_at, .. } => {
                         assert!(!m.inactive[*i as usize], "a deactivated member signed in");
+                        // An ID token issued no later than the logout of its sid is refused.
+                        assert!(
+                            m.logged_out_at[*j as usize].is_none_or(|at| at < o.now),
+                            "a sign-in in a logged-out IdP session"
+                        );
                         let member = Member::for_tests(
                             &format!("s{i}"),
                             &format!("u{i}@acme.com"),
@@ -511,8 +520,9 @@ mod offboarding_model {
                             .logged_in_from(logged_in_at);
                         m.sessions.push((s, *i, *j, false));
                     }
-                    Reply::Refused { .. } => {
-                        assert!(m.inactive[*i as usize], "an active member was refused")
+                    Reply::Refused { reason } => {
+                        let ended = m.logged_out_at[*j as usize].is_some_and(|at| at >= o.now);
+                        assert!(m.inactive[*i as usize] || ended, "refused: {reason:?}")
                     }
                     r => panic!("{r:?}"),
                 }
@@ -532,6 +542,7 @@ mod offboarding_model {
             Op::Logout(k, j) => {
                 let reply = o.run(Command::BackchannelLogout {
                     jti: format!("jti-{k}"),
+                    issued_at: Some(UnixTime(o.now)),
                     remember_until: UnixTime(o.now + 600),
                     sub: None,
                     sid: Some(format!("sid-{j}")),
@@ -541,6 +552,7 @@ mod offboarding_model {
                 };
                 assert_eq!(replayed, m.seen_jtis.contains(k), "jti-{k}");
                 if !replayed {
+                    m.logged_out_at[*j as usize] = Some(o.now);
                     m.seen_jtis.push(*k);
                     end(m, &|_, jj| jj == *j);
                 }
@@ -572,7 +584,12 @@ mod offboarding_model {
                 apply_step(&mut o, &Step::ScimUser(i), &mut ids);
             }
             prop_assert_eq!(ids.len(), 3);
-            let mut m = Model { sessions: Vec::new(), inactive: [false; 3], seen_jtis: Vec::new() };
+            let mut m = Model {
+                sessions: Vec::new(),
+                inactive: [false; 3],
+                seen_jtis: Vec::new(),
+                logged_out_at: [None; 3],
+            };
             let mut have = None;
             let mut held = Snapshot::default();
             for op in &ops {

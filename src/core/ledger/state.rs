@@ -100,6 +100,7 @@ pub(super) const SCIM_GROUP: &str = "scim_group";
 const REVOKE_SUB: &str = "revoke_sub";
 const REVOKE_EMAIL: &str = "revoke_email";
 const REVOKE_SID: &str = "revoke_sid";
+const LOGOUT_SID: &str = "logout_sid";
 const META: &str = "meta";
 const ALL_BEFORE: &str = "all_before";
 const BUMPED_UNTIL: &str = "bumped_until";
@@ -113,6 +114,9 @@ pub struct Ledger {
     pub(super) subs: BTreeMap<String, UnixTime>,
     pub(super) emails: BTreeMap<String, UnixTime>,
     pub(super) sids: BTreeMap<String, UnixTime>,
+    /// The `iat` (IdP clock) of the latest logout token for each `sid`, kept as long as the
+    /// revocations: an ID token of that `sid` issued no later is refused at sign-in.
+    pub(super) sid_logouts: BTreeMap<String, UnixTime>,
     pub(super) all_before: Option<UnixTime>,
     /// The latest `logged_in_at` given to any sign-in (one in the second of a revocation that
     /// applies to it is dated the next second, so it is not born revoked; and the clock may have
@@ -171,6 +175,9 @@ impl Ledger {
                 REVOKE_SID => parse(&row.json).map(|t| {
                     l.sids.insert(row.id, t);
                 }),
+                LOGOUT_SID => parse(&row.json).map(|t| {
+                    l.sid_logouts.insert(row.id, t);
+                }),
                 SCIM_USER => parse(&row.json).map(|u| {
                     l.scim_dir.users.insert(row.id, u);
                 }),
@@ -218,6 +225,7 @@ impl Ledger {
                     REVOKE_SUB => self.subs.get(&id).map(to_json),
                     REVOKE_EMAIL => self.emails.get(&id).map(to_json),
                     REVOKE_SID => self.sids.get(&id).map(to_json),
+                    LOGOUT_SID => self.sid_logouts.get(&id).map(to_json),
                     SCIM_USER => self.scim_dir.users.get(&id).map(to_json),
                     SCIM_GROUP => self.scim_dir.groups.get(&id).map(to_json),
                     META if id == ALL_BEFORE => self.all_before.as_ref().map(to_json),
@@ -394,12 +402,23 @@ impl Ledger {
             }
             Command::BackchannelLogout {
                 jti,
+                issued_at,
                 remember_until,
                 sub,
                 sid,
             } => {
                 let detail = serde_json::json!({ "sub": sub, "sid": sid });
+                let logout_of = sid.clone().zip(issued_at);
                 let reply = self.backchannel_logout(jti, remember_until, sub, sid, now, cold)?;
+                if let (
+                    Reply::LoggedOut {
+                        replayed: false, ..
+                    },
+                    Some((sid, iat)),
+                ) = (&reply, logout_of)
+                {
+                    self.note_sid_logout(sid, iat);
+                }
                 if let Reply::LoggedOut { replayed, revoked } = &reply {
                     let mut detail = detail;
                     detail["replayed"] = (*replayed).into();
@@ -454,6 +473,7 @@ impl Ledger {
                 (REVOKE_SUB, &mut self.subs),
                 (REVOKE_EMAIL, &mut self.emails),
                 (REVOKE_SID, &mut self.sids),
+                (LOGOUT_SID, &mut self.sid_logouts),
             ] {
                 let old: Vec<String> = map
                     .iter()
@@ -570,6 +590,21 @@ impl Ledger {
                 reason: Refusal::Deprovisioned,
             });
         }
+        // OIDC Back-Channel Logout 1.0 2.7: a logout token for `sid` ends that IdP session. An
+        // ID token issued in it no later than the logout token (its code was on its way when the
+        // user signed out at the IdP) must not open a session; both times are the IdP's clock.
+        // A later one is a new sign-in in an IdP session that kept its `sid`, and is let in.
+        let logged_out = match (&facts.sid, facts.issued_at) {
+            (Some(sid), Some(iat)) => self.sid_logouts.get(sid).is_some_and(|at| iat <= *at),
+            _ => false,
+        };
+        if logged_out {
+            let detail = serde_json::json!({ "sub": facts.sub, "reason": "idp_session_ended" });
+            self.emit("org.sso_login_denied", &email, detail, now, random);
+            return Ok(Reply::Refused {
+                reason: Refusal::IdpSessionEnded,
+            });
+        }
         let existing = self.find_member(&facts.sub, &email).map(|m| m.id.clone());
         let provisioned = existing
             .as_ref()
@@ -672,6 +707,15 @@ impl Ledger {
             inactive_emails: inactive.filter_map(|m| m.email.clone()).collect(),
             scim_groups: self.scim_groups_by_member(),
         }
+    }
+
+    /// Remembers that the IdP ended session `sid` with a logout token issued at `iat`.
+    fn note_sid_logout(&mut self, sid: String, iat: UnixTime) {
+        let at = self.sid_logouts.entry(sid.clone()).or_insert(iat);
+        *at = (*at).max(iat);
+        // Pruned with the revocations: keep their lower bound true.
+        self.oldest_revocation = self.oldest_revocation.map(|t| t.min(iat));
+        self.touch(LOGOUT_SID, &sid);
     }
 
     /// The time to date a revocation made at `now`: no earlier than any session made so far (see
@@ -932,6 +976,7 @@ impl Ledger {
             (REVOKE_SUB, std::mem::take(&mut self.subs)),
             (REVOKE_EMAIL, std::mem::take(&mut self.emails)),
             (REVOKE_SID, std::mem::take(&mut self.sids)),
+            (LOGOUT_SID, std::mem::take(&mut self.sid_logouts)),
         ] {
             for id in map.into_keys() {
                 self.dirty.insert((kind, id));

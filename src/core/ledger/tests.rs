@@ -29,6 +29,7 @@ fn facts(sub: &str, email: &str, sid: Option<&str>, now: u64) -> SignInFacts {
         sid: sid.map(str::to_owned),
         expires_at: UnixTime(now + 3600),
         provisioning: Provisioning::Sso,
+        issued_at: Some(UnixTime(now)),
     }
 }
 
@@ -127,6 +128,7 @@ fn backchannel_logout_ends_the_sid_once_and_a_replay_changes_nothing() {
             &org(),
             Command::BackchannelLogout {
                 jti: jti.into(),
+                issued_at: Some(clock.now()),
                 remember_until: clock.now().plus(120),
                 sub: sub.map(str::to_owned),
                 sid: sid.map(str::to_owned),
@@ -185,6 +187,7 @@ fn seen_jtis_are_forgotten_only_after_the_token_expires() {
     let l = MemoryLedger::new(&clock);
     let cmd = |jti: &str| Command::BackchannelLogout {
         jti: jti.into(),
+        issued_at: None,
         remember_until: UnixTime(T0 + 120),
         sub: Some("a".into()),
         sid: None,
@@ -620,4 +623,51 @@ fn deleting_an_org_never_moves_its_revoke_all_time_back() {
         panic!()
     };
     assert_eq!(snapshot.all_before, Some(UnixTime(T0 + 100)));
+}
+
+#[test]
+fn an_id_token_issued_before_its_idp_session_was_logged_out_opens_no_session() {
+    // The user signs out at the IdP while the code of an earlier sign-in is still on its way:
+    // the logout token comes first, then the callback with an ID token of that sid.
+    let clock = FixedClock::at(T0);
+    let l = MemoryLedger::new(&clock);
+    let logout = Command::BackchannelLogout {
+        jti: "j1".into(),
+        issued_at: Some(UnixTime(T0)),
+        remember_until: UnixTime(T0 + 120),
+        sub: None,
+        sid: Some("sid-1".into()),
+    };
+    l.call_now(&org(), logout).unwrap();
+    clock.advance(2);
+    let mut late = facts("a", "a@acme.com", Some("sid-1"), T0 + 2);
+    late.issued_at = Some(UnixTime(T0 - 1));
+    let r = l.call_now(&org(), Command::SignIn(late)).unwrap();
+    assert!(
+        matches!(
+            r,
+            Reply::Refused {
+                reason: Refusal::IdpSessionEnded
+            }
+        ),
+        "{r:?}"
+    );
+    // Issued in the logout's own second: refused too (whole seconds; the user signs in again).
+    let mut same = facts("a", "a@acme.com", Some("sid-1"), T0 + 2);
+    same.issued_at = Some(UnixTime(T0));
+    let r = l.call_now(&org(), Command::SignIn(same)).unwrap();
+    assert!(matches!(r, Reply::Refused { .. }), "{r:?}");
+    // A new sign-in later in an IdP session that kept its sid is let in; so is another sid.
+    let s = sign_in(&l, &clock, "a", "a@acme.com", Some("sid-1"));
+    assert!(valid(&l, &s));
+    let mut other = facts("a", "a@acme.com", Some("sid-2"), T0 + 2);
+    other.issued_at = Some(UnixTime(T0 - 1));
+    let r = l.call_now(&org(), Command::SignIn(other)).unwrap();
+    assert!(matches!(r, Reply::SignedIn { .. }), "{r:?}");
+    // Kept as long as the revocations, then pruned.
+    clock.advance(REVOCATION_KEEP_SECS + 1);
+    let mut old = facts("a", "a@acme.com", Some("sid-1"), clock.now().secs());
+    old.issued_at = Some(UnixTime(T0 - 1));
+    let r = l.call_now(&org(), Command::SignIn(old)).unwrap();
+    assert!(matches!(r, Reply::SignedIn { .. }), "{r:?}");
 }
