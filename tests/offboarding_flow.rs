@@ -259,6 +259,29 @@ fn scim(h: &Harness, token: &str, method: InMethod, path: &str, body: Option<Val
     )
 }
 
+/// Creates SCIM user `user_name` (`externalId` `external_id`) in [`ACME`]; its SCIM id.
+fn create_user(h: &Harness, token: &str, user_name: &str, external_id: &str) -> String {
+    let body = scim_user(user_name, external_id);
+    let r = scim(h, token, InMethod::POST, "/Users", Some(body));
+    assert_eq!(r.status(), 201, "{}", r.text());
+    json_body(&r)["id"].as_str().unwrap().to_owned()
+}
+
+/// A SCIM PATCH of user `id` with `operations`.
+fn patch_user(h: &Harness, token: &str, id: &str, operations: Value) -> Response {
+    let patch = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": operations,
+    });
+    scim(
+        h,
+        token,
+        InMethod::PATCH,
+        &format!("/Users/{id}"),
+        Some(patch),
+    )
+}
+
 fn scim_user(user_name: &str, external_id: &str) -> Value {
     json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
@@ -431,30 +454,10 @@ fn entra_deactivation_ends_the_session_and_refuses_sign_in_until_reactivated() {
 fn okta_deactivation_by_a_pathless_replace_ends_the_session() {
     let h = Harness::with_orgs();
     let token = scim_token(&h, ACME);
-    let r = scim(
-        &h,
-        &token,
-        InMethod::POST,
-        "/Users",
-        Some(scim_user("ada@acme.com", "user-42")),
-    );
-    let id = json_body(&r)["id"].as_str().unwrap().to_owned();
+    let id = create_user(&h, &token, "ada@acme.com", "user-42");
     let session = h.login("ada@acme.com", None);
-    let patch = json!({
-        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-        "Operations": [{"op": "replace", "value": {"active": false}}],
-    });
-    assert_eq!(
-        scim(
-            &h,
-            &token,
-            InMethod::PATCH,
-            &format!("/Users/{id}"),
-            Some(patch)
-        )
-        .status(),
-        200
-    );
+    let disable = json!([{"op": "replace", "value": {"active": false}}]);
+    assert_eq!(patch_user(&h, &token, &id, disable).status(), 200);
     assert!(!signed_in_to_acme(&h, &session));
     let list = h.admin(InMethod::GET, &format!("/admin/orgs/{ACME}/members"), b"");
     assert_eq!(json_body(&list)["members"][0]["active"], false);
@@ -467,28 +470,11 @@ fn deactivating_a_scim_user_with_an_international_domain_ends_the_session() {
     // user is matched by email.
     let h = Harness::with_orgs();
     let token = scim_token(&h, ACME);
-    let r = scim(
-        &h,
-        &token,
-        InMethod::POST,
-        "/Users",
-        Some(scim_user("ann@bücher.example", "object-id-1")),
-    );
-    assert_eq!(r.status(), 201, "{}", r.text());
-    let id = json_body(&r)["id"].as_str().unwrap().to_owned();
+    let id = create_user(&h, &token, "ann@bücher.example", "object-id-1");
     let session = h.login("ann@bücher.example", None);
     assert!(signed_in_to_acme(&h, &session));
-    let patch = json!({
-        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-        "Operations": [{"op": "replace", "value": {"active": false}}],
-    });
-    let r = scim(
-        &h,
-        &token,
-        InMethod::PATCH,
-        &format!("/Users/{id}"),
-        Some(patch),
-    );
+    let disable = json!([{"op": "replace", "value": {"active": false}}]);
+    let r = patch_user(&h, &token, &id, disable);
     assert_eq!(r.status(), 200, "{}", r.text());
     assert!(!signed_in_to_acme(&h, &session), "deprovisioned");
     let r = sign_in_with(&h, "ann@bücher.example", |_| {});
@@ -502,33 +488,16 @@ fn deactivating_a_scim_user_whose_email_changes_in_the_same_patch_ends_the_sessi
     // session is known by the subject its sign-in recorded, not by the SCIM user's new email.
     let h = Harness::with_orgs();
     let token = scim_token(&h, ACME);
-    let r = scim(
-        &h,
-        &token,
-        InMethod::POST,
-        "/Users",
-        Some(scim_user("ann@acme.com", "object-id-1")),
-    );
-    assert_eq!(r.status(), 201, "{}", r.text());
-    let id = json_body(&r)["id"].as_str().unwrap().to_owned();
+    let id = create_user(&h, &token, "ann@acme.com", "object-id-1");
     let session = h.login("ann@acme.com", None);
     assert!(signed_in_to_acme(&h, &session));
-    let patch = json!({
-        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-        "Operations": [
-            {"op": "replace", "path": "emails", "value": [
-                {"value": "ann.archived@acme.com", "type": "work", "primary": true},
-            ]},
-            {"op": "replace", "value": {"active": false}},
-        ],
-    });
-    let r = scim(
-        &h,
-        &token,
-        InMethod::PATCH,
-        &format!("/Users/{id}"),
-        Some(patch),
-    );
+    let rename_and_disable = json!([
+        {"op": "replace", "path": "emails", "value": [
+            {"value": "ann.archived@acme.com", "type": "work", "primary": true},
+        ]},
+        {"op": "replace", "value": {"active": false}},
+    ]);
+    let r = patch_user(&h, &token, &id, rename_and_disable);
     assert_eq!(r.status(), 200, "{}", r.text());
     assert!(!signed_in_to_acme(&h, &session), "deprovisioned");
     let r = sign_in_with(&h, "ann@acme.com", |_| {});
@@ -776,25 +745,9 @@ fn the_audit_log_records_each_offboarding_event_newest_first_without_secrets() {
     let token = scim_token(&h, ACME);
     h.login("ada@acme.com", None);
     revoke(&h, &json!({ "email": "ada@acme.com" }));
-    let r = scim(
-        &h,
-        &token,
-        InMethod::POST,
-        "/Users",
-        Some(scim_user("bob@acme.com", "bob")),
-    );
-    let id = json_body(&r)["id"].as_str().unwrap().to_owned();
-    let patch = json!({
-        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-        "Operations": [{"op": "replace", "value": {"active": false}}],
-    });
-    scim(
-        &h,
-        &token,
-        InMethod::PATCH,
-        &format!("/Users/{id}"),
-        Some(patch),
-    );
+    let id = create_user(&h, &token, "bob@acme.com", "bob");
+    let disable = json!([{"op": "replace", "value": {"active": false}}]);
+    patch_user(&h, &token, &id, disable);
     let idp = h.acme_idp();
     let lt = idp.key.sign(
         &idp.kid,
