@@ -166,41 +166,25 @@ fn an_ipv6_client_is_limited_per_64_prefix_not_per_address() {
     let h = Harness::with_orgs();
     real_budgets(&h);
     let (limit, _) = LimitClass::AuthFailure.budget();
+    // A wrong admin token from `ip`: its status.
+    let guess = |ip: &str| {
+        let wrong = [("authorization", "Bearer wrong")];
+        from(&h, ip, Method::GET, "/admin/orgs", &wrong).status()
+    };
     for i in 0..limit {
         let ip = format!("2001:db8:1:2::{:x}", i + 1);
-        let r = from(
-            &h,
-            &ip,
-            Method::GET,
-            "/admin/orgs",
-            &[("authorization", "Bearer wrong")],
-        );
-        assert_eq!(r.status(), 401, "attempt {i} from {ip}");
+        assert_eq!(guess(&ip), 401, "attempt {i} from {ip}");
     }
     // Another address of the same /64, however it is written, shares the spent budget.
     for ip in [
         "2001:db8:1:2:ffff:ffff:ffff:ffff",
         "2001:0DB8:0001:0002:0:0:0:abc",
     ] {
-        let r = from(
-            &h,
-            ip,
-            Method::GET,
-            "/admin/orgs",
-            &[("authorization", "Bearer wrong")],
-        );
-        assert_eq!(r.status(), 429, "{ip}");
+        assert_eq!(guess(ip), 429, "{ip}");
     }
     // The neighbouring /64 and IPv4 clients are other clients.
     for ip in ["2001:db8:1:3::1", "203.0.113.10"] {
-        let r = from(
-            &h,
-            ip,
-            Method::GET,
-            "/admin/orgs",
-            &[("authorization", "Bearer wrong")],
-        );
-        assert_eq!(r.status(), 401, "{ip}");
+        assert_eq!(guess(ip), 401, "{ip}");
     }
 }
 

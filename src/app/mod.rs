@@ -395,14 +395,19 @@ mod tests {
         }
     }
 
-    fn send(method: Method, uri: &str, accept: Option<&str>) -> Response {
-        let config = AppConfig::from_vars(|k| match k {
+    /// The deployment the tests run as (https, so with the production policy).
+    fn config() -> AppConfig {
+        AppConfig::from_vars(|k| match k {
             "PUBLIC_ORIGIN" => Some("https://sso.example.com".into()),
             "ADMIN_TOKEN" => Some("0123456789abcdef0123".into()),
             "COOKIE_SECRET" => Some("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8".into()),
             _ => None,
         })
-        .unwrap();
+        .unwrap()
+    }
+
+    fn send(method: Method, uri: &str, accept: Option<&str>) -> Response {
+        let config = config();
         let clock = FixedClock::at(1_700_000_000);
         let app = App {
             config: &config,
@@ -436,13 +441,7 @@ mod tests {
 
     #[test]
     fn edge_refusals_carry_the_deployment_policy() {
-        let config = AppConfig::from_vars(|k| match k {
-            "PUBLIC_ORIGIN" => Some("https://sso.example.com".into()),
-            "ADMIN_TOKEN" => Some("0123456789abcdef0123".into()),
-            "COOKIE_SECRET" => Some("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8".into()),
-            _ => None,
-        })
-        .unwrap();
+        let config = config();
         let log = MemoryLog::default();
         let random = CountingRandom::default();
         let refuse = |config: Option<&AppConfig>, as_json: bool| {
