@@ -7,6 +7,7 @@
 
 use super::error::{AppError, ErrorCode};
 use super::{App, HeaderExt, Request};
+use crate::core::clock::UnixTime;
 use crate::core::cookie::{read_cookie, DEV_SETUP_COOKIE, SECURE_SETUP_COOKIE};
 use crate::core::directory::OrgDirectory;
 use crate::core::gateway::live::live_identity;
@@ -152,7 +153,7 @@ async fn session_admin<S: KvStore, H, V>(
 }
 
 /// Whether the browser holds `slug`'s live setup link.
-async fn setup_link<S: crate::core::store::KvStore, H, V>(
+async fn setup_link<S: KvStore, H, V>(
     app: &App<'_, S, H, V>,
     req: &Request,
     slug: &OrgSlug,
@@ -170,13 +171,22 @@ async fn setup_link<S: crate::core::store::KvStore, H, V>(
 }
 
 /// Asks the org's ledger whether `token` is its live setup link.
-pub(super) async fn check_setup_token<S: crate::core::store::KvStore, H, V>(
+pub(super) async fn check_setup_token<S: KvStore, H, V>(
     app: &App<'_, S, H, V>,
     slug: &OrgSlug,
     token: &str,
 ) -> Result<bool, AppError> {
+    Ok(setup_link_expiry(app, slug, token).await?.is_some())
+}
+
+/// When `token`, if it is `slug`'s live setup link, expires.
+async fn setup_link_expiry<S: KvStore, H, V>(
+    app: &App<'_, S, H, V>,
+    slug: &OrgSlug,
+    token: &str,
+) -> Result<Option<UnixTime>, AppError> {
     // No org, no link: and no Durable Object called (and created) for a slug nobody has.
-    let dir = crate::core::directory::OrgDirectory::new(&app.store);
+    let dir = OrgDirectory::new(&app.store);
     if app
         .state
         .orgs
@@ -184,15 +194,18 @@ pub(super) async fn check_setup_token<S: crate::core::store::KvStore, H, V>(
         .await?
         .is_none()
     {
-        return Ok(false);
+        return Ok(None);
     }
     let cmd = Command::CheckSetupLink {
         hash: sha256_hex(token.as_bytes()),
     };
-    Ok(matches!(
-        app.ledger.call(slug, cmd).await?,
-        Reply::SetupLink { valid: true, .. }
-    ))
+    Ok(match app.ledger.call(slug, cmd).await? {
+        Reply::SetupLink {
+            valid: true,
+            expires_at: Some(at),
+        } => Some(at),
+        _ => None,
+    })
 }
 
 /// The operator, or an admin of `slug` (session or setup link). Anyone else: 401 (403 for a
@@ -280,7 +293,7 @@ pub(super) async fn whoami<S: KvStore, H, V>(
 
 /// `GET /admin/setup?token=SLUG.TOKEN`: opens a setup link: the token goes into an HttpOnly,
 /// SameSite=Lax cookie for the rest of its life, and the browser to the console of that org.
-pub(super) async fn open_setup_link<S: crate::core::store::KvStore, H, V>(
+pub(super) async fn open_setup_link<S: KvStore, H, V>(
     app: &App<'_, S, H, V>,
     req: &Request,
 ) -> Result<super::Response, AppError> {
@@ -295,27 +308,9 @@ pub(super) async fn open_setup_link<S: crate::core::store::KvStore, H, V>(
         .ok_or_else(invalid)?;
     let (slug, token) = value.split_once('.').ok_or_else(invalid)?;
     let slug = OrgSlug::parse(slug).map_err(|_| invalid())?;
-    // No org, no link: and no Durable Object called (and created) for a slug nobody has.
-    let dir = crate::core::directory::OrgDirectory::new(&app.store);
-    if app
-        .state
-        .orgs
-        .get(&dir, &slug, app.clock.now())
+    let expires_at = setup_link_expiry(app, &slug, token)
         .await?
-        .is_none()
-    {
-        return Err(invalid());
-    }
-    let cmd = Command::CheckSetupLink {
-        hash: sha256_hex(token.as_bytes()),
-    };
-    let expires_at = match app.ledger.call(&slug, cmd).await? {
-        Reply::SetupLink {
-            valid: true,
-            expires_at: Some(at),
-        } => at,
-        _ => return Err(invalid()),
-    };
+        .ok_or_else(invalid)?;
     let policy = super::sso::cookie_policy(app);
     let max_age = expires_at.secs().saturating_sub(app.clock.now().secs());
     let cookie = policy
