@@ -84,16 +84,13 @@ impl SnapshotCache {
         now: UnixTime,
         fresh: bool,
     ) -> Rc<Snapshot> {
-        let later = |h: &Held| h.confirmed_at.is_some_and(|at| at > now);
-        if self.entries.borrow().get(org).is_some_and(later) {
-            return snapshot;
-        }
-        let weight = match self.entries.borrow().get(org) {
+        let mut entries = self.entries.borrow_mut();
+        let weight = match entries.get(org) {
+            Some(held) if held.confirmed_at.is_some_and(|at| at > now) => return snapshot,
             // Confirmed: the same content, weighed when it came.
             Some(held) if Rc::ptr_eq(&held.snapshot, &snapshot) => held.weight,
             _ => snapshot.weight(),
         };
-        let mut entries = self.entries.borrow_mut();
         entries.remove(org);
         let total = |e: &HashMap<OrgSlug, Held>| e.values().map(|h| h.weight).sum::<usize>();
         if entries.len() >= SNAPSHOT_CACHE_MAX_ORGS

@@ -103,7 +103,7 @@ const REVOKE_SID: &str = "revoke_sid";
 const LOGOUT_SID: &str = "logout_sid";
 const META: &str = "meta";
 const ALL_BEFORE: &str = "all_before";
-const BUMPED_UNTIL: &str = "bumped_until";
+const LATEST_LOGIN: &str = "latest_login";
 const SETUP_LINK: &str = "setup_link";
 const SCIM_TOKEN: &str = "scim_token";
 
@@ -122,7 +122,7 @@ pub struct Ledger {
     /// applies to it is dated the next second, so it is not born revoked; and the clock may have
     /// read a later second then than now). A revocation is dated no earlier, so it refuses every
     /// session made before it.
-    pub(super) bumped_until: Option<UnixTime>,
+    pub(super) latest_login: Option<UnixTime>,
     pub(super) scim_token_hash: Option<String>,
     pub(super) scim_dir: ScimDirectory,
     /// The setup link's token hash and expiry.
@@ -185,8 +185,8 @@ impl Ledger {
                     l.scim_dir.groups.insert(row.id, g);
                 }),
                 META if row.id == ALL_BEFORE => parse(&row.json).map(|t| l.all_before = Some(t)),
-                META if row.id == BUMPED_UNTIL => {
-                    parse(&row.json).map(|t| l.bumped_until = Some(t))
+                META if row.id == LATEST_LOGIN => {
+                    parse(&row.json).map(|t| l.latest_login = Some(t))
                 }
                 META if row.id == SETUP_LINK => parse(&row.json).map(|v| l.setup_link = Some(v)),
                 META if row.id == SCIM_TOKEN => {
@@ -229,7 +229,7 @@ impl Ledger {
                     SCIM_USER => self.scim_dir.users.get(&id).map(to_json),
                     SCIM_GROUP => self.scim_dir.groups.get(&id).map(to_json),
                     META if id == ALL_BEFORE => self.all_before.as_ref().map(to_json),
-                    META if id == BUMPED_UNTIL => self.bumped_until.as_ref().map(to_json),
+                    META if id == LATEST_LOGIN => self.latest_login.as_ref().map(to_json),
                     META if id == SCIM_TOKEN => self.scim_token_hash.as_ref().map(to_json),
                     META if id == SETUP_LINK => self.setup_link.as_ref().map(to_json),
                     _ => None,
@@ -652,9 +652,9 @@ impl Ledger {
         // Kept for every sign-in, not only dated ones: the object's clock can go back (whole
         // seconds; an object may start again on a machine whose clock is a little behind), and a
         // revocation dated by it alone would then miss sessions made in the later second.
-        if self.bumped_until.is_none_or(|t| t < logged_in_at) {
-            self.bumped_until = Some(logged_in_at);
-            self.touch(META, BUMPED_UNTIL);
+        if self.latest_login.is_none_or(|t| t < logged_in_at) {
+            self.latest_login = Some(logged_in_at);
+            self.touch(META, LATEST_LOGIN);
         }
         if let Some(m) = self.members.get_mut(&id) {
             m.issuer = Some(facts.issuer.as_str().to_owned());
@@ -719,9 +719,9 @@ impl Ledger {
     }
 
     /// The time to date a revocation made at `now`: no earlier than any session made so far (see
-    /// [`Ledger::bumped_until`]), so it refuses every one of them it selects.
+    /// [`Ledger::latest_login`]), so it refuses every one of them it selects.
     fn revocation_time(&self, now: UnixTime) -> UnixTime {
-        self.bumped_until.map_or(now, |t| t.max(now))
+        self.latest_login.map_or(now, |t| t.max(now))
     }
 
     /// Ends the sessions `selector` names, now; answers how many live sessions the ledger knew
