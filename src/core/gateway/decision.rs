@@ -171,6 +171,24 @@ fn query_method_overrides(query: Option<&str>) -> Vec<String> {
         .collect()
 }
 
+/// What a request at `rest` needs under any of `methods` ([`required_role`]; `read` is the
+/// least), and the member's [`effective_role`] there.
+fn reading<S: AsRef<str>>(
+    org: &OrgConfig,
+    identity: &Identity,
+    methods: &[&str],
+    rest: &[S],
+) -> (Role, Option<Role>) {
+    let required = methods
+        .iter()
+        .map(|m| required_role(&org.access_rules, m, rest))
+        .fold(Role::Read, Role::max);
+    (
+        required,
+        effective_role(&identity.roles, &org.resource_groups, rest),
+    )
+}
+
 /// `rest` with each segment's `;` path parameters cut off (`settings;x` -> `settings`), as
 /// Servlet containers (Tomcat, Jetty, Spring) route a path before matching it; `None` when no
 /// segment has any. A request must be allowed under this reading too, or `settings;x/members`
@@ -221,21 +239,20 @@ pub fn decide(input: &DecisionInput<'_>) -> Decision {
             Decision::SsoRequired { login_url }
         };
     };
-    let mut required = required_role(&org.access_rules, input.method, &path.rest);
-    // A `_method` query parameter (Express's method-override, Laravel) makes some origins run
-    // that method instead: the request must be allowed as that method too.
-    for overridden in query_method_overrides(input.query) {
-        required = required.max(required_role(&org.access_rules, &overridden, &path.rest));
-    }
-    let mut role = effective_role(&identity.roles, &org.resource_groups, &path.rest);
-    // The path as a Servlet container routes it too: both readings must allow the request.
+    // The request must be allowed however the origin may read it: as the method it was sent
+    // with and as the one a `_method` query parameter names (Express's method-override,
+    // Laravel); at the path as written and with `;` path parameters cut off, as Servlet
+    // containers route it. It needs the most any reading needs; the member has the least role
+    // any reading gives.
+    let overrides = query_method_overrides(input.query);
+    let methods: Vec<&str> = std::iter::once(input.method)
+        .chain(overrides.iter().map(String::as_str))
+        .collect();
+    let (mut required, mut role) = reading(org, identity, &methods, &path.rest);
     if let Some(lenient) = without_path_parameters(&path.rest) {
-        required = required.max(required_role(&org.access_rules, input.method, &lenient));
-        role = role.min(effective_role(
-            &identity.roles,
-            &org.resource_groups,
-            &lenient,
-        ));
+        let (lenient_required, lenient_role) = reading(org, identity, &methods, &lenient);
+        required = required.max(lenient_required);
+        role = role.min(lenient_role);
     }
     match role {
         Some(role) if role >= required => Decision::Forward {
@@ -440,6 +457,15 @@ mod tests {
                 "{q}"
             );
         }
+        // Both at once: a `;` parameter does not hide the path from the overridden method.
+        let mut c = case("/orgs/acme/models;x/y", "POST", &o, Some(&writer));
+        c.query = Some("_method=DELETE");
+        assert_eq!(
+            run(c),
+            Decision::InsufficientRole {
+                required: Role::Admin
+            }
+        );
         let mut c = case("/orgs/acme/models/x", "POST", &o, Some(&writer));
         c.query = Some("method=DELETE");
         assert!(matches!(run(c), Decision::Forward { .. }));
