@@ -15,9 +15,8 @@ use std::collections::BTreeMap;
 
 const T0: u64 = 1_700_000_000;
 const SCIM_TOKEN: &str = "scim-token";
-const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+use crate::core::scim::filter::{CORE_GROUP_SCHEMA as GROUP, CORE_USER_SCHEMA as USER};
+use crate::core::scim::PATCH_SCHEMA as PATCH_OP;
 
 /// A ledger kept in memory across commands, as the Durable Object keeps it, over stored rows.
 struct Object {

@@ -32,6 +32,7 @@ mod wire;
 mod tests;
 
 pub use error::{ScimError, ERROR_SCHEMA};
+pub use patch::PATCH_SCHEMA;
 pub use wire::rfc3339;
 
 use crate::core::clock::UnixTime;

@@ -6,7 +6,7 @@ use crate::core::random::{CountingRandom, RandomError};
 use serde_json::{json, Value};
 
 const BASE: &str = "https://sso.example/scim/v2/acme";
-const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+use super::PATCH_SCHEMA as PATCH;
 
 struct Dir {
     d: ScimDirectory,
