@@ -115,3 +115,11 @@ pub trait LedgerPort {
 pub(crate) fn fold(s: &str) -> String {
     s.to_lowercase()
 }
+
+/// An email from outside a sign-in (a SCIM user's, a revocation's) as the ledger compares it:
+/// its domain normalised as sign-ins carry it ([`crate::core::email::EmailAddress`]: IDNA, so
+/// `bücher.de` is `xn--bcher-kva.de`), then folded; text that is no address is only folded.
+/// Compared as written, `ann@bücher.de` would match no sign-in's session.
+pub(crate) fn fold_email(s: &str) -> String {
+    crate::core::email::EmailAddress::parse(s).map_or_else(|_| fold(s), |a| fold(a.as_str()))
+}

@@ -4,17 +4,15 @@
 
 use super::record::{MemberRecord, MemberSource};
 use super::state::{Ledger, MEMBER, SCIM_GROUP, SCIM_USER};
-use super::{fold, Reply, Selector, MAX_MEMBERS};
+use super::{fold_email, Reply, Selector, MAX_MEMBERS};
 use crate::core::clock::UnixTime;
-use crate::core::email::EmailAddress;
 use crate::core::random::Random;
 use crate::core::scim::{ScimChange, ScimError, ScimRequest, ScimUser};
 use std::collections::BTreeMap;
 
 /// The email a SCIM user signs in with: a work or primary address, else any address, else a
-/// `userName` that reads as an address; its domain normalised as sign-ins have it
-/// ([`EmailAddress`]: IDNA, so `bücher.de` is `xn--bcher-kva.de`), then lowercased. Compared
-/// as written, an IdP's `ann@bücher.de` would match no sign-in, and deprovisioning would miss.
+/// `userName` that reads as an address; as the ledger compares emails ([`fold_email`]: the
+/// domain normalised as sign-ins have it), or deprovisioning would miss `ann@bücher.de`.
 pub(super) fn user_email(u: &ScimUser) -> Option<String> {
     u.emails
         .iter()
@@ -27,7 +25,7 @@ pub(super) fn user_email(u: &ScimUser) -> Option<String> {
         .or_else(|| u.emails.first())
         .map(|e| e.value.as_str())
         .or_else(|| u.user_name.contains('@').then_some(u.user_name.as_str()))
-        .map(|e| EmailAddress::parse(e).map_or_else(|_| fold(e), |a| fold(a.as_str())))
+        .map(fold_email)
 }
 
 impl Ledger {

@@ -15,8 +15,8 @@ use super::command::{Command, MemberView, Provisioning, Refusal, Reply, Selector
 use super::record::{MemberRecord, MemberSource, SessionMark};
 use super::snapshot::{refuses, Snapshot, SnapshotVersion};
 use super::{
-    fold, MAX_MEMBERS, MAX_MEMBERS_PAGE, MAX_SEEN_JTIS, MAX_SESSION_MARKS, MAX_SPENT_MEMORY_SECS,
-    MAX_SPENT_TRANSACTIONS, REVOCATION_KEEP_SECS,
+    fold, fold_email, MAX_MEMBERS, MAX_MEMBERS_PAGE, MAX_SEEN_JTIS, MAX_SESSION_MARKS,
+    MAX_SPENT_MEMORY_SECS, MAX_SPENT_TRANSACTIONS, REVOCATION_KEEP_SECS,
 };
 use crate::core::clock::UnixTime;
 use crate::core::random::{Random, RandomError};
@@ -729,7 +729,7 @@ impl Ledger {
     /// the ledger, or elsewhere, end too).
     pub(super) fn revoke(&mut self, selector: &Selector, now: UnixTime) -> u64 {
         let (kind, key) = match selector {
-            Selector::Email(e) => (REVOKE_EMAIL, fold(e)),
+            Selector::Email(e) => (REVOKE_EMAIL, fold_email(e)),
             Selector::Sub(s) => (REVOKE_SUB, s.clone()),
             Selector::Sid(s) => (REVOKE_SID, s.clone()),
             Selector::All => {

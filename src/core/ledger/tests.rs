@@ -671,3 +671,13 @@ fn an_id_token_issued_before_its_idp_session_was_logged_out_opens_no_session() {
     let r = l.call_now(&org(), Command::SignIn(old)).unwrap();
     assert!(matches!(r, Reply::SignedIn { .. }), "{r:?}");
 }
+
+#[test]
+fn a_revocation_by_email_matches_the_idna_form_sessions_carry() {
+    let clock = FixedClock::at(T0);
+    let l = MemoryLedger::new(&clock);
+    let s = sign_in(&l, &clock, "a", "ann@bücher.example", None);
+    assert_eq!(s.email().as_str(), "ann@xn--bcher-kva.example");
+    revoke(&l, Selector::Email("Ann@BÜCHER.example".into()));
+    assert!(!valid(&l, &s));
+}
