@@ -62,8 +62,10 @@ impl SnapshotCache {
         held.fresh(now).then(|| held.snapshot.clone())
     }
 
-    /// Keeps `snapshot` of `org`, of `version`, fetched at `now`.
-    pub fn insert(
+    /// Keeps `snapshot` of `org`, of `version`, fetched at `now` (for tests; a fetch keeps what
+    /// it got itself).
+    #[cfg(test)]
+    pub(super) fn insert(
         &self,
         org: &OrgSlug,
         version: SnapshotVersion,
