@@ -203,6 +203,27 @@ describe('operator console', () => {
     }
   });
 
+  test('a link to /admin#org=SLUG opens that org once the token is given', async () => {
+    await stack.admin.mustPut('initech', acmeConfig(stack.idp, { domains: ['initech.test'] }));
+    const { context, page, problems } = await newPage();
+    try {
+      await page.goto(`${stack.origin}/admin#org=initech`);
+      await page.getByLabel('Admin token').fill(stack.worker.adminToken);
+      await page.getByRole('button', { name: 'Use token' }).click();
+      await page.getByRole('heading', { name: 'Organisation initech' }).waitFor();
+      // An org the list does not have opens nothing (a new document: a hash change alone
+      // would not load the page again).
+      await page.goto('about:blank');
+      await page.goto(`${stack.origin}/admin#org=nobody`);
+      await page.getByText('Signed in as the operator.').waitFor();
+      await page.getByRole('button', { name: 'Manage initech' }).waitFor();
+      assert.equal(await page.locator('#org-view').isVisible(), false);
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+    }
+  });
+
   test('without a token or an admin session the console asks for the token', async () => {
     const { context, page, problems } = await newPage();
     try {

@@ -219,6 +219,28 @@ async function refreshList() {
   notice.say(orgs.length + ' organisation(s).');
 }
 
+/** The org a link names (`/admin#org=SLUG`, where a setup link lands), or ''. */
+function linkedOrg() {
+  const m = /^#org=([^&]*)$/.exec(location.hash);
+  if (!m) return '';
+  try {
+    return decodeURIComponent(m[1]);
+  } catch (e) {
+    return '';
+  }
+}
+
+/** Opens the org the link names when it is one of `orgs` (slugs or list entries). */
+async function openLinked(orgs) {
+  const wanted = linkedOrg();
+  const slugs = orgs.map((entry) => (typeof entry === 'string' ? entry : entry && entry.slug));
+  if (wanted && slugs.includes(wanted)) {
+    await openOrg(wanted);
+    return true;
+  }
+  return false;
+}
+
 /**
  * Who is this? `GET /admin/whoami` when the server has it (operator, or an org admin by session
  * cookie); without it, the operator token is checked by listing the orgs.
@@ -235,7 +257,7 @@ async function boot() {
     $('new-org').hidden = true;
     $('refresh').hidden = true;
     renderOrgs(orgs);
-    if (orgs.length === 1) await openOrg(orgs[0]);
+    if (!(await openLinked(orgs)) && orgs.length === 1) await openOrg(orgs[0]);
     return;
   }
   if (w.ok && w.data && w.data.operator === true) {
@@ -263,6 +285,7 @@ async function boot() {
   const orgs = r.data && Array.isArray(r.data.orgs) ? r.data.orgs : [];
   renderOrgs(orgs);
   notice.say(orgs.length + ' organisation(s).');
+  await openLinked(orgs);
 }
 
 $('token-form').addEventListener('submit', (event) => {

@@ -33,8 +33,14 @@ export async function api(method, path, body) {
   } catch (e) {
     return { ok: false, status: 0, data: { message: 'Network error: ' + e.message } };
   }
+  // The body can fail too (the connection dropped mid-answer): that is a network error as well.
+  let text;
+  try {
+    text = await res.text();
+  } catch (e) {
+    return { ok: false, status: 0, data: { message: 'Network error: ' + e.message } };
+  }
   let data = null;
-  const text = await res.text();
   if (text) {
     try {
       data = JSON.parse(text);
