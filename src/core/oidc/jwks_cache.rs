@@ -2,9 +2,16 @@
 //! KV (shared by every isolate, eventually consistent), refetched from the `jwks_uri` when they
 //! expire or when a token names a key we do not have (key rotation, OIDC Core 10.1.1).
 //!
-//! Refetches are rate-limited per issuer ([`REFETCH_COOLDOWN_SECS`]) so a flood of tokens with
-//! random `kid`s cannot turn the worker into an amplifier against the IdP; when the endpoint
-//! fails, the last good keys keep serving (up to [`MAX_STALE_SECS`] past their expiry).
+//! An entry is named by the pair (issuer, `jwks_uri`), not by the issuer alone: two orgs can
+//! share an issuer and still fetch their keys from different URIs (Entra's multi-tenant issuer
+//! template `https://login.microsoftonline.com/{tenantid}/v2.0` is published by both the
+//! `common` and the `organizations` discovery documents, each with its own `jwks_uri`; see
+//! `core::profile::entra`). Keyed by issuer, those orgs replaced each other's entry at every
+//! request: a fetch per sign-in, and each one's cooldown lost to the other.
+//!
+//! Refetches are rate-limited per (issuer, `jwks_uri`) ([`REFETCH_COOLDOWN_SECS`]) so a flood of
+//! tokens with random `kid`s cannot turn the worker into an amplifier against the IdP; when the
+//! endpoint fails, the last good keys keep serving (up to [`MAX_STALE_SECS`] past their expiry).
 //! KV failures are not fatal: the cache then behaves as if KV were empty / the write never
 //! happened.
 //!
@@ -28,10 +35,15 @@ pub const MIN_TTL_SECS: u64 = 300;
 pub const MAX_TTL_SECS: u64 = 86_400;
 /// Cache lifetime when the response has no usable `max-age`.
 pub const DEFAULT_TTL_SECS: u64 = 3_600;
-/// At most one fetch per issuer in this many seconds (tracked per isolate and in KV).
+/// At most one fetch per (issuer, `jwks_uri`) in this many seconds (tracked per isolate and in
+/// KV).
 pub const REFETCH_COOLDOWN_SECS: u64 = 20;
 /// How long past their expiry the last good keys keep serving while the endpoint fails.
 pub const MAX_STALE_SECS: u64 = 7 * 86_400;
+/// At most this many (issuer, `jwks_uri`) entries are kept in one isolate's memory. Pairs come
+/// from org configuration, not from requests, so this is far above any real deployment's count;
+/// past it, the entry least recently fetched or attempted is dropped (it costs a KV read).
+pub const MAX_ISOLATE_ENTRIES: usize = 256;
 
 /// Why the JWKS could not be fetched.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,7 +75,26 @@ impl std::fmt::Display for JwksFetchError {
 
 impl std::error::Error for JwksFetchError {}
 
-/// One issuer's keys as cached in the isolate.
+/// Which key set an entry holds: the issuer the keys sign for and the URI they come from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Source {
+    issuer: String,
+    jwks_uri: String,
+}
+
+impl Source {
+    fn new(issuer: &str, jwks_uri: &Url) -> Self {
+        Source {
+            issuer: issuer.to_owned(),
+            jwks_uri: jwks_uri.as_str().to_owned(),
+        }
+    }
+    fn kv_key(&self) -> String {
+        kv_key(&self.issuer, &self.jwks_uri)
+    }
+}
+
+/// One (issuer, `jwks_uri`)'s keys as cached in the isolate.
 #[derive(Debug, Clone)]
 struct Entry {
     jwks_uri: String,
@@ -88,9 +119,13 @@ impl Entry {
     fn cooling_down(&self, now: UnixTime) -> bool {
         now < self.last_attempt.plus(REFETCH_COOLDOWN_SECS)
     }
+    /// When this isolate last had news of the entry: the eviction order.
+    fn last_touched(&self) -> UnixTime {
+        self.fetched_at.max(self.last_attempt)
+    }
 }
 
-/// The KV record under `jwks:{sha256_hex(issuer)}`.
+/// The KV record under [`kv_key`]`(issuer, jwks_uri)`.
 #[derive(Serialize, Deserialize)]
 struct StoredEntry {
     jwks_uri: String,
@@ -101,8 +136,13 @@ struct StoredEntry {
     last_attempt: u64,
 }
 
-fn kv_key(issuer: &str) -> String {
-    format!("jwks:{}", sha256_hex(issuer.as_bytes()))
+/// `jwks:{sha256_hex(len(issuer) ":" issuer jwks_uri)}`. The issuer's length (in bytes, decimal)
+/// prefix makes the encoding injective whatever either string holds: an issuer is configured
+/// text, not a parsed URL, so a separator character could occur in it. (Keys written before the
+/// pair keyed the cache were `jwks:{sha256_hex(issuer)}`: never read now, they expire by TTL.)
+fn kv_key(issuer: &str, jwks_uri: &str) -> String {
+    let pair = format!("{}:{issuer}{jwks_uri}", issuer.len());
+    format!("jwks:{}", sha256_hex(pair.as_bytes()))
 }
 
 /// The TTL a JWKS response asks for: `Cache-Control: max-age` clamped to
@@ -128,12 +168,12 @@ pub struct KeyPorts<'a, S, H> {
     pub http: &'a H,
 }
 
-/// One issuer's keys as handed out by [`JwksCache::keys`], with what
+/// One (issuer, `jwks_uri`)'s keys as handed out by [`JwksCache::keys`], with what
 /// [`JwksCache::refetch_for_unknown_kid`] needs to know about how they were obtained.
 #[derive(Debug, Clone)]
 pub struct IssuerKeys {
     jwks: Rc<Jwks>,
-    issuer: String,
+    source: Source,
     jwks_uri: Url,
     entry: Entry,
     /// Fetched (or found newer in KV) during this [`JwksCache::keys`] call.
@@ -160,7 +200,8 @@ enum Refresh {
 /// and pass the request's KV, HTTP client and clock to each call.
 #[derive(Debug, Default)]
 pub struct JwksCache {
-    entries: RefCell<HashMap<String, Entry>>,
+    /// At most [`MAX_ISOLATE_ENTRIES`], by (issuer, `jwks_uri`).
+    entries: RefCell<HashMap<Source, Entry>>,
 }
 
 impl JwksCache {
@@ -180,12 +221,13 @@ impl JwksCache {
         jwks_uri: &Url,
         now: UnixTime,
     ) -> Result<IssuerKeys, JwksFetchError> {
-        let mut entry = self.load(ports.store, issuer, jwks_uri).await;
+        let source = Source::new(issuer, jwks_uri);
+        let mut entry = self.load(ports.store, &source).await;
         let mut refreshed = false;
         let mut failure = None;
         if !entry.as_ref().is_some_and(|e| e.is_fresh(now)) {
             match self
-                .refresh(ports, issuer, jwks_uri, now, entry.as_ref(), false)
+                .refresh(ports, &source, jwks_uri, now, entry.as_ref(), false)
                 .await
             {
                 Refresh::Updated(e) => {
@@ -197,14 +239,14 @@ impl JwksCache {
             }
             // A failed attempt was recorded in the isolate; re-read it for the stale keys.
             if !refreshed {
-                entry = self.entries.borrow().get(issuer).cloned().or(entry);
+                entry = self.entries.borrow().get(&source).cloned().or(entry);
             }
         }
         match entry {
             Some(entry) => match entry.usable(now) {
                 Some(jwks) => Ok(IssuerKeys {
                     jwks,
-                    issuer: issuer.to_owned(),
+                    source,
                     jwks_uri: jwks_uri.clone(),
                     entry,
                     refreshed,
@@ -231,7 +273,7 @@ impl JwksCache {
         match self
             .refresh(
                 ports,
-                &keys.issuer,
+                &keys.source,
                 &keys.jwks_uri,
                 now,
                 Some(&keys.entry),
@@ -246,18 +288,31 @@ impl JwksCache {
         }
     }
 
-    /// The issuer's entry: from the isolate, else from KV (then kept in the isolate).
-    async fn load<S: KvStore>(&self, store: &S, issuer: &str, jwks_uri: &Url) -> Option<Entry> {
-        if let Some(e) = self.entries.borrow().get(issuer) {
-            if e.jwks_uri == jwks_uri.as_str() {
-                return Some(e.clone());
+    /// The pair's entry: from the isolate, else from KV (then kept in the isolate).
+    async fn load<S: KvStore>(&self, store: &S, source: &Source) -> Option<Entry> {
+        if let Some(e) = self.entries.borrow().get(source) {
+            return Some(e.clone());
+        }
+        let e = load_kv(store, source).await?;
+        self.keep(source, e.clone());
+        Some(e)
+    }
+
+    /// Stores `entry` in the isolate, first dropping the entry least recently fetched or
+    /// attempted when `source` is new and the map is full ([`MAX_ISOLATE_ENTRIES`]). An entry in
+    /// its cooldown was attempted within [`REFETCH_COOLDOWN_SECS`], so it is the last to go.
+    fn keep(&self, source: &Source, entry: Entry) {
+        let mut entries = self.entries.borrow_mut();
+        if entries.len() >= MAX_ISOLATE_ENTRIES && !entries.contains_key(source) {
+            let oldest = entries
+                .iter()
+                .min_by_key(|(_, e)| e.last_touched())
+                .map(|(s, _)| s.clone());
+            if let Some(oldest) = oldest {
+                entries.remove(&oldest);
             }
         }
-        let e = load_kv(store, issuer, jwks_uri).await?;
-        self.entries
-            .borrow_mut()
-            .insert(issuer.to_owned(), e.clone());
-        Some(e)
+        entries.insert(source.clone(), entry);
     }
 
     /// Fetches new keys unless another isolate just did (KV) or the cooldown forbids it.
@@ -267,7 +322,7 @@ impl JwksCache {
     async fn refresh<S: KvStore, H: HttpClient>(
         &self,
         ports: &KeyPorts<'_, S, H>,
-        issuer: &str,
+        source: &Source,
         jwks_uri: &Url,
         now: UnixTime,
         current: Option<&Entry>,
@@ -277,12 +332,7 @@ impl JwksCache {
         // copy, taken before its own awaits; the isolate's entry as it is now also counts: a
         // request of this isolate may have refetched meanwhile (its keys are used), or be
         // refetching (its attempt has started the cooldown).
-        let live = self
-            .entries
-            .borrow()
-            .get(issuer)
-            .filter(|e| e.jwks_uri == jwks_uri.as_str())
-            .cloned();
+        let live = self.entries.borrow().get(source).cloned();
         if let (Some(live), Some(c)) = (&live, current) {
             let replaced = match (&live.jwks, &c.jwks) {
                 (Some(l), Some(c)) => !Rc::ptr_eq(l, c),
@@ -303,16 +353,14 @@ impl JwksCache {
             if let Some(c) = current {
                 let mut marked = c.clone();
                 marked.last_attempt = now;
-                self.entries.borrow_mut().insert(issuer.to_owned(), marked);
+                self.keep(source, marked);
             }
         }
         let mut base = current.cloned();
-        if let Some(kv) = load_kv(ports.store, issuer, jwks_uri).await {
+        if let Some(kv) = load_kv(ports.store, source).await {
             let newer = current.is_none_or(|c| kv.fetched_at > c.fetched_at);
             if newer && kv.is_fresh(now) {
-                self.entries
-                    .borrow_mut()
-                    .insert(issuer.to_owned(), kv.clone());
+                self.keep(source, kv.clone());
                 return Refresh::Updated(kv);
             }
             let cooling = kv.cooling_down(now);
@@ -322,9 +370,7 @@ impl JwksCache {
             if cooling {
                 // Another isolate tried moments ago; remember its attempt here too.
                 if let Some(b) = &base {
-                    self.entries
-                        .borrow_mut()
-                        .insert(issuer.to_owned(), b.clone());
+                    self.keep(source, b.clone());
                 }
                 return Refresh::CoolingDown;
             }
@@ -358,18 +404,18 @@ impl JwksCache {
                 (e, Refresh::Failed(err))
             }
         };
-        self.entries
-            .borrow_mut()
-            .insert(issuer.to_owned(), entry.clone());
-        save_kv(ports.store, issuer, &entry, now).await;
+        self.keep(source, entry.clone());
+        save_kv(ports.store, source, &entry, now).await;
         outcome
     }
 }
 
-async fn load_kv<S: KvStore>(store: &S, issuer: &str, jwks_uri: &Url) -> Option<Entry> {
-    let raw = store.get(&kv_key(issuer)).await.ok()??;
+async fn load_kv<S: KvStore>(store: &S, source: &Source) -> Option<Entry> {
+    let raw = store.get(&source.kv_key()).await.ok()??;
     let s: StoredEntry = crate::core::json::from_str(&raw).ok()?;
-    if s.jwks_uri != jwks_uri.as_str() {
+    // The key already names the URI; the record must say so too (defence in depth: a record
+    // written under the wrong key is a miss, never another URI's keys).
+    if s.jwks_uri != source.jwks_uri {
         return None;
     }
     Some(Entry {
@@ -382,7 +428,7 @@ async fn load_kv<S: KvStore>(store: &S, issuer: &str, jwks_uri: &Url) -> Option<
 }
 
 /// Best effort: a KV failure only costs other isolates a fetch.
-async fn save_kv<S: KvStore>(store: &S, issuer: &str, e: &Entry, now: UnixTime) {
+async fn save_kv<S: KvStore>(store: &S, source: &Source, e: &Entry, now: UnixTime) {
     let stored = StoredEntry {
         jwks_uri: e.jwks_uri.clone(),
         keys: e
@@ -408,7 +454,7 @@ async fn save_kv<S: KvStore>(store: &S, issuer: &str, e: &Entry, now: UnixTime) 
         REFETCH_COOLDOWN_SECS
     };
     if let Ok(json) = serde_json::to_string(&stored) {
-        let _ = store.put(&kv_key(issuer), &json, Some(ttl)).await;
+        let _ = store.put(&source.kv_key(), &json, Some(ttl)).await;
     }
 }
 

@@ -144,7 +144,7 @@ fn kv_cached_keys_serve_a_fresh_isolate_without_fetching() {
     let w = World::new(vec![ok(&[(Key::RsaA, "a")], None)]);
     let t = token(Key::RsaA, "a");
     assert!(w.verify(&JwksCache::new(), &t).is_ok());
-    let key = format!("jwks:{}", sha256_hex(ISS.as_bytes()));
+    let key = kv_key(ISS, JWKS_URI);
     assert!(w.store.snapshot().iter().any(|(k, _)| *k == key));
     let fresh_isolate = JwksCache::new();
     assert!(w.verify(&fresh_isolate, &t).is_ok());
@@ -364,16 +364,24 @@ fn kv_failure_is_not_fatal() {
 fn changed_jwks_uri_is_a_miss() {
     let w = World::new(vec![ok(&[(Key::RsaA, "a")], None)]);
     let cache = JwksCache::new();
-    // Seed the isolate and KV with an entry for another URI.
+    // Seed the isolate and KV with an entry for another URI of the same issuer.
+    const OLD: &str = "https://old.example/jwks";
     let other = Entry {
-        jwks_uri: "https://old.example/jwks".into(),
+        jwks_uri: OLD.into(),
         jwks: Some(Rc::new(jwks(&[(Key::RsaB, "a")]))),
         fetched_at: UnixTime(NOW),
         expires_at: UnixTime(NOW + 3600),
         last_attempt: UnixTime(NOW),
     };
-    cache.entries.borrow_mut().insert(ISS.into(), other.clone());
-    block_on(save_kv(&w.store, ISS, &other, UnixTime(NOW)));
+    let old = Source::new(ISS, &Url::parse(OLD).unwrap());
+    cache
+        .entries
+        .borrow_mut()
+        .insert(old.clone(), other.clone());
+    block_on(save_kv(&w.store, &old, &other, UnixTime(NOW)));
+    // Defence in depth: a record under the asked-for pair's key that names another URI.
+    let asked = Source::new(ISS, &Url::parse(JWKS_URI).unwrap());
+    block_on(save_kv(&w.store, &asked, &other, UnixTime(NOW)));
     assert!(w.verify(&cache, &token(Key::RsaA, "a")).is_ok());
     assert_eq!(w.http.calls.get(), 1);
 }
@@ -527,4 +535,236 @@ fn a_refetch_made_meanwhile_in_this_isolate_is_reused() {
     let again = block_on(cache.refetch_for_unknown_kid(&kp, &b_keys, w.clock.now()));
     assert_eq!(again.map(|j| j.keys().len()), Some(2));
     assert_eq!(w.http.calls.get(), 2);
+}
+
+// ---- Two orgs, one issuer, two `jwks_uri`s (Entra's multi-tenant issuer template) ----
+
+const ENTRA_TEMPLATE: &str = "https://login.microsoftonline.com/{tenantid}/v2.0";
+const COMMON_JWKS: &str = "https://login.microsoftonline.com/common/discovery/v2.0/keys";
+const ORGS_JWKS: &str = "https://login.microsoftonline.com/organizations/discovery/v2.0/keys";
+
+/// A transport serving several `jwks_uri`s: per URI, canned answers in order then a fallback;
+/// counts the fetches per URI. Any other URI (or an exhausted one) panics the test.
+#[derive(Default)]
+struct ManyIdps {
+    answers: RefCell<HashMap<String, VecDeque<Result<HttpResponse, HttpError>>>>,
+    fallback: RefCell<Option<Result<HttpResponse, HttpError>>>,
+    calls: RefCell<HashMap<String, usize>>,
+}
+
+impl ManyIdps {
+    fn push(&self, uri: &str, answer: Result<HttpResponse, HttpError>) {
+        self.answers
+            .borrow_mut()
+            .entry(uri.to_owned())
+            .or_default()
+            .push_back(answer);
+    }
+    fn calls(&self, uri: &str) -> usize {
+        self.calls.borrow().get(uri).copied().unwrap_or(0)
+    }
+}
+
+impl HttpClient for ManyIdps {
+    async fn send(&self, req: HttpRequest, _: usize) -> Result<HttpResponse, HttpError> {
+        let uri = req.url.as_str().to_owned();
+        *self.calls.borrow_mut().entry(uri.clone()).or_default() += 1;
+        self.answers
+            .borrow_mut()
+            .get_mut(&uri)
+            .and_then(VecDeque::pop_front)
+            .or_else(|| self.fallback.borrow().clone())
+            .unwrap_or_else(|| panic!("unexpected fetch of {uri}"))
+    }
+}
+
+/// A KV that records the keys it is asked for.
+struct Recording<'a> {
+    inner: &'a MemoryStore<&'static FixedClock>,
+    reads: RefCell<Vec<String>>,
+}
+
+impl KvStore for Recording<'_> {
+    async fn get(&self, key: &str) -> Result<Option<String>, crate::core::store::StoreError> {
+        self.reads.borrow_mut().push(key.to_owned());
+        self.inner.get(key).await
+    }
+    async fn put(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Option<u64>,
+    ) -> Result<(), crate::core::store::StoreError> {
+        self.inner.put(key, value, ttl).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), crate::core::store::StoreError> {
+        self.inner.delete(key).await
+    }
+    async fn list(
+        &self,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, crate::core::store::StoreError> {
+        self.inner.list(prefix, limit).await
+    }
+}
+
+fn url(s: &str) -> Url {
+    Url::parse(s).unwrap()
+}
+
+/// The one key id of a key set (the tests give each URI its own).
+fn kid(keys: &IssuerKeys) -> String {
+    let k = keys.jwks().keys();
+    assert_eq!(k.len(), 1);
+    serde_json::to_value(&k[0]).unwrap()["kid"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn same_issuer_two_jwks_uris_are_fetched_once_each() {
+    // Keyed by issuer alone, alternating orgs replaced each other's entry: a fetch per request.
+    let w = World::new(vec![]);
+    let http = ManyIdps::default();
+    http.push(COMMON_JWKS, ok(&[(Key::RsaA, "common")], None));
+    http.push(ORGS_JWKS, ok(&[(Key::RsaB, "orgs")], None));
+    let kp = KeyPorts {
+        store: &w.store,
+        http: &http,
+    };
+    let cache = JwksCache::new();
+    for _ in 0..5 {
+        let a = block_on(cache.keys(&kp, ENTRA_TEMPLATE, &url(COMMON_JWKS), w.clock.now()));
+        assert_eq!(kid(&a.unwrap()), "common");
+        let b = block_on(cache.keys(&kp, ENTRA_TEMPLATE, &url(ORGS_JWKS), w.clock.now()));
+        assert_eq!(kid(&b.unwrap()), "orgs");
+        w.clock.advance(1);
+    }
+    assert_eq!((http.calls(COMMON_JWKS), http.calls(ORGS_JWKS)), (1, 1));
+    // Both are in KV too: another isolate alternating the same way fetches nothing.
+    let other_isolate = JwksCache::new();
+    for _ in 0..3 {
+        let a = block_on(other_isolate.keys(&kp, ENTRA_TEMPLATE, &url(COMMON_JWKS), w.clock.now()));
+        assert_eq!(kid(&a.unwrap()), "common");
+        let b = block_on(other_isolate.keys(&kp, ENTRA_TEMPLATE, &url(ORGS_JWKS), w.clock.now()));
+        assert_eq!(kid(&b.unwrap()), "orgs");
+    }
+    assert_eq!((http.calls(COMMON_JWKS), http.calls(ORGS_JWKS)), (1, 1));
+}
+
+#[test]
+fn cooldown_of_one_jwks_uri_neither_blocks_nor_is_lost_to_the_other() {
+    let w = World::new(vec![]);
+    let http = ManyIdps::default();
+    http.push(COMMON_JWKS, status(503));
+    http.push(ORGS_JWKS, ok(&[(Key::RsaB, "orgs")], None));
+    http.push(ORGS_JWKS, ok(&[(Key::RsaB, "orgs")], None));
+    let kp = KeyPorts {
+        store: &w.store,
+        http: &http,
+    };
+    let cache = JwksCache::new();
+    let now = w.clock.now();
+    let (common, orgs) = (url(COMMON_JWKS), url(ORGS_JWKS));
+    assert_eq!(
+        block_on(cache.keys(&kp, ENTRA_TEMPLATE, &common, now)).unwrap_err(),
+        JwksFetchError::Status(503)
+    );
+    // The failed fetch cools down COMMON_JWKS only.
+    let b = block_on(cache.keys(&kp, ENTRA_TEMPLATE, &orgs, now)).unwrap();
+    assert_eq!(kid(&b), "orgs");
+    // ... and ORGS_JWKS's entry did not erase that cooldown (in this isolate or in KV).
+    for isolate in [&cache, &JwksCache::new()] {
+        assert_eq!(
+            block_on(isolate.keys(&kp, ENTRA_TEMPLATE, &common, now)).unwrap_err(),
+            JwksFetchError::CoolingDown
+        );
+    }
+    assert_eq!(http.calls(COMMON_JWKS), 1);
+    // A forced refetch (unknown kid) of ORGS_JWKS is not blocked by COMMON_JWKS's cooldown,
+    // and starts ORGS_JWKS's own.
+    let b = block_on(cache.keys(&kp, ENTRA_TEMPLATE, &orgs, now)).unwrap();
+    assert!(block_on(cache.refetch_for_unknown_kid(&kp, &b, now)).is_some());
+    let b = block_on(cache.keys(&kp, ENTRA_TEMPLATE, &orgs, now)).unwrap();
+    assert!(block_on(cache.refetch_for_unknown_kid(&kp, &b, now)).is_none());
+    assert_eq!((http.calls(COMMON_JWKS), http.calls(ORGS_JWKS)), (1, 2));
+    // Once COMMON_JWKS's cooldown is over it is fetched again.
+    w.clock.advance(REFETCH_COOLDOWN_SECS);
+    http.push(COMMON_JWKS, ok(&[(Key::RsaA, "common")], None));
+    let a = block_on(cache.keys(&kp, ENTRA_TEMPLATE, &common, w.clock.now())).unwrap();
+    assert_eq!(kid(&a), "common");
+    assert_eq!(http.calls(COMMON_JWKS), 2);
+}
+
+#[test]
+fn kv_record_of_one_jwks_uri_is_not_read_for_the_other() {
+    let w = World::new(vec![]);
+    let store = Recording {
+        inner: &w.store,
+        reads: RefCell::default(),
+    };
+    let http = ManyIdps::default();
+    http.push(COMMON_JWKS, ok(&[(Key::RsaA, "common")], None));
+    http.push(ORGS_JWKS, ok(&[(Key::RsaB, "orgs")], None));
+    let kp = KeyPorts {
+        store: &store,
+        http: &http,
+    };
+    let (common, orgs) = (url(COMMON_JWKS), url(ORGS_JWKS));
+    block_on(JwksCache::new().keys(&kp, ENTRA_TEMPLATE, &common, w.clock.now())).unwrap();
+    let (common_key, orgs_key) = (
+        kv_key(ENTRA_TEMPLATE, COMMON_JWKS),
+        kv_key(ENTRA_TEMPLATE, ORGS_JWKS),
+    );
+    assert_ne!(common_key, orgs_key);
+    assert!(w.store.snapshot().iter().any(|(k, _)| *k == common_key));
+    // A fresh isolate asking for ORGS_JWKS reads only its own key, then fetches.
+    store.reads.borrow_mut().clear();
+    let b = block_on(JwksCache::new().keys(&kp, ENTRA_TEMPLATE, &orgs, w.clock.now())).unwrap();
+    assert_eq!(kid(&b), "orgs");
+    assert!(!store.reads.borrow().is_empty());
+    assert!(store.reads.borrow().iter().all(|k| *k == orgs_key));
+    assert_eq!((http.calls(COMMON_JWKS), http.calls(ORGS_JWKS)), (1, 1));
+}
+
+#[test]
+fn kv_key_names_the_pair_unambiguously() {
+    let key = kv_key(ISS, JWKS_URI);
+    let hex = key.strip_prefix("jwks:").unwrap();
+    assert_eq!(hex.len(), 64);
+    assert!(hex.bytes().all(|b| b.is_ascii_hexdigit()));
+    // Not the pre-pair key (issuer alone), so old records are simply not found.
+    assert_ne!(key, format!("jwks:{}", sha256_hex(ISS.as_bytes())));
+    assert_ne!(key, kv_key(ISS, "https://idp.example.com/jwks2"));
+    assert_ne!(key, kv_key("https://other.example", JWKS_URI));
+    // The same concatenation split elsewhere is another pair, hence another key.
+    assert_ne!(kv_key("ab", "c"), kv_key("a", "bc"));
+}
+
+#[test]
+fn isolate_entries_are_bounded_dropping_the_least_recently_touched() {
+    let w = World::new(vec![]);
+    let http = ManyIdps::default();
+    *http.fallback.borrow_mut() = Some(ok(&[(Key::RsaA, "a")], None));
+    let kp = KeyPorts {
+        store: &w.store,
+        http: &http,
+    };
+    let cache = JwksCache::new();
+    let uri = |i: usize| url(&format!("https://idp{i}.example/jwks"));
+    for i in 0..=MAX_ISOLATE_ENTRIES {
+        block_on(cache.keys(&kp, ISS, &uri(i), w.clock.now())).unwrap();
+        w.clock.advance(1);
+    }
+    let entries = cache.entries.borrow();
+    assert_eq!(entries.len(), MAX_ISOLATE_ENTRIES);
+    assert!(!entries.contains_key(&Source::new(ISS, &uri(0))));
+    assert!(entries.contains_key(&Source::new(ISS, &uri(1))));
+    assert!(entries.contains_key(&Source::new(ISS, &uri(MAX_ISOLATE_ENTRIES))));
+    drop(entries);
+    // The dropped pair comes back from KV, without a fetch.
+    block_on(cache.keys(&kp, ISS, &uri(0), w.clock.now())).unwrap();
+    assert_eq!(http.calls(uri(0).as_str()), 1);
 }
