@@ -267,6 +267,58 @@ fn a_setup_link_opens_one_orgs_console_until_an_admin_signs_in() {
 }
 
 #[test]
+fn a_setup_link_opened_from_another_site_names_the_org_before_it_sets_its_cookie() {
+    // A hostile page (or a link in webmail) navigating to an attacker's own org's setup link
+    // must not plant that org's setup cookie: the visitor would take its console for theirs.
+    let h = Harness::with_orgs();
+    let r = h.admin(Method::POST, &acme_path("/setup-link"), b"");
+    let url = url::Url::parse(json_body(&r)["url"].as_str().unwrap()).unwrap();
+    let link = format!("/admin/setup?{}", url.query().unwrap());
+    let token = url
+        .query_pairs()
+        .find(|(k, _)| k == "token")
+        .unwrap()
+        .1
+        .into_owned();
+    for site in ["cross-site", "same-site"] {
+        let r = h.request(
+            Method::GET,
+            &link,
+            &[("sec-fetch-site", site), ("accept", "text/html")],
+            b"",
+        );
+        assert_eq!(r.status(), 200, "{site}: {}", r.text());
+        assert_eq!(set_cookie_value(&r, "__Host-sso_setup"), None, "{site}");
+        assert_eq!(r.header("cache-control"), Some("no-store"), "{site}");
+        assert!(r.header("content-security-policy").is_some());
+        let page = r.text();
+        assert!(page.contains(&format!("<strong>{ACME}</strong>")), "{page}");
+        assert!(page.contains("action=\"/admin/setup\""), "{page}");
+        assert!(
+            page.contains(&format!("name=\"token\" value=\"{token}\"")),
+            "{page}"
+        );
+    }
+    // The button: the same URL from our own page opens the console.
+    let r = h.request(
+        Method::GET,
+        &link,
+        &[("sec-fetch-site", "same-origin"), ("accept", "text/html")],
+        b"",
+    );
+    assert_eq!(r.status(), 303, "{}", r.text());
+    assert!(set_cookie_value(&r, "__Host-sso_setup").is_some());
+    // A bad link from another site is still the error page, not a confirmation.
+    let r = h.request(
+        Method::GET,
+        "/admin/setup?token=acme-corp.forged",
+        &[("sec-fetch-site", "cross-site"), ("accept", "text/html")],
+        b"",
+    );
+    assert_eq!(r.status(), 400);
+}
+
+#[test]
 fn a_setup_link_that_does_not_open_is_a_page_for_the_browser_that_followed_it() {
     // The IT admin opens the link from an email or chat: a browser navigation, which gets the
     // error page like every other failure a browser sees (README "Routes"), not raw JSON.

@@ -293,6 +293,8 @@ pub(super) async fn whoami<S: KvStore, H, V>(
 
 /// `GET /admin/setup?token=SLUG.TOKEN`: opens a setup link: the token goes into an HttpOnly,
 /// SameSite=Lax cookie for the rest of its life, and the browser to the console of that org.
+/// A navigation another site started (`Sec-Fetch-Site: cross-site` or `same-site`) gets a page
+/// naming the org first, with a button that opens it.
 pub(super) async fn open_setup_link<S: KvStore, H, V>(
     app: &App<'_, S, H, V>,
     req: &Request,
@@ -311,6 +313,19 @@ pub(super) async fn open_setup_link<S: KvStore, H, V>(
     let expires_at = setup_link_expiry(app, &slug, token)
         .await?
         .ok_or_else(invalid)?;
+    if super::sso::started_elsewhere(req) {
+        // Another site's page (or a link in webmail) must not plant a setup cookie of an org the
+        // visitor did not choose (an attacker's own org's link: its console would then look like
+        // the visitor's own). As for a sign-in started elsewhere, the org is named and the
+        // button re-requests this URL from our own page (Sec-Fetch-Site: same-origin).
+        let mut resp = super::respond::html(
+            http::StatusCode::OK,
+            super::pages::confirm_setup_page(slug.as_str(), &[("token", value.to_owned())]),
+        );
+        // The page holds the link's token: never kept by a cache.
+        super::ResponseExt::set_header(&mut resp, http::header::CACHE_CONTROL, "no-store")?;
+        return Ok(resp);
+    }
     let policy = super::sso::cookie_policy(app);
     let max_age = expires_at.secs().saturating_sub(app.clock.now().secs());
     let cookie = policy

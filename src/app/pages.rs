@@ -6,6 +6,8 @@ use crate::app::respond::html_escape;
 pub const INDEX_HTML: &str = include_str!("../../www/index.html");
 /// The confirmation page of a sign-in started by another site.
 pub const CONFIRM_HTML: &str = include_str!("../../www/confirm.html");
+/// The confirmation page of a setup link opened from another site.
+pub const CONFIRM_SETUP_HTML: &str = include_str!("../../www/confirm-setup.html");
 /// The error page template.
 pub const ERROR_HTML: &str = include_str!("../../www/error.html");
 /// The admin page.
@@ -120,6 +122,16 @@ pub fn login_page_with_email(
 /// The page that asks a user sent by another site whether to sign in to org `org`: a form that
 /// re-requests `/sso/start` with `fields` (name, value) from our own origin.
 pub fn confirm_page(org: &str, fields: &[(&str, String)]) -> String {
+    fill_confirm(CONFIRM_HTML, org, fields)
+}
+
+/// The page that asks a user sent by another site whether to open the setup console of `org`:
+/// a form that re-requests `/admin/setup` with `fields` from our own origin.
+pub fn confirm_setup_page(org: &str, fields: &[(&str, String)]) -> String {
+    fill_confirm(CONFIRM_SETUP_HTML, org, fields)
+}
+
+fn fill_confirm(template: &str, org: &str, fields: &[(&str, String)]) -> String {
     let fields_html: String = fields
         .iter()
         .map(|(name, value)| {
@@ -130,7 +142,7 @@ pub fn confirm_page(org: &str, fields: &[(&str, String)]) -> String {
             )
         })
         .collect();
-    CONFIRM_HTML
+    template
         .replace("<!--FIELDS-->", &fields_html)
         .replace("<!--ORG-->", &html_escape(org))
 }

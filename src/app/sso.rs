@@ -87,7 +87,7 @@ fn head_only() -> Result<Response, AppError> {
 /// `Sec-Fetch-Site`): `cross-site`, or `same-site` (a sibling subdomain is another origin, and
 /// the cookie-bomb threat assumes a hostile one). Clients that send no header are not browsers
 /// and are not asked.
-fn started_elsewhere(req: &Request) -> bool {
+pub(super) fn started_elsewhere(req: &Request) -> bool {
     matches!(
         req.header("sec-fetch-site"),
         Some("cross-site" | "same-site")
