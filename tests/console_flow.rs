@@ -415,6 +415,125 @@ fn applying_staged_settings_keeps_the_domains_the_operator_set_since() {
     assert_eq!(h.put_org(GLOBEX, &globex).status(), 200);
 }
 
+#[test]
+fn applying_staged_settings_keeps_the_changes_made_since_staging() {
+    let h = Harness::with_orgs();
+    let admin = acme_session(&h, "ada@acme.com", &["hub-admins"]);
+    // Acme's admin stages a move to another IdP.
+    let staged_body = Harness::org_body(h.globex_idp(), &["acme.com", "bücher.example"]);
+    let r = console(&h, &admin, Method::PUT, &acme_path(""), Some(&staged_body));
+    assert_eq!(r.status(), 202, "{}", r.text());
+    // Meanwhile the operator changes the role rules and the session lifetime.
+    let mut active = Harness::org_body(h.acme_idp(), &["acme.com", "bücher.example"]);
+    active["role_mapping"] = json!([
+        {"claim": "groups", "value": "hub-admins", "role": "admin"},
+        {"claim": "groups", "value": "writers", "role": "write"},
+    ]);
+    active["session_ttl_secs"] = json!(900);
+    assert_eq!(h.put_org(ACME, &active).status(), 200);
+    // The staged settings pass their test sign-in; the org admin applies them.
+    mark_staged_tested(&h, "ada@acme.com");
+    let r = console(&h, &admin, Method::POST, &acme_path("/staged/apply"), None);
+    assert_eq!(r.status(), 200, "{}", r.text());
+    // The staged IdP, and the operator's rules and lifetime.
+    let now = json_body(&h.admin(Method::GET, &acme_path(""), b""));
+    assert_eq!(now["issuer"], h.globex_idp().issuer, "{now}");
+    assert_eq!(now["client_id"], h.globex_idp().client_id);
+    assert_eq!(now["role_mapping"], active["role_mapping"]);
+    assert_eq!(now["session_ttl_secs"], 900);
+    assert!(now.get("staged").is_none());
+    let log = json_body(&h.admin(
+        Method::GET,
+        &acme_path("/audit?type=org.settings.sso&limit=1"),
+        b"",
+    ));
+    let applied = &log["events"][0];
+    assert_eq!(applied["actor"], "ada@acme.com");
+    assert_eq!(
+        applied["detail"]["changes"]["issuer"]["new"],
+        h.globex_idp().issuer
+    );
+    assert!(applied["detail"]["changes"].get("role_mapping").is_none());
+    assert!(applied["detail"].get("overridden").is_none(), "{applied}");
+}
+
+#[test]
+fn a_setting_changed_both_in_staging_and_since_takes_the_staged_value_and_is_named() {
+    let h = Harness::with_orgs();
+    let admin = acme_session(&h, "ada@acme.com", &["hub-admins"]);
+    // Acme's admin stages a new secret and a default role of `write`.
+    let mut staged_body = Harness::org_body(h.acme_idp(), &["acme.com", "bücher.example"]);
+    staged_body["client_secret"] = json!("a-new-secret");
+    staged_body["default_role"] = json!("write");
+    let r = console(&h, &admin, Method::PUT, &acme_path(""), Some(&staged_body));
+    assert_eq!(r.status(), 202, "{}", r.text());
+    // Meanwhile the operator denies members no rule matches, and shortens sessions.
+    let mut active = Harness::org_body(h.acme_idp(), &["acme.com", "bücher.example"]);
+    active["default_role"] = json!(null);
+    active["session_ttl_secs"] = json!(900);
+    assert_eq!(h.put_org(ACME, &active).status(), 200);
+    // The operator applies: the staged default role wins, and the audit says it replaced one.
+    let r = h.admin(Method::POST, &acme_path("/staged/apply"), b"");
+    assert_eq!(r.status(), 200, "{}", r.text());
+    let now = json_body(&r);
+    assert_eq!(now["default_role"], "write", "{now}");
+    assert_eq!(now["session_ttl_secs"], 900);
+    let log = json_body(&h.admin(
+        Method::GET,
+        &acme_path("/audit?type=org.settings.sso&limit=1"),
+        b"",
+    ));
+    let applied = &log["events"][0];
+    assert_eq!(
+        applied["detail"]["overridden"],
+        json!(["default_role"]),
+        "{applied}"
+    );
+    assert_eq!(
+        applied["detail"]["changes"]["default_role"],
+        json!({"old": null, "new": "write"})
+    );
+    assert_eq!(
+        applied["detail"]["changes"]["client_secret"],
+        json!({"changed": true})
+    );
+}
+
+#[test]
+fn staged_settings_stored_before_bases_were_kept_apply_whole() {
+    use edge_sso::core::directory::OrgDirectory;
+    use edge_sso::core::org::{ClientId, OrgSlug};
+    use edge_sso::core::store::{block_on, KvStore};
+    let h = Harness::with_orgs();
+    // A record of the old form: the bare staged config (its domains those of that moment).
+    let slug = OrgSlug::parse(ACME).unwrap();
+    let mut legacy = block_on(OrgDirectory::new(&h.store).get(&slug))
+        .unwrap()
+        .unwrap();
+    legacy.client_id = ClientId::parse("a-new-client").unwrap();
+    let raw = serde_json::to_string(&legacy).unwrap();
+    block_on(h.store.put(&format!("org-staged:{ACME}"), &raw, None)).unwrap();
+    let staged = h.admin(Method::GET, &acme_path("/staged"), b"");
+    assert_eq!(
+        json_body(&staged)["client_id"],
+        "a-new-client",
+        "{}",
+        staged.text()
+    );
+    // Since: the operator shortens sessions and takes bücher.example away.
+    let mut active = Harness::org_body(h.acme_idp(), &["acme.com"]);
+    active["session_ttl_secs"] = json!(900);
+    assert_eq!(h.put_org(ACME, &active).status(), 200);
+    // Applied as it always was: the whole staged config, with the domains as they are now.
+    let r = h.admin(Method::POST, &acme_path("/staged/apply"), b"");
+    assert_eq!(r.status(), 200, "{}", r.text());
+    let now = json_body(&h.admin(Method::GET, &acme_path(""), b""));
+    assert_eq!(now["client_id"], "a-new-client", "{now}");
+    assert_eq!(now["session_ttl_secs"], 3600, "the staged copy's");
+    assert_eq!(now["domains"], json!(["acme.com"]));
+    assert!(now.get("staged").is_none());
+}
+
 /// What a test sign-in as `email` with acme's staged settings records (see test_login_flow).
 fn mark_staged_tested(h: &Harness, email: &str) {
     use edge_sso::core::org::OrgSlug;

@@ -8,7 +8,7 @@ use crate::core::directory::{OrgDirectory, PutOutcome};
 use crate::core::http::HttpClient;
 use crate::core::jose::verify::SignatureVerifier;
 use crate::core::org::{OrgConfig, OrgSlug, MAX_BODY_BYTES};
-use crate::core::staging::{StagedConfig, Staging};
+use crate::core::staging::{merge, StagedConfig, Staging};
 use crate::core::store::KvStore;
 use crate::core::strict_json::{check_no_duplicate_keys, StrictJsonError};
 use crate::core::test_login::TestLinkClaims;
@@ -322,7 +322,9 @@ async fn staged_route<S: KvStore, H: HttpClient, V: SignatureVerifier>(
     };
     let staging = Staging::new(&app.store);
     let tested = staging.tested(slug, &staged_cfg).await?;
-    let cfg = staged_cfg.config;
+    let StagedConfig {
+        config: cfg, base, ..
+    } = staged_cfg;
     let method = req.method().as_str();
     if !apply && method == "GET" {
         let mut body = cfg.redacted_json();
@@ -342,18 +344,33 @@ async fn staged_route<S: KvStore, H: HttpClient, V: SignatureVerifier>(
         }
         let dir = OrgDirectory::new(&app.store);
         let existing = existing_org(app, slug).await?;
-        // The staged copy holds the domains of the moment it was staged (an org admin cannot
-        // change them there). Who owns which domain is the operator's word and DNS proof as
-        // they stand now: a domain removed, released or unverified since must not come back.
-        let mut cfg = cfg;
-        cfg.domains = existing.domains.clone();
-        cfg.verified_domains = existing.verified_domains.clone();
+        let (cfg, overridden) = match &base {
+            // What the staging change changed, on top of the config as it stands now: changes
+            // made since staging (the operator's, another admin's) are kept.
+            Some(base) => merge(base, &cfg, &existing),
+            // Staged before bases were kept: applied whole, as then. The staged copy holds the
+            // domains of the moment it was staged (an org admin cannot change them there). Who
+            // owns which domain is the operator's word and DNS proof as they stand now: a
+            // domain removed, released or unverified since must not come back.
+            None => {
+                let mut cfg = cfg;
+                cfg.domains = existing.domains.clone();
+                cfg.verified_domains = existing.verified_domains.clone();
+                (cfg, Vec::new())
+            }
+        };
         let changes = settings_changes(Some(&existing), &cfg);
         let body = cfg.redacted_json();
         dir.put(cfg).await?;
         app.state.orgs.forget(slug);
         staging.delete(slug).await?;
-        super::admin_members::record_settings(app, &actor, slug, "org.settings.sso", changes).await;
+        let mut detail = serde_json::json!({ "changes": changes });
+        if !overridden.is_empty() {
+            // Changes made since staging that the staged values replaced: named, so that
+            // whoever made them can tell.
+            detail["overridden"] = overridden.into();
+        }
+        super::admin_members::record_event(app, &actor, slug, "org.settings.sso", detail).await;
         return Ok(json(StatusCode::OK, &body));
     }
     staging.delete(slug).await?;
@@ -417,7 +434,9 @@ async fn put<S: KvStore, H: HttpClient, V: SignatureVerifier>(
                 .field("domains"));
         }
         if old.enforced && changes_sign_in(old, &cfg) {
-            Staging::new(&app.store).put(&cfg).await?;
+            // Staged with the config it replaces (its base): applying it later changes only
+            // what this request changed.
+            Staging::new(&app.store).put(old, &cfg).await?;
             super::admin_members::record_settings(
                 app,
                 &actor,

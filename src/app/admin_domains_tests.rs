@@ -470,12 +470,13 @@ fn applying_staged_settings_does_not_bring_back_a_domain_dns_no_longer_proves() 
     assert_eq!(t.verify("acme", "acme.dev").1["status"], "verified");
     // An org admin's sign-in change waits in staging, taken from the config of that moment.
     let slug = OrgSlug::parse("acme").unwrap();
-    let mut staged = block_on(OrgDirectory::new(&t.store).get(&slug))
+    let base = block_on(OrgDirectory::new(&t.store).get(&slug))
         .unwrap()
         .unwrap();
-    assert_eq!(staged.verified_domains.len(), 1);
+    assert_eq!(base.verified_domains.len(), 1);
+    let mut staged = base.clone();
     staged.client_id = crate::core::org::ClientId::parse("c2").unwrap();
-    block_on(Staging::new(&t.store).put(&staged)).unwrap();
+    block_on(Staging::new(&t.store).put(&base, &staged)).unwrap();
     // Meanwhile the claim is released (the same holds for one the re-check unverified).
     assert_eq!(
         t.send(Method::DELETE, "/admin/orgs/acme/domains/acme.dev", None)

@@ -3,10 +3,14 @@
 //! succeeds for a member who would be `admin` under it ([`Staging::mark_tested`]). The mark
 //! names the exact staged config it was earned with (its [`StagedConfig::digest`]), so any
 //! later change to the staged config voids it, even one racing with the test.
+//!
+//! Next to the staged config is the config it was staged against (its *base*), so that
+//! applying it is a three-way [`merge`]: what the staging change changed, on top of the org's
+//! config as it stands then. Whatever the operator or another admin changed since is kept.
 
 use crate::core::clock::UnixTime;
 use crate::core::org::{OrgConfig, OrgSlug};
-use crate::core::secret::sha256_hex;
+use crate::core::secret::{sha256_hex, Secret};
 use crate::core::store::{KvStore, StoreError};
 use serde::{Deserialize, Serialize};
 
@@ -20,8 +24,12 @@ fn tested_key(slug: &OrgSlug) -> String {
     format!("org-staged-tested:{}", slug.as_str())
 }
 
-/// Longest stored value read back (a staged config is an org config: bounded by the admin body
-/// cap; anything larger is not ours).
+/// Longest stored value read back; anything larger is not ours. A staged record is two org
+/// configs (staged and base). Each comes from an admin body of at most
+/// [`crate::core::org::MAX_BODY_BYTES`] (16 KiB) plus what the body does not carry: at most
+/// [`crate::core::domains::MAX_CLAIMS_PER_ORG`] DNS-verified domains and as many defaulted
+/// hosted domains (each at most 253 bytes, about 13 KiB per list), so a record stays well
+/// under 100 KiB (pinned by a test).
 const MAX_STORED: usize = 256 * 1024;
 
 /// A staged configuration and the digest that names this exact version of it.
@@ -29,9 +37,20 @@ const MAX_STORED: usize = 256 * 1024;
 pub struct StagedConfig {
     /// The configuration waiting to be applied.
     pub config: OrgConfig,
+    /// The org's config it was staged against (what the staging `PUT` replaced); `None` for a
+    /// record staged before bases were kept, which applies whole.
+    pub base: Option<OrgConfig>,
     /// A hash of the stored bytes: changes whenever the staged config does. Not secret-free
     /// input (the config holds the client secret), so it is only ever compared, never shown.
     pub digest: String,
+}
+
+/// The stored form of a staged config: the config and its base. A record staged before bases
+/// were kept is a bare [`OrgConfig`] (which has no `config` key, so it never reads as this).
+#[derive(Serialize, Deserialize)]
+struct StagedRecord {
+    config: OrgConfig,
+    base: OrgConfig,
 }
 
 /// Who tested a staged config, and when.
@@ -64,18 +83,29 @@ impl<S: KvStore> Staging<S> {
         if raw.len() > MAX_STORED {
             return Ok(None);
         }
-        Ok(crate::core::json::from_str(&raw)
-            .ok()
-            .map(|config| StagedConfig {
-                config,
-                digest: digest(&raw),
-            }))
+        let (config, base) = match crate::core::json::from_str::<StagedRecord>(&raw) {
+            Ok(r) => (r.config, Some(r.base)),
+            Err(_) => match crate::core::json::from_str::<OrgConfig>(&raw) {
+                Ok(legacy) => (legacy, None),
+                Err(_) => return Ok(None),
+            },
+        };
+        // A record is only ever written under its own org's key; one that names another org
+        // (or whose base does) is not this org's.
+        if config.slug != *slug || base.as_ref().is_some_and(|b| b.slug != *slug) {
+            return Ok(None);
+        }
+        Ok(Some(StagedConfig {
+            config,
+            base,
+            digest: digest(&raw),
+        }))
     }
 
-    /// Stages `config` (replacing any staged one, and voiding its test mark).
-    pub async fn put(&self, config: &OrgConfig) -> Result<(), StoreError> {
-        let raw = serde_json::to_string(config)
-            .map_err(|e| StoreError(format!("encode staged config: {e}")))?;
+    /// Stages `config`, staged against the org's current config `base` (replacing any staged
+    /// one, and voiding its test mark).
+    pub async fn put(&self, base: &OrgConfig, config: &OrgConfig) -> Result<(), StoreError> {
+        let raw = encode(base, config)?;
         self.store
             .put(&staged_key(&config.slug), &raw, None)
             .await?;
@@ -124,6 +154,206 @@ impl<S: KvStore> Staging<S> {
     }
 }
 
+/// The config that applying `staged` (staged against `base`) makes of the org's `current`
+/// config, and the fields where a change made since staging gives way to the staged value.
+///
+/// A three-way merge: a field the staging change changed (`staged` differs from `base`) is
+/// taken from `staged`, every other field from `current`, so changes made since staging (by
+/// the operator or another admin) are kept. When a field was changed both ways, the staged
+/// value wins (it is what the test sign-in proved) and the field is named in the returned
+/// list (not when both made the same change: nothing is lost then). `domains` and
+/// `verified_domains` are always `current`'s: who owns which domain is the operator's word and
+/// DNS proof as they stand now, never an org admin's staged copy.
+///
+/// Fields that only make sense together move together, so the result never mixes halves that
+/// were never validated side by side:
+/// * the sign-in settings (`issuer`, `client_id`, `client_secret`, `profile`) are the unit the
+///   test sign-in proved; a client secret in particular is never sent to an issuer or client
+///   it was not issued for (the admin `PUT` requires a new secret with a new issuer or client);
+/// * `role_mapping` and `resource_groups`: a rule names a resource group.
+pub fn merge(
+    base: &OrgConfig,
+    staged: &OrgConfig,
+    current: &OrgConfig,
+) -> (OrgConfig, Vec<&'static str>) {
+    // Every field named, no `..`: a field added to OrgConfig fails to compile here until its
+    // merge is decided.
+    let OrgConfig {
+        slug: _,
+        domains: _,
+        verified_domains: _,
+        issuer,
+        client_id,
+        client_secret,
+        profile,
+        scopes,
+        role_mapping,
+        default_role,
+        session_ttl_secs,
+        enforced,
+        access_rules,
+        resource_groups,
+        provisioning,
+    } = staged;
+    // The secret is compared in constant time, as everywhere (`Secret`'s `==` is not).
+    let secret_eq = |a: &Secret, b: &Secret| a.ct_eq_str(b.expose());
+    let sign_in_changed = base.issuer != *issuer
+        || base.client_id != *client_id
+        || !secret_eq(&base.client_secret, client_secret)
+        || base.profile != *profile;
+    let roles_changed =
+        base.role_mapping != *role_mapping || base.resource_groups != *resource_groups;
+    let mut over = Vec::new();
+    let merged = OrgConfig {
+        slug: current.slug.clone(),
+        domains: current.domains.clone(),
+        verified_domains: current.verified_domains.clone(),
+        issuer: pick(
+            &mut over,
+            "issuer",
+            sign_in_changed,
+            PartialEq::eq,
+            &base.issuer,
+            issuer,
+            &current.issuer,
+        ),
+        client_id: pick(
+            &mut over,
+            "client_id",
+            sign_in_changed,
+            PartialEq::eq,
+            &base.client_id,
+            client_id,
+            &current.client_id,
+        ),
+        client_secret: pick(
+            &mut over,
+            "client_secret",
+            sign_in_changed,
+            secret_eq,
+            &base.client_secret,
+            client_secret,
+            &current.client_secret,
+        ),
+        profile: pick(
+            &mut over,
+            "profile",
+            sign_in_changed,
+            PartialEq::eq,
+            &base.profile,
+            profile,
+            &current.profile,
+        ),
+        role_mapping: pick(
+            &mut over,
+            "role_mapping",
+            roles_changed,
+            PartialEq::eq,
+            &base.role_mapping,
+            role_mapping,
+            &current.role_mapping,
+        ),
+        resource_groups: pick(
+            &mut over,
+            "resource_groups",
+            roles_changed,
+            PartialEq::eq,
+            &base.resource_groups,
+            resource_groups,
+            &current.resource_groups,
+        ),
+        scopes: own(&mut over, "scopes", &base.scopes, scopes, &current.scopes),
+        default_role: own(
+            &mut over,
+            "default_role",
+            &base.default_role,
+            default_role,
+            &current.default_role,
+        ),
+        session_ttl_secs: own(
+            &mut over,
+            "session_ttl_secs",
+            &base.session_ttl_secs,
+            session_ttl_secs,
+            &current.session_ttl_secs,
+        ),
+        enforced: own(
+            &mut over,
+            "enforced",
+            &base.enforced,
+            enforced,
+            &current.enforced,
+        ),
+        access_rules: own(
+            &mut over,
+            "access_rules",
+            &base.access_rules,
+            access_rules,
+            &current.access_rules,
+        ),
+        provisioning: own(
+            &mut over,
+            "provisioning",
+            &base.provisioning,
+            provisioning,
+            &current.provisioning,
+        ),
+    };
+    (merged, over)
+}
+
+/// One field of [`merge`]: `staged` when the staging change changed it (or its unit: `changed`),
+/// else `current`; `name` is recorded when that overrides a different change made since.
+fn pick<T: Clone>(
+    overridden: &mut Vec<&'static str>,
+    name: &'static str,
+    changed: bool,
+    eq: impl Fn(&T, &T) -> bool,
+    base: &T,
+    staged: &T,
+    current: &T,
+) -> T {
+    if !changed {
+        return current.clone();
+    }
+    if !eq(current, base) && !eq(current, staged) {
+        overridden.push(name);
+    }
+    staged.clone()
+}
+
+/// [`pick`] for a field merged on its own.
+fn own<T: Clone + PartialEq>(
+    overridden: &mut Vec<&'static str>,
+    name: &'static str,
+    base: &T,
+    staged: &T,
+    current: &T,
+) -> T {
+    pick(
+        overridden,
+        name,
+        base != staged,
+        PartialEq::eq,
+        base,
+        staged,
+        current,
+    )
+}
+
+/// The stored record of `config` staged against `base`.
+fn encode(base: &OrgConfig, config: &OrgConfig) -> Result<String, StoreError> {
+    let record = StagedRecord {
+        config: config.clone(),
+        base: base.clone(),
+    };
+    serde_json::to_string(&record).map_err(|e| StoreError(format!("encode staged config: {e}")))
+}
+
 fn digest(raw: &str) -> String {
     sha256_hex(format!("edge-sso staged config\0{raw}").as_bytes())
 }
+
+#[cfg(test)]
+#[path = "staging_tests.rs"]
+mod tests;
