@@ -542,7 +542,12 @@ fn mark_staged_tested(h: &Harness, email: &str) {
     let slug = OrgSlug::parse(ACME).unwrap();
     let staging = Staging::new(&h.store);
     let staged = block_on(staging.get(&slug)).unwrap().expect("staged");
+    // A test signs in with the staged change applied to the org's config as it is now.
+    let current = block_on(edge_sso::core::directory::OrgDirectory::new(&h.store).get(&slug))
+        .unwrap()
+        .expect("org");
+    let named = staged.test_digest(&current).unwrap();
     use edge_sso::core::clock::Clock;
     let now = h.clock.now();
-    block_on(staging.mark_tested(&slug, &staged.digest, email, now)).unwrap();
+    block_on(staging.mark_tested(&slug, &named, email, now)).unwrap();
 }

@@ -255,6 +255,69 @@ fn a_staged_test_as_admin_lets_the_org_admin_apply_and_any_change_voids_it() {
 }
 
 #[test]
+fn a_staged_test_holds_only_for_the_config_that_applying_it_writes() {
+    // Applying merges the staged change onto the config as it is then (core::staging::merge),
+    // so the mark must name that merged config: a test with the staged copy's own role rules
+    // proves nothing about the rules the apply keeps from the current config.
+    let h = Harness::with_orgs();
+    // At the old IdP, ada is in both groups.
+    let admin = acme_session(&h, "ada@acme.com", &["hub-admins", "old-idp-admins"]);
+    let staged_body = Harness::org_body(h.globex_idp(), &["acme.com", "bücher.example"]);
+    let r = console(&h, &admin, Method::PUT, &acme_path(""), Some(&staged_body));
+    assert_eq!(r.status(), 202, "{}", r.text());
+    let apply = |h: &Harness| console(h, &admin, Method::POST, &acme_path("/staged/apply"), None);
+    let staged_link = |h: &Harness| {
+        let r = console(
+            h,
+            &admin,
+            Method::POST,
+            &acme_path("/test-login"),
+            Some(&json!({"staged": true})),
+        );
+        link_path(&r)
+    };
+    // Ada passes the staged test as admin (the rules then: hub-admins is admin).
+    let r = json_body(&run(&h, &staged_link(&h), groups(&["hub-admins"]), true));
+    assert_eq!(r["staged_tested"], true, "{r}");
+    // Then the active role rules change (not a sign-in change: applied at once): admin now
+    // takes a group of the old IdP, which nobody has at the staged one. Applying would keep
+    // these rules.
+    let mut active = Harness::org_body(h.acme_idp(), &["acme.com", "bücher.example"]);
+    active["role_mapping"] =
+        json!([{"claim": "groups", "value": "old-idp-admins", "role": "admin"}]);
+    assert_eq!(h.put_org(ACME, &active).status(), 200);
+    // The mark was earned with other rules than the apply would write: void.
+    let r = apply(&h);
+    assert_eq!(r.status(), 403, "{}", r.text());
+    let staged = json_body(&console(
+        &h,
+        &admin,
+        Method::GET,
+        &acme_path("/staged"),
+        None,
+    ));
+    assert!(staged.get("tested_by").is_none(), "{staged}");
+    // A new test runs with what the apply would write: hub-admins is no longer admin there.
+    let r = json_body(&run(&h, &staged_link(&h), groups(&["hub-admins"]), true));
+    assert_eq!(r["member"]["role"], "read", "{r}");
+    assert_eq!(r["staged_tested"], false);
+    assert_eq!(apply(&h).status(), 403);
+    // Whoever is admin under the merged config earns the mark, and the apply writes exactly it.
+    let r = json_body(&run(
+        &h,
+        &staged_link(&h),
+        groups(&["old-idp-admins"]),
+        true,
+    ));
+    assert_eq!(r["staged_tested"], true, "{r}");
+    let r = apply(&h);
+    assert_eq!(r.status(), 200, "{}", r.text());
+    let now = json_body(&h.admin(Method::GET, &acme_path(""), b""));
+    assert_eq!(now["client_id"], h.globex_idp().client_id);
+    assert_eq!(now["role_mapping"], active["role_mapping"]);
+}
+
+#[test]
 fn a_staged_test_refuses_a_staged_config_changed_during_the_sign_in() {
     let h = Harness::with_orgs();
     let admin = acme_session(&h, "ada@acme.com", &["hub-admins"]);

@@ -8,7 +8,7 @@ use crate::core::directory::{OrgDirectory, PutOutcome};
 use crate::core::http::HttpClient;
 use crate::core::jose::verify::SignatureVerifier;
 use crate::core::org::{OrgConfig, OrgSlug, MAX_BODY_BYTES};
-use crate::core::staging::{merge, StagedConfig, Staging};
+use crate::core::staging::{StagedConfig, Staging};
 use crate::core::store::KvStore;
 use crate::core::strict_json::{check_no_duplicate_keys, StrictJsonError};
 use crate::core::test_login::TestLinkClaims;
@@ -223,7 +223,9 @@ async fn get<S: KvStore, H: HttpClient, V: SignatureVerifier>(
         Some(cfg) => {
             let mut body = cfg.redacted_json();
             if let Some(staged) = staged(app, &slug).await? {
-                let tested = Staging::new(&app.store).tested(&slug, &staged).await?;
+                let tested = Staging::new(&app.store)
+                    .tested(&slug, &staged, &cfg)
+                    .await?;
                 body["staged"] = staged.config.redacted_json();
                 if let Some(t) = tested {
                     body["staged"]["tested_by"] = t.tested_by.into();
@@ -321,13 +323,13 @@ async fn staged_route<S: KvStore, H: HttpClient, V: SignatureVerifier>(
         );
     };
     let staging = Staging::new(&app.store);
-    let tested = staging.tested(slug, &staged_cfg).await?;
-    let StagedConfig {
-        config: cfg, base, ..
-    } = staged_cfg;
+    // The mark holds for the staged version applied to the config as it is now: what an apply
+    // writes, and what a test signs in with.
+    let existing = existing_org(app, slug).await?;
+    let tested = staging.tested(slug, &staged_cfg, &existing).await?;
     let method = req.method().as_str();
     if !apply && method == "GET" {
-        let mut body = cfg.redacted_json();
+        let mut body = staged_cfg.config.redacted_json();
         if let Some(t) = &tested {
             body["tested_by"] = t.tested_by.as_str().into();
             body["tested_at"] = t.at.secs().into();
@@ -343,22 +345,10 @@ async fn staged_route<S: KvStore, H: HttpClient, V: SignatureVerifier>(
             ));
         }
         let dir = OrgDirectory::new(&app.store);
-        let existing = existing_org(app, slug).await?;
-        let (cfg, overridden) = match &base {
-            // What the staging change changed, on top of the config as it stands now: changes
-            // made since staging (the operator's, another admin's) are kept.
-            Some(base) => merge(base, &cfg, &existing),
-            // Staged before bases were kept: applied whole, as then. The staged copy holds the
-            // domains of the moment it was staged (an org admin cannot change them there). Who
-            // owns which domain is the operator's word and DNS proof as they stand now: a
-            // domain removed, released or unverified since must not come back.
-            None => {
-                let mut cfg = cfg;
-                cfg.domains = existing.domains.clone();
-                cfg.verified_domains = existing.verified_domains.clone();
-                (cfg, Vec::new())
-            }
-        };
+        // What the staging change changed, on top of the config as it stands now: changes made
+        // since staging (the operator's, another admin's) are kept. Staged before bases were
+        // kept: applied whole, as then, with the domains as they are now.
+        let (cfg, overridden) = staged_cfg.applied(&existing);
         let changes = settings_changes(Some(&existing), &cfg);
         let body = cfg.redacted_json();
         dir.put(cfg).await?;

@@ -287,12 +287,21 @@ async fn spend_test_link<S: KvStore, H, V>(
         return Ok((org, TestLogin { staged: None }));
     }
     match Staging::new(&app.store).get(&org.slug).await? {
-        Some(staged) => Ok((
-            staged.config,
-            TestLogin {
-                staged: Some(staged.digest),
-            },
-        )),
+        // What applying the staged settings would write now (the staged change merged onto the
+        // org's stored config, read afresh: the isolate's copy may be older), and its name.
+        Some(staged) => {
+            let current = OrgDirectory::new(&app.store)
+                .get(&org.slug)
+                .await?
+                .ok_or(ErrorCode::UnknownOrg)?;
+            let digest = staged.test_digest(&current)?;
+            Ok((
+                staged.applied(&current).0,
+                TestLogin {
+                    staged: Some(digest),
+                },
+            ))
+        }
         None => Err(AppError::new(ErrorCode::NotFound)
             .message("This organisation has no staged changes to test.")),
     }

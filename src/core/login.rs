@@ -464,11 +464,9 @@ where
             .await
             .map_err(LoginError::Directory)?,
         Some(digest) => Staging::new(ctx.store)
-            .get(&tx.org)
+            .under_test(&tx.org, digest)
             .await
-            .map_err(|e| LoginError::Directory(e.into()))?
-            .filter(|s| s.digest == digest)
-            .map(|s| s.config),
+            .map_err(LoginError::Directory)?,
     }
     .filter(|org| org.issuer == tx.issuer)
     .ok_or(LoginError::OrgChanged)?;
@@ -608,12 +606,10 @@ where
             .ok()
             .flatten(),
         Some(digest) => Staging::new(ctx.store)
-            .get(&tx.org)
+            .under_test(&tx.org, digest)
             .await
             .ok()
-            .flatten()
-            .filter(|s| s.digest == digest)
-            .map(|s| s.config),
+            .flatten(),
     };
     let okta =
         org.is_some_and(|o| o.issuer == tx.issuer && o.profile.idp == profile::IdpKind::Okta);

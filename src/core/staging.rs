@@ -1,14 +1,19 @@
 //! Staged sign-in settings (issue "Console", point 3): an org admin's change to an enforced
 //! org's issuer, client or IdP profile is kept here, not applied, until a test sign-in with it
-//! succeeds for a member who would be `admin` under it ([`Staging::mark_tested`]). The mark
-//! names the exact staged config it was earned with (its [`StagedConfig::digest`]), so any
-//! later change to the staged config voids it, even one racing with the test.
+//! succeeds for a member who would be `admin` under it ([`Staging::mark_tested`]).
 //!
 //! Next to the staged config is the config it was staged against (its *base*), so that
 //! applying it is a three-way [`merge`]: what the staging change changed, on top of the org's
 //! config as it stands then. Whatever the operator or another admin changed since is kept.
+//!
+//! So the test signs in with what applying would write ([`StagedConfig::applied`] to the org's
+//! current config), and its mark names exactly that ([`StagedConfig::test_digest`]: the staged
+//! version and the current config): any later change to either voids it, even one racing with
+//! the test. A mark earned with the staged copy alone would prove nothing about the role rules,
+//! scopes or provisioning the merge keeps from the current config.
 
 use crate::core::clock::UnixTime;
+use crate::core::directory::{DirectoryError, OrgDirectory};
 use crate::core::org::{OrgConfig, OrgSlug};
 use crate::core::secret::{sha256_hex, Secret};
 use crate::core::store::{KvStore, StoreError};
@@ -45,6 +50,36 @@ pub struct StagedConfig {
     pub digest: String,
 }
 
+impl StagedConfig {
+    /// The config that applying this makes of the org's `current` config, and the fields where
+    /// it replaces a change made since staging: the three-way [`merge`] onto `current`; a
+    /// record staged before bases were kept applies whole, with `current`'s domains (who owns
+    /// which domain is the operator's word and DNS proof as they stand now: a domain removed,
+    /// released or unverified since must not come back).
+    pub fn applied(&self, current: &OrgConfig) -> (OrgConfig, Vec<&'static str>) {
+        match &self.base {
+            Some(base) => merge(base, &self.config, current),
+            None => {
+                let mut cfg = self.config.clone();
+                cfg.domains = current.domains.clone();
+                cfg.verified_domains = current.verified_domains.clone();
+                (cfg, Vec::new())
+            }
+        }
+    }
+
+    /// The name of a test of this staged version applied to `current` ([`Self::applied`]):
+    /// changes whenever either does. Compared only, never shown (the input holds the secret).
+    pub fn test_digest(&self, current: &OrgConfig) -> Result<String, StoreError> {
+        let (applied, _) = self.applied(current);
+        let raw = serde_json::to_string(&applied)
+            .map_err(|e| StoreError(format!("encode applied config: {e}")))?;
+        Ok(sha256_hex(
+            format!("edge-sso staged test\0{}\0{raw}", self.digest).as_bytes(),
+        ))
+    }
+}
+
 /// The stored form of a staged config: the config and its base. A record staged before bases
 /// were kept is a bare [`OrgConfig`] (which has no `config` key, so it never reads as this).
 #[derive(Serialize, Deserialize)]
@@ -56,7 +91,7 @@ struct StagedRecord {
 /// Who tested a staged config, and when.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StagedTest {
-    /// The [`StagedConfig::digest`] tested.
+    /// The [`StagedConfig::test_digest`] tested.
     pub digest: String,
     /// The email of the member who signed in as `admin` under it.
     pub tested_by: String,
@@ -118,7 +153,28 @@ impl<S: KvStore> Staging<S> {
         self.store.delete(&tested_key(slug)).await
     }
 
-    /// Records that `email` signed in as `admin` under the staged config named `digest`.
+    /// The config a staged test named `test_digest` ([`StagedConfig::test_digest`]) signs in
+    /// with: the staged config applied to the org's current one, while both are still those the
+    /// test started with; `None` once either changed.
+    pub async fn under_test(
+        &self,
+        slug: &OrgSlug,
+        test_digest: &str,
+    ) -> Result<Option<OrgConfig>, DirectoryError> {
+        let Some(staged) = self.get(slug).await? else {
+            return Ok(None);
+        };
+        let Some(current) = OrgDirectory::new(&self.store).get(slug).await? else {
+            return Ok(None);
+        };
+        if staged.test_digest(&current)? != test_digest {
+            return Ok(None);
+        }
+        Ok(Some(staged.applied(&current).0))
+    }
+
+    /// Records that `email` signed in as `admin` under the staged config applied to the org's
+    /// current one, as named by `digest` ([`StagedConfig::test_digest`]).
     pub async fn mark_tested(
         &self,
         slug: &OrgSlug,
@@ -136,11 +192,13 @@ impl<S: KvStore> Staging<S> {
         self.store.put(&tested_key(slug), &raw, None).await
     }
 
-    /// The test mark of `staged`, if it was earned with exactly this version of it.
+    /// The test mark of `staged`, if it was earned with exactly this version of it applied to
+    /// exactly `current` (what applying it now would write).
     pub async fn tested(
         &self,
         slug: &OrgSlug,
         staged: &StagedConfig,
+        current: &OrgConfig,
     ) -> Result<Option<StagedTest>, StoreError> {
         let Some(raw) = self.store.get(&tested_key(slug)).await? else {
             return Ok(None);
@@ -148,9 +206,10 @@ impl<S: KvStore> Staging<S> {
         if raw.len() > MAX_STORED {
             return Ok(None);
         }
+        let digest = staged.test_digest(current)?;
         Ok(crate::core::json::from_str::<StagedTest>(&raw)
             .ok()
-            .filter(|m| m.digest == staged.digest))
+            .filter(|m| m.digest == digest))
     }
 }
 

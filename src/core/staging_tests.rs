@@ -175,14 +175,59 @@ fn the_record_keeps_its_base_and_any_change_to_it_is_a_new_version() {
     let got = block_on(staging.get(&slug())).unwrap().unwrap();
     assert_eq!(got.config, staged);
     assert_eq!(got.base.as_ref(), Some(&base));
-    block_on(staging.mark_tested(&slug(), &got.digest, "ada@acme.com", UnixTime(1))).unwrap();
-    assert!(block_on(staging.tested(&slug(), &got)).unwrap().is_some());
+    let named = got.test_digest(&base).unwrap();
+    block_on(staging.mark_tested(&slug(), &named, "ada@acme.com", UnixTime(1))).unwrap();
+    assert!(block_on(staging.tested(&slug(), &got, &base))
+        .unwrap()
+        .is_some());
     // The same staged config against another base is another version: the mark is void.
     let other_base = cfg(&changed(json!({"session_ttl_secs": 600})));
     block_on(staging.put(&other_base, &staged)).unwrap();
     let again = block_on(staging.get(&slug())).unwrap().unwrap();
     assert_ne!(again.digest, got.digest);
-    assert!(block_on(staging.tested(&slug(), &again)).unwrap().is_none());
+    assert!(block_on(staging.tested(&slug(), &again, &base))
+        .unwrap()
+        .is_none());
+}
+
+#[test]
+fn a_test_mark_names_the_staged_version_applied_to_the_current_config() {
+    // The test signs in with what applying would write: the staged change merged onto the
+    // current config. Its mark holds for exactly that, so a change to the current config
+    // since (role rules the merge keeps, say) voids it.
+    let store = MemoryStore::new(FixedClock::at(1_000));
+    let staging = Staging::new(&store);
+    let base = cfg(&body());
+    block_on(crate::core::directory::OrgDirectory::new(&store).put(base.clone())).unwrap();
+    let staged = cfg(&changed(json!({"client_secret": "new-secret"})));
+    block_on(staging.put(&base, &staged)).unwrap();
+    let got = block_on(staging.get(&slug())).unwrap().unwrap();
+    let named = got.test_digest(&base).unwrap();
+    assert_ne!(named, got.digest);
+    assert_eq!(
+        block_on(staging.under_test(&slug(), &named)).unwrap(),
+        Some(got.applied(&base).0)
+    );
+    block_on(staging.mark_tested(&slug(), &named, "ada@acme.com", UnixTime(1))).unwrap();
+    // Since: the role rules change in the active config.
+    let current = cfg(&changed(json!({"role_mapping": [
+        {"claim": "groups", "value": "other-admins", "role": "admin"}
+    ]})));
+    assert_ne!(got.test_digest(&current).unwrap(), named);
+    assert!(block_on(staging.tested(&slug(), &got, &current))
+        .unwrap()
+        .is_none());
+    block_on(crate::core::directory::OrgDirectory::new(&store).put(current.clone())).unwrap();
+    assert_eq!(block_on(staging.under_test(&slug(), &named)).unwrap(), None);
+    // A test under the current config names what applying writes now.
+    let (applied, _) = got.applied(&current);
+    assert_eq!(applied.role_mapping, current.role_mapping);
+    assert_eq!(applied.client_secret.expose(), "new-secret");
+    let renamed = got.test_digest(&current).unwrap();
+    assert_eq!(
+        block_on(staging.under_test(&slug(), &renamed)).unwrap(),
+        Some(applied)
+    );
 }
 
 #[test]
