@@ -358,6 +358,12 @@ pub fn merge(
             &current.provisioning,
         ),
     };
+    let mut merged = merged;
+    // The profile's cross-field rules, as a PUT of this config would run them: they may add to
+    // it what its IdP needs (Okta's `groups` scope when the role rules read groups, which the
+    // rules kept from `current` may do). Their refusals read only the issuer and the profile,
+    // which come from one config that passed them at its PUT, so none can occur here.
+    let _ = crate::core::profile::validate(&mut merged);
     (merged, over)
 }
 

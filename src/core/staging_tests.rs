@@ -317,3 +317,37 @@ fn a_record_of_two_largest_configs_fits_the_read_cap() {
     assert!(record.len() < 100 * 1024, "{}", record.len());
     assert!(record.len() < MAX_STORED);
 }
+
+#[test]
+fn a_merged_config_gets_what_a_put_of_it_would_add() {
+    // An Okta org authorization server sends `groups` only when asked for the scope, so a PUT
+    // whose role rules read `groups` adds it (profile::okta). Staged: a move to Okta, with
+    // rules that read `department`. Since: rules that read `groups`, under the generic IdP
+    // (nothing added). The merge must not make an Okta config reading groups without the scope.
+    let base = cfg(&changed(json!({
+        "issuer": "https://idp.acme.example",
+        "role_mapping": [{"claim": "department", "value": "it", "role": "admin"}],
+    })));
+    let staged = cfg_with(
+        &changed(json!({
+            "idp": "okta",
+            "issuer": "https://acme.okta.com",
+            "client_id": "0oa2",
+            "client_secret": "okta-secret",
+            "role_mapping": [{"claim": "department", "value": "it", "role": "admin"}],
+        })),
+        Some(&base),
+    );
+    assert!(!staged.scopes.iter().any(|s| s == "groups"));
+    let current = cfg_with(
+        &changed(json!({
+            "issuer": "https://idp.acme.example",
+            "role_mapping": [{"claim": "groups", "value": "hub-admins", "role": "admin"}],
+        })),
+        Some(&base),
+    );
+    let (merged, _) = merge(&base, &staged, &current);
+    assert_eq!(merged.role_mapping, current.role_mapping);
+    assert_eq!(merged.issuer.as_str(), "https://acme.okta.com");
+    assert_eq!(merged.scopes, ["openid", "email", "profile", "groups"]);
+}
