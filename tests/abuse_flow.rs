@@ -189,6 +189,46 @@ fn an_ipv6_client_is_limited_per_64_prefix_not_per_address() {
 }
 
 #[test]
+fn under_cloudflare_pseudo_ipv4_an_ipv6_client_is_still_limited_per_64_prefix() {
+    // "Pseudo IPv4: Overwrite headers": CF-Connecting-IP is a Class E address hashed from the
+    // client's IPv6 address (a fresh one per address), CF-Connecting-IPv6 the real address.
+    let h = Harness::with_orgs();
+    real_budgets(&h);
+    let (limit, _) = LimitClass::AuthFailure.budget();
+    let guess = |pseudo: &str, v6: Option<&str>| {
+        let mut headers = vec![("authorization", "Bearer wrong")];
+        if let Some(v6) = v6 {
+            headers.push(("cf-connecting-ipv6", v6));
+        }
+        from(&h, pseudo, Method::GET, "/admin/orgs", &headers).status()
+    };
+    for i in 0..limit {
+        let pseudo = format!("240.0.{}.{}", i / 200, i % 200 + 1);
+        let v6 = format!("2001:db8:7:7::{:x}", i + 1);
+        assert_eq!(guess(&pseudo, Some(&v6)), 401, "attempt {i}");
+    }
+    assert_eq!(
+        guess("250.1.2.3", Some("2001:db8:7:7:aaaa::1")),
+        429,
+        "the same /64 behind another pseudo address"
+    );
+    assert_eq!(
+        guess("250.1.2.4", Some("2001:db8:7:8::1")),
+        401,
+        "another /64"
+    );
+    // A real IPv4 client cannot choose its key by sending the header: its address counts.
+    for i in 0..limit {
+        assert_eq!(
+            guess("198.51.100.77", Some(&format!("2001:db8:9:{i:x}::1"))),
+            401,
+            "attempt {i}"
+        );
+    }
+    assert_eq!(guess("198.51.100.77", Some("2001:db8:a::1")), 429);
+}
+
+#[test]
 fn own_pages_carry_hsts_coop_corp_and_the_production_csp() {
     let h = Harness::with_orgs();
     for path in ["/", "/nope", "/sso/me", "/admin"] {

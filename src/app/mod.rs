@@ -247,22 +247,41 @@ pub struct App<'a, S, H, V> {
 /// home line or VM), and any host in it may pick any of its 2^64 addresses (RFC 8981), so a key
 /// per address would give one client an unlimited budget. IPv4 (and IPv4-mapped) addresses
 /// count whole.
+///
+/// Cloudflare's "Pseudo IPv4: Overwrite headers" puts a Class E address (240.0.0.0/4), hashed
+/// from the client's IPv6 address, in `CF-Connecting-IP` and the real one in
+/// `CF-Connecting-IPv6`: one per IPv6 address, so again one fresh budget per address. Only
+/// then, with an address no real IPv4 client has, is `CF-Connecting-IPv6` read (and counted by
+/// its /64); otherwise a client could pick its own key by sending that header.
 pub(crate) fn client_key(req: &Request) -> std::borrow::Cow<'_, str> {
     use std::borrow::Cow;
-    let Some(ip) = req
-        .header("cf-connecting-ip")
-        .map(str::trim)
-        .filter(|ip| !ip.is_empty() && ip.len() <= 64)
-    else {
+    let address = |name: &str| {
+        req.header(name)
+            .map(str::trim)
+            .filter(|ip| !ip.is_empty() && ip.len() <= 64)
+    };
+    let Some(ip) = address("cf-connecting-ip") else {
         return Cow::Borrowed("unknown");
     };
+    let per_64 = |v6: std::net::Ipv6Addr| {
+        let s = v6.segments();
+        format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+    };
+    if let Ok(v4) = ip.parse::<std::net::Ipv4Addr>() {
+        let pseudo = v4.octets()[0] >= 240 && !v4.is_broadcast();
+        if let Some(real) = address("cf-connecting-ipv6")
+            .filter(|_| pseudo)
+            .and_then(|v6| v6.parse::<std::net::Ipv6Addr>().ok())
+            .filter(|v6| v6.to_ipv4_mapped().is_none())
+        {
+            return Cow::Owned(per_64(real));
+        }
+        return Cow::Borrowed(ip);
+    }
     match ip.parse::<std::net::Ipv6Addr>() {
         Ok(v6) => match v6.to_ipv4_mapped() {
             Some(v4) => Cow::Owned(v4.to_string()),
-            None => {
-                let s = v6.segments();
-                Cow::Owned(format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3]))
-            }
+            None => Cow::Owned(per_64(v6)),
         },
         Err(_) => Cow::Borrowed(ip),
     }
