@@ -374,6 +374,16 @@ pub(super) async fn release<S: KvStore, H, V>(
     let actor = super::admin_auth::for_org(app, req, slug).await?;
     existing_org(app, slug).await?;
     let domain = parse_release_domain(raw)?;
+    // Routing goes first, the claim after: a failed KV write then leaves the claim (still
+    // verified, still routing, re-checked by the cron) and a retry finishes the job. The other
+    // order left a released claim whose routing nothing would ever remove (the cron re-checks
+    // only verified claims, a retry found no claim). Idempotent: for a domain this org does
+    // not hold it writes nothing (`set_verified` never touches another org's routing).
+    let routing = OrgDirectory::new(&app.store)
+        .set_verified(slug, &domain, false)
+        .await;
+    app.state.orgs.forget(slug);
+    routing?;
     let cmd = Command::Release {
         org: slug.clone(),
         domain: domain.clone(),
@@ -385,10 +395,6 @@ pub(super) async fn release<S: KvStore, H, V>(
     if claims.is_empty() {
         return Err(no_claim(&domain));
     }
-    OrgDirectory::new(&app.store)
-        .set_verified(slug, &domain, false)
-        .await?;
-    app.state.orgs.forget(slug);
     let detail = json!({ "domain": domain.as_str() });
     super::admin_members::record_event(app, &actor, slug, "org.domain.released", detail).await;
     Ok(with_body(
