@@ -607,3 +607,66 @@ fn a_release_whose_routing_write_fails_leaves_no_routing_behind() {
     assert_eq!(t.routes_to("acme.dev"), None);
     assert_eq!(t.registry_claim("acme", "acme.dev"), None);
 }
+
+impl T {
+    /// The cron's re-check, through [`T::app_writes_fail`].
+    fn recheck_writes_fail(&self) -> crate::app::RecheckReport {
+        block_on(
+            self.app_writes_fail()
+                .recheck_domains(crate::core::domains::RECHECKS_PER_RUN),
+        )
+        .unwrap()
+    }
+}
+
+#[test]
+fn an_unverify_whose_routing_write_fails_is_retried_not_forgotten() {
+    // The last miss's KV write fails (a KV outage, or the per-key write limit an org admin
+    // saving the config at that moment can cause): the domain must not route on for good.
+    let t = T::new();
+    let v = t.claim("acme", "acme.dev");
+    t.doh.set("acme.dev", Dns::Txt(vec![v.clone()]));
+    assert_eq!(t.verify("acme", "acme.dev").1["status"], "verified");
+    t.doh.clear("acme.dev");
+    for _ in 1..MISSES_TO_UNVERIFY {
+        t.clock.advance(1800);
+        assert_eq!(t.recheck().misses, 1);
+    }
+    t.clock.advance(1800);
+    let r = t.recheck_writes_fail();
+    assert_eq!(r.errors, 1, "{r:?}");
+    // Routing and the registry agree: still verified and routing, or neither.
+    let claim = t.registry_claim("acme", "acme.dev").unwrap();
+    assert_eq!(
+        claim.is_verified(),
+        t.routes_to("acme.dev").is_some(),
+        "{claim:?}"
+    );
+    // The next run finishes the job.
+    t.clock.advance(1800);
+    t.recheck();
+    assert_eq!(t.routes_to("acme.dev"), None);
+    assert!(!t.registry_claim("acme", "acme.dev").unwrap().is_verified());
+    let (_, org) = t.json(Method::GET, "/admin/orgs/acme");
+    assert_eq!(org.get("verified_domains"), None, "{org}");
+
+    // The same through a manual verify that meets the last miss.
+    t.doh.set("acme.dev", Dns::Txt(vec![v]));
+    assert_eq!(t.verify("acme", "acme.dev").1["status"], "verified");
+    t.doh.clear("acme.dev");
+    for _ in 1..MISSES_TO_UNVERIFY {
+        assert_eq!(t.verify("acme", "acme.dev").1["check"], "nxdomain");
+    }
+    let r = t.send_writes_fail(Method::POST, "/admin/orgs/acme/domains/acme.dev/verify");
+    assert!(r.status().is_server_error(), "{}", r.status());
+    let claim = t.registry_claim("acme", "acme.dev").unwrap();
+    assert_eq!(
+        claim.is_verified(),
+        t.routes_to("acme.dev").is_some(),
+        "{claim:?}"
+    );
+    // A retried verify (or the next cron run) finishes it.
+    let (s, v) = t.verify("acme", "acme.dev");
+    assert_eq!((s, v["status"].as_str()), (200, Some("unverified")));
+    assert_eq!(t.routes_to("acme.dev"), None);
+}
