@@ -16,7 +16,7 @@ use super::{App, Body, Request, Response};
 use crate::core::directory::{DirectoryError, OrgDirectory};
 use crate::core::domains::doh::{doh_request, parse_doh_answer, DohAnswer, MAX_DOH_BODY};
 use crate::core::domains::public::is_public_mail_domain;
-use crate::core::domains::{Change, Claim, Command, DnsCheck, Refusal, Reply};
+use crate::core::domains::{Change, Claim, Command, DnsCheck, Refusal, Reply, MISSES_TO_UNVERIFY};
 use crate::core::email::EmailDomain;
 use crate::core::http::HttpClient;
 use crate::core::ledger::{AuditEvent, AuditMeta, Command as LedgerCommand};
@@ -125,9 +125,22 @@ impl<S: KvStore, H: HttpClient, V> App<'_, S, H, V> {
         result.map(|_| ())
     }
 
+    /// Takes `claim`'s domain out of routing ahead of the registry's record of the miss that
+    /// unverifies it ([`would_unverify`]). In that order, a failed KV write leaves the claim
+    /// verified in the registry (re-checked by the next cron run, which tries again) instead of
+    /// unverified there while KV still routes it: the cron never re-checks an unverified claim,
+    /// so that routing would have outlived the loss of the DNS proof for good.
+    async fn stop_routing_first(&self, claim: &Claim) -> Result<(), DirectoryError> {
+        let result = OrgDirectory::new(&self.store)
+            .set_verified(&claim.org, &claim.domain, false)
+            .await;
+        self.state.orgs.forget(&claim.org);
+        result.map(|_| ())
+    }
+
     /// Re-checks up to `limit` verified claims, least recently checked first (the cron
     /// trigger's job): each is asked of DNS and recorded; a claim that reaches
-    /// [`crate::core::domains::MISSES_TO_UNVERIFY`] misses stops routing. One claim's failure
+    /// [`MISSES_TO_UNVERIFY`] misses stops routing. One claim's failure
     /// does not stop the others.
     pub async fn recheck_domains(&self, limit: usize) -> Result<RecheckReport, AppError> {
         let claims = match self.registry.call(Command::Due { limit }).await? {
@@ -138,6 +151,16 @@ impl<S: KvStore, H: HttpClient, V> App<'_, S, H, V> {
         for claim in claims {
             let answer = self.check_dns(&claim).await;
             report.checked += 1;
+            if would_unverify(&claim, answer.check) {
+                if let Err(e) = self.stop_routing_first(&claim).await {
+                    self.log.line(&format!(
+                        "domain routing domain={} org={}: {e}",
+                        claim.domain, claim.org
+                    ));
+                    report.errors += 1;
+                    continue;
+                }
+            }
             let cmd = Command::Record {
                 org: claim.org.clone(),
                 domain: claim.domain.clone(),
@@ -199,6 +222,12 @@ impl<S: KvStore, H: HttpClient, V> App<'_, S, H, V> {
         }
         Ok(report)
     }
+}
+
+/// Whether recording `check` makes the verified `claim` unverified (its
+/// [`MISSES_TO_UNVERIFY`]th consecutive miss), as [`crate::core::domains::Registry`] decides.
+fn would_unverify(claim: &Claim, check: DnsCheck) -> bool {
+    claim.is_verified() && check.is_miss() && claim.misses.saturating_add(1) >= MISSES_TO_UNVERIFY
 }
 
 /// What one re-check run did.
@@ -324,6 +353,9 @@ pub(super) async fn verify<S: KvStore, H: HttpClient, V>(
         }
     }
     let answer = app.check_dns(&claim).await;
+    if would_unverify(&claim, answer.check) {
+        app.stop_routing_first(&claim).await?;
+    }
     let cmd = Command::Record {
         org: slug.clone(),
         domain: domain.clone(),
@@ -374,6 +406,16 @@ pub(super) async fn release<S: KvStore, H, V>(
     let actor = super::admin_auth::for_org(app, req, slug).await?;
     existing_org(app, slug).await?;
     let domain = parse_release_domain(raw)?;
+    // Routing goes first, the claim after: a failed KV write then leaves the claim (still
+    // verified, still routing, re-checked by the cron) and a retry finishes the job. The other
+    // order left a released claim whose routing nothing would ever remove (the cron re-checks
+    // only verified claims, a retry found no claim). Idempotent: for a domain this org does
+    // not hold it writes nothing (`set_verified` never touches another org's routing).
+    let routing = OrgDirectory::new(&app.store)
+        .set_verified(slug, &domain, false)
+        .await;
+    app.state.orgs.forget(slug);
+    routing?;
     let cmd = Command::Release {
         org: slug.clone(),
         domain: domain.clone(),
@@ -385,10 +427,6 @@ pub(super) async fn release<S: KvStore, H, V>(
     if claims.is_empty() {
         return Err(no_claim(&domain));
     }
-    OrgDirectory::new(&app.store)
-        .set_verified(slug, &domain, false)
-        .await?;
-    app.state.orgs.forget(slug);
     let detail = json!({ "domain": domain.as_str() });
     super::admin_members::record_event(app, &actor, slug, "org.domain.released", detail).await;
     Ok(with_body(

@@ -504,3 +504,169 @@ impl App<'_, &MemoryStore<&'static FixedClock>, &FakeDoh, NativeVerifier> {
         block_on(self.recheck_domains(5))
     }
 }
+
+/// The test store with its writes failing (reads work), as a KV write refused at the
+/// per-key write rate or a KV outage mid-request leaves things.
+struct WritesFail<'a>(&'a MemoryStore<&'static FixedClock>);
+
+impl crate::core::store::KvStore for WritesFail<'_> {
+    async fn get(&self, key: &str) -> Result<Option<String>, crate::core::store::StoreError> {
+        crate::core::store::KvStore::get(self.0, key).await
+    }
+    async fn put(
+        &self,
+        _key: &str,
+        _value: &str,
+        _ttl: Option<u64>,
+    ) -> Result<(), crate::core::store::StoreError> {
+        Err(crate::core::store::StoreError(
+            "injected write failure".into(),
+        ))
+    }
+    async fn delete(&self, _key: &str) -> Result<(), crate::core::store::StoreError> {
+        Err(crate::core::store::StoreError(
+            "injected write failure".into(),
+        ))
+    }
+    async fn list(
+        &self,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, crate::core::store::StoreError> {
+        crate::core::store::KvStore::list(self.0, prefix, limit).await
+    }
+}
+
+impl T {
+    /// The app over the same state, but every KV write fails.
+    fn app_writes_fail(&self) -> App<'_, WritesFail<'_>, &FakeDoh, NativeVerifier> {
+        App {
+            config: &self.config,
+            store: WritesFail(&self.store),
+            http: &self.doh,
+            verifier: NativeVerifier,
+            clock: self.clock,
+            random: &self.random,
+            log: &self.log,
+            state: &self.state,
+            ledger: &self.ledger,
+            registry: &self.registry,
+            limits: &crate::core::ratelimit::NoLimits,
+        }
+    }
+
+    /// `send`, through [`T::app_writes_fail`].
+    fn send_writes_fail(&self, method: Method, path: &str) -> Response {
+        let req = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .header("accept", "application/json")
+            .body(Body::Empty)
+            .unwrap();
+        block_on(self.app_writes_fail().handle(req))
+    }
+
+    /// The registry's claim of `org` on `domain`, if any.
+    fn registry_claim(&self, org: &str, domain: &str) -> Option<crate::core::domains::Claim> {
+        let cmd = crate::core::domains::Command::Get {
+            org: crate::core::org::OrgSlug::parse(org).unwrap(),
+            domain: EmailDomain::parse(domain).unwrap(),
+        };
+        match self.registry.call_now(cmd).unwrap() {
+            crate::core::domains::Reply::Found { claim } => claim,
+            r => panic!("{r:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_release_whose_routing_write_fails_leaves_no_routing_behind() {
+    // The registry and KV must never end up with a domain routing to an org that holds no
+    // verified claim on it: nothing (no re-check, no retry) would ever take that routing away.
+    let t = T::new();
+    let v = t.claim("acme", "acme.dev");
+    t.doh.set("acme.dev", Dns::Txt(vec![v]));
+    assert_eq!(t.verify("acme", "acme.dev").1["status"], "verified");
+    // The KV write of the release fails: the DELETE fails ...
+    let r = t.send_writes_fail(Method::DELETE, "/admin/orgs/acme/domains/acme.dev");
+    assert!(r.status().is_server_error(), "{}", r.status());
+    // ... and leaves a consistent state: the claim is still there (so it still routes) ...
+    assert_eq!(t.routes_to("acme.dev").as_deref(), Some("acme"));
+    assert!(
+        t.registry_claim("acme", "acme.dev")
+            .is_some_and(|c| c.is_verified()),
+        "routing without a verified claim"
+    );
+    // ... and a retry completes the release.
+    assert_eq!(
+        t.send(Method::DELETE, "/admin/orgs/acme/domains/acme.dev", None)
+            .status(),
+        204
+    );
+    assert_eq!(t.routes_to("acme.dev"), None);
+    assert_eq!(t.registry_claim("acme", "acme.dev"), None);
+}
+
+impl T {
+    /// The cron's re-check, through [`T::app_writes_fail`].
+    fn recheck_writes_fail(&self) -> crate::app::RecheckReport {
+        block_on(
+            self.app_writes_fail()
+                .recheck_domains(crate::core::domains::RECHECKS_PER_RUN),
+        )
+        .unwrap()
+    }
+}
+
+#[test]
+fn an_unverify_whose_routing_write_fails_is_retried_not_forgotten() {
+    // The last miss's KV write fails (a KV outage, or the per-key write limit an org admin
+    // saving the config at that moment can cause): the domain must not route on for good.
+    let t = T::new();
+    let v = t.claim("acme", "acme.dev");
+    t.doh.set("acme.dev", Dns::Txt(vec![v.clone()]));
+    assert_eq!(t.verify("acme", "acme.dev").1["status"], "verified");
+    t.doh.clear("acme.dev");
+    for _ in 1..MISSES_TO_UNVERIFY {
+        t.clock.advance(1800);
+        assert_eq!(t.recheck().misses, 1);
+    }
+    t.clock.advance(1800);
+    let r = t.recheck_writes_fail();
+    assert_eq!(r.errors, 1, "{r:?}");
+    // Routing and the registry agree: still verified and routing, or neither.
+    let claim = t.registry_claim("acme", "acme.dev").unwrap();
+    assert_eq!(
+        claim.is_verified(),
+        t.routes_to("acme.dev").is_some(),
+        "{claim:?}"
+    );
+    // The next run finishes the job.
+    t.clock.advance(1800);
+    t.recheck();
+    assert_eq!(t.routes_to("acme.dev"), None);
+    assert!(!t.registry_claim("acme", "acme.dev").unwrap().is_verified());
+    let (_, org) = t.json(Method::GET, "/admin/orgs/acme");
+    assert_eq!(org.get("verified_domains"), None, "{org}");
+
+    // The same through a manual verify that meets the last miss.
+    t.doh.set("acme.dev", Dns::Txt(vec![v]));
+    assert_eq!(t.verify("acme", "acme.dev").1["status"], "verified");
+    t.doh.clear("acme.dev");
+    for _ in 1..MISSES_TO_UNVERIFY {
+        assert_eq!(t.verify("acme", "acme.dev").1["check"], "nxdomain");
+    }
+    let r = t.send_writes_fail(Method::POST, "/admin/orgs/acme/domains/acme.dev/verify");
+    assert!(r.status().is_server_error(), "{}", r.status());
+    let claim = t.registry_claim("acme", "acme.dev").unwrap();
+    assert_eq!(
+        claim.is_verified(),
+        t.routes_to("acme.dev").is_some(),
+        "{claim:?}"
+    );
+    // A retried verify (or the next cron run) finishes it.
+    let (s, v) = t.verify("acme", "acme.dev");
+    assert_eq!((s, v["status"].as_str()), (200, Some("unverified")));
+    assert_eq!(t.routes_to("acme.dev"), None);
+}

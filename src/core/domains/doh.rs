@@ -59,6 +59,8 @@ struct Json {
     status: u16,
     #[serde(rename = "AD", default)]
     ad: bool,
+    #[serde(rename = "TC", default)]
+    tc: bool,
     #[serde(rename = "Answer", default)]
     answer: Vec<Record>,
 }
@@ -97,6 +99,11 @@ pub fn parse_doh_answer(resp: &HttpResponse, domain: &EmailDomain, expected: &st
         dnssec: json.ad,
         detail: None,
     };
+    // TC (RFC 1035 4.1.1): the answer may hold part of the RRset only, which is not to be
+    // used as a whole (RFC 2181 9): neither a proof nor a miss.
+    if json.tc {
+        return failure("DoH answer truncated (TC)");
+    }
     match json.status {
         0 => {}
         2 => return with(DnsCheck::ServFail),
@@ -128,6 +135,10 @@ pub fn parse_doh_answer(resp: &HttpResponse, domain: &EmailDomain, expected: &st
         if let Some(value) = txt_value(&r.data) {
             found |= ct_eq(value.as_bytes(), expected.as_bytes());
         }
+    }
+    if !found && json.answer.len() > MAX_RECORDS {
+        // The value may be among the records not looked at: no miss.
+        return failure(format!("DoH answer has more than {MAX_RECORDS} records"));
     }
     with(match (found, seen_txt) {
         (true, _) => DnsCheck::Verified,
@@ -302,6 +313,36 @@ mod tests {
         let refused = answer(json!({"Status": 5}));
         assert_eq!(refused.check, DnsCheck::DohFailure);
         assert!(refused.detail.unwrap().contains('5'));
+    }
+
+    #[test]
+    fn a_truncated_answer_is_no_answer() {
+        // TC (RFC 1035 4.1.1): the answer section may hold part of the RRset only, which
+        // RFC 2181 9 says must not be used as a whole. A missing value there is no miss (three
+        // would unverify a domain whose record is in place), and a partial RRset proves nothing.
+        for answer_records in [
+            json!([]),
+            json!([txt("_edge-sso-challenge.acme.com.", "\"v=spf1 -all\"")]),
+            json!([txt(
+                "_edge-sso-challenge.acme.com.",
+                "\"edge-sso-verify=abc123\""
+            )]),
+        ] {
+            let a = answer(json!({"Status": 0, "TC": true, "Answer": answer_records}));
+            assert_eq!(a.check, DnsCheck::DohFailure, "{answer_records}");
+            assert!(a.detail.unwrap().contains("truncated"));
+        }
+        // More records than are looked at: the value may be among those left out.
+        let mut many: Vec<_> = (0..MAX_RECORDS)
+            .map(|i| txt("_edge-sso-challenge.acme.com.", &format!("\"other-{i}\"")))
+            .collect();
+        many.push(txt(
+            "_edge-sso-challenge.acme.com.",
+            "\"edge-sso-verify=abc123\"",
+        ));
+        let a = answer(json!({"Status": 0, "Answer": many}));
+        assert_ne!(a.check, DnsCheck::WrongValue);
+        assert!(!a.check.is_miss());
     }
 
     #[test]

@@ -92,7 +92,8 @@ pub enum DnsCheck {
     /// The resolver could not resolve the name (RCODE 2): says nothing about the record.
     #[serde(rename = "servfail")]
     ServFail,
-    /// The DoH endpoint failed (unreachable, timeout, non-200, unreadable, other RCODE).
+    /// The DoH endpoint failed (unreachable, timeout, non-200, unreadable, other RCODE), or its
+    /// answer was truncated (TC, or more records than are looked at): says nothing either.
     #[serde(rename = "doh_failure")]
     DohFailure,
 }
