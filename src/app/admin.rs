@@ -348,7 +348,8 @@ async fn staged_route<S: KvStore, H: HttpClient, V: SignatureVerifier>(
         // What the staging change changed, on top of the config as it stands now: changes made
         // since staging (the operator's, another admin's) are kept. Staged before bases were
         // kept: applied whole, as then, with the domains as they are now.
-        let (cfg, overridden) = staged_cfg.applied(&existing);
+        let (mut cfg, overridden) = staged_cfg.applied(&existing);
+        super::admin_domains::keep_proven_domains(app, &mut cfg).await?;
         let changes = settings_changes(Some(&existing), &cfg);
         let body = cfg.redacted_json();
         dir.put(cfg).await?;
@@ -396,7 +397,11 @@ async fn put<S: KvStore, H: HttpClient, V: SignatureVerifier>(
         );
     }
     // Validation is pure: a body that fails it writes nothing.
-    let cfg = OrgConfig::from_admin_json(slug, body, &app.config.idp_policy, existing.as_ref())?;
+    let mut cfg =
+        OrgConfig::from_admin_json(slug, body, &app.config.idp_policy, existing.as_ref())?;
+    // The DNS-proven domains come with the stored config, as read from KV: only those the
+    // registry still holds as verified are written back.
+    super::admin_domains::keep_proven_domains(app, &mut cfg).await?;
     // A new issuer or client id gets a new secret in the same request: the stored secret is
     // never sent to a token endpoint it was not issued for.
     if let Some(old) = &existing {

@@ -243,6 +243,35 @@ pub struct RecheckReport {
     pub errors: usize,
 }
 
+/// Keeps of `cfg.verified_domains` only the domains the registry holds as verified claims of
+/// `cfg`'s org. The list in a config comes from a KV read, which may lag a release or an
+/// unverify by KV's propagation time; written back as read, it would route a domain whose DNS
+/// proof is gone, and nothing would ever take that routing out again (the cron re-checks only
+/// verified claims). The registry is the claims' one writer, strongly consistent. Nothing is
+/// added here: a claim verified in the registry whose routing write failed is completed by its
+/// own retry, not by an unrelated save. No registry call for a config with no such domains.
+pub(super) async fn keep_proven_domains<S: KvStore, H, V>(
+    app: &App<'_, S, H, V>,
+    cfg: &mut crate::core::org::OrgConfig,
+) -> Result<(), AppError> {
+    if cfg.verified_domains.is_empty() {
+        return Ok(());
+    }
+    let claims = match app
+        .registry
+        .call(Command::List {
+            org: cfg.slug.clone(),
+        })
+        .await?
+    {
+        Reply::Claims { claims } => claims,
+        r => return Err(odd_reply(r)),
+    };
+    cfg.verified_domains
+        .retain(|d| claims.iter().any(|c| c.domain == *d && c.is_verified()));
+    Ok(())
+}
+
 /// `GET /admin/orgs/{slug}/domains`: the org's claims, then the operator's `domains` that are
 /// not claimed (`"source":"operator"`, verified by the operator's word).
 pub(super) async fn list<S: KvStore, H, V>(
