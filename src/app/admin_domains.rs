@@ -114,13 +114,17 @@ impl<S: KvStore, H: HttpClient, V> App<'_, S, H, V> {
     /// Makes the directory follow the registry's verdict on `claim`.
     async fn sync_routing(&self, claim: &Claim, change: Change) -> Result<(), DirectoryError> {
         let dir = OrgDirectory::new(&self.store);
-        let result = if claim.is_verified() {
-            dir.set_verified(&claim.org, &claim.domain, true).await
+        let verified = if claim.is_verified() {
+            true
         } else if change == Change::Unverified {
-            dir.set_verified(&claim.org, &claim.domain, false).await
+            false
         } else {
             return Ok(());
         };
+        let proven = proven(self, &claim.org).await?;
+        let result = dir
+            .set_verified(&claim.org, &claim.domain, verified, &proven)
+            .await;
         self.state.orgs.forget(&claim.org);
         result.map(|_| ())
     }
@@ -131,8 +135,9 @@ impl<S: KvStore, H: HttpClient, V> App<'_, S, H, V> {
     /// unverified there while KV still routes it: the cron never re-checks an unverified claim,
     /// so that routing would have outlived the loss of the DNS proof for good.
     async fn stop_routing_first(&self, claim: &Claim) -> Result<(), DirectoryError> {
+        let proven = proven(self, &claim.org).await?;
         let result = OrgDirectory::new(&self.store)
-            .set_verified(&claim.org, &claim.domain, false)
+            .set_verified(&claim.org, &claim.domain, false, &proven)
             .await;
         self.state.orgs.forget(&claim.org);
         result.map(|_| ())
@@ -243,6 +248,28 @@ pub struct RecheckReport {
     pub errors: usize,
 }
 
+/// The domains the registry holds as `org`'s verified claims: what may stay in its config's
+/// `verified_domains` whatever a KV read of that config says.
+async fn proven<S, H, V>(
+    app: &App<'_, S, H, V>,
+    org: &OrgSlug,
+) -> Result<Vec<EmailDomain>, StoreError> {
+    match app
+        .registry
+        .call(Command::List { org: org.clone() })
+        .await?
+    {
+        Reply::Claims { claims } => Ok(claims
+            .into_iter()
+            .filter(Claim::is_verified)
+            .map(|c| c.domain)
+            .collect()),
+        _ => Err(StoreError(
+            "the domain registry answered out of turn".into(),
+        )),
+    }
+}
+
 /// Keeps of `cfg.verified_domains` only the domains the registry holds as verified claims of
 /// `cfg`'s org. The list in a config comes from a KV read, which may lag a release or an
 /// unverify by KV's propagation time; written back as read, it would route a domain whose DNS
@@ -257,18 +284,8 @@ pub(super) async fn keep_proven_domains<S: KvStore, H, V>(
     if cfg.verified_domains.is_empty() {
         return Ok(());
     }
-    let claims = match app
-        .registry
-        .call(Command::List {
-            org: cfg.slug.clone(),
-        })
-        .await?
-    {
-        Reply::Claims { claims } => claims,
-        r => return Err(odd_reply(r)),
-    };
-    cfg.verified_domains
-        .retain(|d| claims.iter().any(|c| c.domain == *d && c.is_verified()));
+    let proven = proven(app, &cfg.slug).await?;
+    cfg.verified_domains.retain(|d| proven.contains(d));
     Ok(())
 }
 
@@ -440,8 +457,9 @@ pub(super) async fn release<S: KvStore, H, V>(
     // order left a released claim whose routing nothing would ever remove (the cron re-checks
     // only verified claims, a retry found no claim). Idempotent: for a domain this org does
     // not hold it writes nothing (`set_verified` never touches another org's routing).
+    let proven = proven(app, slug).await?;
     let routing = OrgDirectory::new(&app.store)
-        .set_verified(slug, &domain, false)
+        .set_verified(slug, &domain, false, &proven)
         .await;
     app.state.orgs.forget(slug);
     routing?;

@@ -718,3 +718,33 @@ fn a_save_from_a_stale_read_does_not_bring_back_a_released_domain() {
     );
     assert_eq!(t.routes_to("acme.net").as_deref(), Some("acme"));
 }
+
+#[test]
+fn a_verify_from_a_stale_read_does_not_list_a_released_domain_again() {
+    // The routing write of a verify is a read-modify-write of the org config: read before an
+    // earlier release had propagated, it must not write the released domain back.
+    use crate::core::store::KvStore;
+    let t = T::new();
+    let v = t.claim("acme", "acme.dev");
+    t.doh.set("acme.dev", Dns::Txt(vec![v]));
+    assert_eq!(t.verify("acme", "acme.dev").1["status"], "verified");
+    let stale = block_on(KvStore::get(&t.store, "org:acme"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        t.send(Method::DELETE, "/admin/orgs/acme/domains/acme.dev", None)
+            .status(),
+        204
+    );
+    block_on(KvStore::put(&t.store, "org:acme", &stale, None)).unwrap();
+    t.state
+        .orgs
+        .forget(&crate::core::org::OrgSlug::parse("acme").unwrap());
+    let w = t.claim("acme", "acme.net");
+    t.doh.set("acme.net", Dns::Txt(vec![w]));
+    assert_eq!(t.verify("acme", "acme.net").1["status"], "verified");
+    let (_, org) = t.json(Method::GET, "/admin/orgs/acme");
+    assert_eq!(org["verified_domains"], json!(["acme.net"]), "{org}");
+    assert_eq!(t.routes_to("acme.dev"), None);
+    assert_eq!(t.routes_to("acme.net").as_deref(), Some("acme"));
+}

@@ -283,15 +283,26 @@ impl<S: KvStore> OrgDirectory<S> {
     /// nowhere until the config lists the domain), then the config. Removing writes the config
     /// first (routing stops at once), then deletes the index entry if it is still ours and the
     /// operator's `domains` do not list the domain too.
+    ///
+    /// `proven` is what the domain registry (the claims' one writer) holds as `slug`'s verified
+    /// claims. Of the other domains in the stored `verified_domains` only those are written
+    /// back: the config was read from KV, and a read that predates a release or an unverify
+    /// (KV's propagation time) would otherwise list that domain again.
     pub async fn set_verified(
         &self,
         slug: &OrgSlug,
         domain: &EmailDomain,
         verified: bool,
+        proven: &[EmailDomain],
     ) -> Result<bool, DirectoryError> {
         let Some(mut config) = self.get(slug).await? else {
             return Ok(false);
         };
+        let as_read = config.verified_domains.len();
+        config
+            .verified_domains
+            .retain(|d| d == domain || proven.contains(d));
+        let pruned = config.verified_domains.len() != as_read;
         let listed = config.verified_domains.contains(domain);
         if verified {
             match self.index(domain).await? {
@@ -318,11 +329,15 @@ impl<S: KvStore> OrgDirectory<S> {
             }
             if !listed {
                 config.verified_domains.push(domain.clone());
+            }
+            if !listed || pruned {
                 self.write_config(&config).await?;
             }
         } else {
             if listed {
                 config.verified_domains.retain(|d| d != domain);
+            }
+            if listed || pruned {
                 self.write_config(&config).await?;
             }
             if !config.lists_domain(domain) {
@@ -702,14 +717,14 @@ mod tests {
         let d = OrgDirectory::new(&store);
         block_on(d.put(config("acme", &["acme.com"]))).unwrap();
         block_on(d.put(config("other", &["other.com"]))).unwrap();
-        assert!(block_on(d.set_verified(&slug("acme"), &dom("acme.dev"), true)).unwrap());
+        assert!(block_on(d.set_verified(&slug("acme"), &dom("acme.dev"), true, &[])).unwrap());
         assert_eq!(routes_to(&d, "acme.dev").as_deref(), Some("acme"));
         assert_eq!(
             block_on(d.owner_of(&dom("acme.dev"))).unwrap(),
             Some(slug("acme"))
         );
         // Idempotent, and kept by an admin put of the config (which keeps verified_domains).
-        assert!(block_on(d.set_verified(&slug("acme"), &dom("acme.dev"), true)).unwrap());
+        assert!(block_on(d.set_verified(&slug("acme"), &dom("acme.dev"), true, &[])).unwrap());
         let mut c = config("acme", &["acme.com"]);
         c.verified_domains = block_on(d.get(&slug("acme")))
             .unwrap()
@@ -727,22 +742,22 @@ mod tests {
         // Nor can DNS take an operator-listed one.
         let before = store.snapshot();
         assert_eq!(
-            block_on(d.set_verified(&slug("acme"), &dom("other.com"), true)),
+            block_on(d.set_verified(&slug("acme"), &dom("other.com"), true, &[])),
             Err(DirectoryError::DomainClaimed {
                 domain: dom("other.com")
             })
         );
         assert_eq!(store.snapshot(), before);
         // Unverified: routing stops, the index entry goes.
-        assert!(block_on(d.set_verified(&slug("acme"), &dom("acme.dev"), false)).unwrap());
+        assert!(block_on(d.set_verified(&slug("acme"), &dom("acme.dev"), false, &[])).unwrap());
         assert_eq!(routes_to(&d, "acme.dev"), None);
         assert_eq!(block_on(store.get("domain:acme.dev")).unwrap(), None);
         // A domain both listed by the operator and DNS-verified keeps routing when unverified.
-        block_on(d.set_verified(&slug("acme"), &dom("acme.com"), true)).unwrap();
-        block_on(d.set_verified(&slug("acme"), &dom("acme.com"), false)).unwrap();
+        block_on(d.set_verified(&slug("acme"), &dom("acme.com"), true, &[])).unwrap();
+        block_on(d.set_verified(&slug("acme"), &dom("acme.com"), false, &[])).unwrap();
         assert_eq!(routes_to(&d, "acme.com").as_deref(), Some("acme"));
         // An org that is gone: nothing to do.
-        assert!(!block_on(d.set_verified(&slug("ghost"), &dom("g.com"), true)).unwrap());
+        assert!(!block_on(d.set_verified(&slug("ghost"), &dom("g.com"), true, &[])).unwrap());
         assert_eq!(block_on(store.get("domain:g.com")).unwrap(), None);
     }
 
@@ -752,7 +767,7 @@ mod tests {
         let store = MemoryStore::new(&clock);
         let d = OrgDirectory::new(&store);
         block_on(d.put(config("acme", &["acme.com"]))).unwrap();
-        block_on(d.set_verified(&slug("acme"), &dom("acme.dev"), true)).unwrap();
+        block_on(d.set_verified(&slug("acme"), &dom("acme.dev"), true, &[])).unwrap();
         // A put that drops nothing keeps it; the org's deletion removes its entry.
         assert!(block_on(d.delete(&slug("acme"))).unwrap());
         assert_eq!(routes_to(&d, "acme.dev"), None);
