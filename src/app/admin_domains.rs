@@ -121,9 +121,10 @@ impl<S: KvStore, H: HttpClient, V> App<'_, S, H, V> {
         } else {
             return Ok(());
         };
-        let proven = proven(self, &claim.org).await?;
         let result = dir
-            .set_verified(&claim.org, &claim.domain, verified, &proven)
+            .set_verified(&claim.org, &claim.domain, verified, async || {
+                proven(self, &claim.org).await
+            })
             .await;
         self.state.orgs.forget(&claim.org);
         result.map(|_| ())
@@ -135,9 +136,10 @@ impl<S: KvStore, H: HttpClient, V> App<'_, S, H, V> {
     /// unverified there while KV still routes it: the cron never re-checks an unverified claim,
     /// so that routing would have outlived the loss of the DNS proof for good.
     async fn stop_routing_first(&self, claim: &Claim) -> Result<(), DirectoryError> {
-        let proven = proven(self, &claim.org).await?;
         let result = OrgDirectory::new(&self.store)
-            .set_verified(&claim.org, &claim.domain, false, &proven)
+            .set_verified(&claim.org, &claim.domain, false, async || {
+                proven(self, &claim.org).await
+            })
             .await;
         self.state.orgs.forget(&claim.org);
         result.map(|_| ())
@@ -457,9 +459,8 @@ pub(super) async fn release<S: KvStore, H, V>(
     // order left a released claim whose routing nothing would ever remove (the cron re-checks
     // only verified claims, a retry found no claim). Idempotent: for a domain this org does
     // not hold it writes nothing (`set_verified` never touches another org's routing).
-    let proven = proven(app, slug).await?;
     let routing = OrgDirectory::new(&app.store)
-        .set_verified(slug, &domain, false, &proven)
+        .set_verified(slug, &domain, false, async || proven(app, slug).await)
         .await;
     app.state.orgs.forget(slug);
     routing?;

@@ -284,26 +284,22 @@ impl<S: KvStore> OrgDirectory<S> {
     /// first (routing stops at once), then deletes the index entry if it is still ours and the
     /// operator's `domains` do not list the domain too.
     ///
-    /// `proven` is what the domain registry (the claims' one writer) holds as `slug`'s verified
-    /// claims. Of the other domains in the stored `verified_domains` only those are written
-    /// back: the config was read from KV, and a read that predates a release or an unverify
-    /// (KV's propagation time) would otherwise list that domain again.
+    /// `proven` answers what the domain registry (the claims' one writer) holds as `slug`'s
+    /// verified claims. It is asked only when the config is written: of the other domains in
+    /// its `verified_domains` only those are written back, since the config was read from KV,
+    /// and a read that predates a release or an unverify (KV's propagation time) would
+    /// otherwise list that domain again. A call that changes nothing in the config (the
+    /// re-check of a claim already routing) writes nothing and asks nothing.
     pub async fn set_verified(
         &self,
         slug: &OrgSlug,
         domain: &EmailDomain,
         verified: bool,
-        proven: &[EmailDomain],
+        proven: impl AsyncFnOnce() -> Result<Vec<EmailDomain>, StoreError>,
     ) -> Result<bool, DirectoryError> {
         let Some(mut config) = self.get(slug).await? else {
             return Ok(false);
         };
-        let as_read = config.verified_domains.len();
-        config
-            .verified_domains
-            .retain(|d| d == domain || proven.contains(d));
-        let pruned = config.verified_domains.len() != as_read;
-        let listed = config.verified_domains.contains(domain);
         if verified {
             match self.index(domain).await? {
                 Some(IndexEntry::Org(owner)) if owner == *slug => {}
@@ -327,22 +323,19 @@ impl<S: KvStore> OrgDirectory<S> {
                         .await?;
                 }
             }
-            if !listed {
+        }
+        if config.verified_domains.contains(domain) != verified {
+            let proven = proven().await?;
+            config
+                .verified_domains
+                .retain(|d| d != domain && proven.contains(d));
+            if verified {
                 config.verified_domains.push(domain.clone());
             }
-            if !listed || pruned {
-                self.write_config(&config).await?;
-            }
-        } else {
-            if listed {
-                config.verified_domains.retain(|d| d != domain);
-            }
-            if listed || pruned {
-                self.write_config(&config).await?;
-            }
-            if !config.lists_domain(domain) {
-                self.delete_index_if_ours(domain, slug).await?;
-            }
+            self.write_config(&config).await?;
+        }
+        if !verified && !config.lists_domain(domain) {
+            self.delete_index_if_ours(domain, slug).await?;
         }
         Ok(true)
     }
@@ -387,6 +380,11 @@ mod tests {
     use crate::core::org::{ClientId, Role};
     use crate::core::secret::Secret;
     use crate::core::store::{block_on, MemoryStore};
+
+    /// What a registry with no verified claims answers.
+    async fn none() -> Result<Vec<EmailDomain>, StoreError> {
+        Ok(Vec::new())
+    }
 
     fn slug(s: &str) -> OrgSlug {
         OrgSlug::parse(s).unwrap()
@@ -717,14 +715,14 @@ mod tests {
         let d = OrgDirectory::new(&store);
         block_on(d.put(config("acme", &["acme.com"]))).unwrap();
         block_on(d.put(config("other", &["other.com"]))).unwrap();
-        assert!(block_on(d.set_verified(&slug("acme"), &dom("acme.dev"), true, &[])).unwrap());
+        assert!(block_on(d.set_verified(&slug("acme"), &dom("acme.dev"), true, none)).unwrap());
         assert_eq!(routes_to(&d, "acme.dev").as_deref(), Some("acme"));
         assert_eq!(
             block_on(d.owner_of(&dom("acme.dev"))).unwrap(),
             Some(slug("acme"))
         );
         // Idempotent, and kept by an admin put of the config (which keeps verified_domains).
-        assert!(block_on(d.set_verified(&slug("acme"), &dom("acme.dev"), true, &[])).unwrap());
+        assert!(block_on(d.set_verified(&slug("acme"), &dom("acme.dev"), true, none)).unwrap());
         let mut c = config("acme", &["acme.com"]);
         c.verified_domains = block_on(d.get(&slug("acme")))
             .unwrap()
@@ -742,22 +740,22 @@ mod tests {
         // Nor can DNS take an operator-listed one.
         let before = store.snapshot();
         assert_eq!(
-            block_on(d.set_verified(&slug("acme"), &dom("other.com"), true, &[])),
+            block_on(d.set_verified(&slug("acme"), &dom("other.com"), true, none)),
             Err(DirectoryError::DomainClaimed {
                 domain: dom("other.com")
             })
         );
         assert_eq!(store.snapshot(), before);
         // Unverified: routing stops, the index entry goes.
-        assert!(block_on(d.set_verified(&slug("acme"), &dom("acme.dev"), false, &[])).unwrap());
+        assert!(block_on(d.set_verified(&slug("acme"), &dom("acme.dev"), false, none)).unwrap());
         assert_eq!(routes_to(&d, "acme.dev"), None);
         assert_eq!(block_on(store.get("domain:acme.dev")).unwrap(), None);
         // A domain both listed by the operator and DNS-verified keeps routing when unverified.
-        block_on(d.set_verified(&slug("acme"), &dom("acme.com"), true, &[])).unwrap();
-        block_on(d.set_verified(&slug("acme"), &dom("acme.com"), false, &[])).unwrap();
+        block_on(d.set_verified(&slug("acme"), &dom("acme.com"), true, none)).unwrap();
+        block_on(d.set_verified(&slug("acme"), &dom("acme.com"), false, none)).unwrap();
         assert_eq!(routes_to(&d, "acme.com").as_deref(), Some("acme"));
         // An org that is gone: nothing to do.
-        assert!(!block_on(d.set_verified(&slug("ghost"), &dom("g.com"), true, &[])).unwrap());
+        assert!(!block_on(d.set_verified(&slug("ghost"), &dom("g.com"), true, none)).unwrap());
         assert_eq!(block_on(store.get("domain:g.com")).unwrap(), None);
     }
 
@@ -767,7 +765,7 @@ mod tests {
         let store = MemoryStore::new(&clock);
         let d = OrgDirectory::new(&store);
         block_on(d.put(config("acme", &["acme.com"]))).unwrap();
-        block_on(d.set_verified(&slug("acme"), &dom("acme.dev"), true, &[])).unwrap();
+        block_on(d.set_verified(&slug("acme"), &dom("acme.dev"), true, none)).unwrap();
         // A put that drops nothing keeps it; the org's deletion removes its entry.
         assert!(block_on(d.delete(&slug("acme"))).unwrap());
         assert_eq!(routes_to(&d, "acme.dev"), None);
