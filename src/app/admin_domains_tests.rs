@@ -118,9 +118,17 @@ impl T {
     }
 
     fn app(&self) -> App<'_, &MemoryStore<&'static FixedClock>, &FakeDoh, NativeVerifier> {
+        self.app_on(&self.store)
+    }
+
+    /// The app over this state with `store` as its KV (the test store, or a wrapper of it).
+    fn app_on<K: crate::core::store::KvStore>(
+        &self,
+        store: K,
+    ) -> App<'_, K, &FakeDoh, NativeVerifier> {
         App {
             config: &self.config,
-            store: &self.store,
+            store,
             http: &self.doh,
             verifier: NativeVerifier,
             clock: self.clock,
@@ -134,14 +142,7 @@ impl T {
     }
 
     fn send_as(&self, method: Method, path: &str, body: Option<Value>, token: &str) -> Response {
-        let req = http::Request::builder()
-            .method(method)
-            .uri(path)
-            .header("authorization", format!("Bearer {token}"))
-            .header("accept", "application/json")
-            .body(body.map_or(Body::Empty, |b| Body::from(b.to_string())))
-            .unwrap();
-        block_on(self.app().handle(req))
+        block_on(self.app().handle(request(method, path, body, token)))
     }
 
     fn send(&self, method: Method, path: &str, body: Option<Value>) -> Response {
@@ -174,12 +175,26 @@ impl T {
     }
 
     fn recheck(&self) -> crate::app::RecheckReport {
-        block_on(
-            self.app()
-                .recheck_domains(crate::core::domains::RECHECKS_PER_RUN),
-        )
-        .unwrap()
+        recheck_on(self.app())
     }
+}
+
+/// An admin API request with `token`, asking for JSON.
+fn request(method: Method, path: &str, body: Option<Value>, token: &str) -> http::Request<Body> {
+    http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("authorization", format!("Bearer {token}"))
+        .header("accept", "application/json")
+        .body(body.map_or(Body::Empty, |b| Body::from(b.to_string())))
+        .unwrap()
+}
+
+/// The cron's re-check through `app`.
+fn recheck_on<K: crate::core::store::KvStore>(
+    app: App<'_, K, &FakeDoh, NativeVerifier>,
+) -> crate::app::RecheckReport {
+    block_on(app.recheck_domains(crate::core::domains::RECHECKS_PER_RUN)).unwrap()
 }
 
 #[test]
@@ -540,31 +555,15 @@ impl crate::core::store::KvStore for WritesFail<'_> {
 impl T {
     /// The app over the same state, but every KV write fails.
     fn app_writes_fail(&self) -> App<'_, WritesFail<'_>, &FakeDoh, NativeVerifier> {
-        App {
-            config: &self.config,
-            store: WritesFail(&self.store),
-            http: &self.doh,
-            verifier: NativeVerifier,
-            clock: self.clock,
-            random: &self.random,
-            log: &self.log,
-            state: &self.state,
-            ledger: &self.ledger,
-            registry: &self.registry,
-            limits: &crate::core::ratelimit::NoLimits,
-        }
+        self.app_on(WritesFail(&self.store))
     }
 
     /// `send`, through [`T::app_writes_fail`].
     fn send_writes_fail(&self, method: Method, path: &str) -> Response {
-        let req = http::Request::builder()
-            .method(method)
-            .uri(path)
-            .header("authorization", format!("Bearer {TOKEN}"))
-            .header("accept", "application/json")
-            .body(Body::Empty)
-            .unwrap();
-        block_on(self.app_writes_fail().handle(req))
+        block_on(
+            self.app_writes_fail()
+                .handle(request(method, path, None, TOKEN)),
+        )
     }
 
     /// The registry's claim of `org` on `domain`, if any.
@@ -611,11 +610,7 @@ fn a_release_whose_routing_write_fails_leaves_no_routing_behind() {
 impl T {
     /// The cron's re-check, through [`T::app_writes_fail`].
     fn recheck_writes_fail(&self) -> crate::app::RecheckReport {
-        block_on(
-            self.app_writes_fail()
-                .recheck_domains(crate::core::domains::RECHECKS_PER_RUN),
-        )
-        .unwrap()
+        recheck_on(self.app_writes_fail())
     }
 }
 
