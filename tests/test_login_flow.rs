@@ -10,6 +10,18 @@ use edge_sso::app::Response;
 use http::Method;
 use serde_json::{json, Value};
 
+/// A one-time test sign-in link with acme's staged settings, made by the org admin `admin`.
+fn staged_link(h: &Harness, admin: &str) -> String {
+    let r = console(
+        h,
+        admin,
+        Method::POST,
+        &acme_path("/test-login"),
+        Some(&json!({"staged": true})),
+    );
+    link_path(&r)
+}
+
 /// The `/sso/start?...` path and query of a minted link (checked to be ours).
 fn link_path(resp: &Response) -> String {
     assert_eq!(resp.status(), 201, "{}", resp.text());
@@ -200,25 +212,15 @@ fn a_staged_test_as_admin_lets_the_org_admin_apply_and_any_change_voids_it() {
     assert_eq!(r.status(), 202, "{}", r.text());
     let apply = |h: &Harness| console(h, &admin, Method::POST, &acme_path("/staged/apply"), None);
     assert_eq!(apply(&h).status(), 403);
-    let staged_link = |h: &Harness| {
-        let r = console(
-            h,
-            &admin,
-            Method::POST,
-            &acme_path("/test-login"),
-            Some(&json!({"staged": true})),
-        );
-        link_path(&r)
-    };
     // A non-admin under the staged settings: admitted, not enough.
-    let r = json_body(&run(&h, &staged_link(&h), groups(&["staff"]), true));
+    let r = json_body(&run(&h, &staged_link(&h, &admin), groups(&["staff"]), true));
     assert_eq!(r["ok"], true, "{r}");
     assert_eq!(r["staged"], true);
     assert_eq!(r["member"]["role"], "read");
     assert_eq!(r["staged_tested"], false);
     assert_eq!(apply(&h).status(), 403);
     // An admin under them (at the staged IdP): marked.
-    let resp = run(&h, &staged_link(&h), groups(&["hub-admins"]), false);
+    let resp = run(&h, &staged_link(&h, &admin), groups(&["hub-admins"]), false);
     assert_no_session_cookie(&resp);
     assert!(resp.text().contains("marked as tested"), "{}", resp.text());
     let staged = json_body(&console(
@@ -235,7 +237,7 @@ fn a_staged_test_as_admin_lets_the_org_admin_apply_and_any_change_voids_it() {
     let r = console(&h, &admin, Method::PUT, &acme_path(""), Some(&staged_body));
     assert_eq!(r.status(), 202);
     assert_eq!(apply(&h).status(), 403, "changed since the test");
-    run(&h, &staged_link(&h), groups(&["hub-admins"]), true);
+    run(&h, &staged_link(&h, &admin), groups(&["hub-admins"]), true);
     let r = apply(&h);
     assert_eq!(r.status(), 200, "{}", r.text());
     let now = json_body(&h.admin(Method::GET, &acme_path(""), b""));
@@ -266,18 +268,13 @@ fn a_staged_test_holds_only_for_the_config_that_applying_it_writes() {
     let r = console(&h, &admin, Method::PUT, &acme_path(""), Some(&staged_body));
     assert_eq!(r.status(), 202, "{}", r.text());
     let apply = |h: &Harness| console(h, &admin, Method::POST, &acme_path("/staged/apply"), None);
-    let staged_link = |h: &Harness| {
-        let r = console(
-            h,
-            &admin,
-            Method::POST,
-            &acme_path("/test-login"),
-            Some(&json!({"staged": true})),
-        );
-        link_path(&r)
-    };
     // Ada passes the staged test as admin (the rules then: hub-admins is admin).
-    let r = json_body(&run(&h, &staged_link(&h), groups(&["hub-admins"]), true));
+    let r = json_body(&run(
+        &h,
+        &staged_link(&h, &admin),
+        groups(&["hub-admins"]),
+        true,
+    ));
     assert_eq!(r["staged_tested"], true, "{r}");
     // Then the active role rules change (not a sign-in change: applied at once): admin now
     // takes a group of the old IdP, which nobody has at the staged one. Applying would keep
@@ -298,14 +295,19 @@ fn a_staged_test_holds_only_for_the_config_that_applying_it_writes() {
     ));
     assert!(staged.get("tested_by").is_none(), "{staged}");
     // A new test runs with what the apply would write: hub-admins is no longer admin there.
-    let r = json_body(&run(&h, &staged_link(&h), groups(&["hub-admins"]), true));
+    let r = json_body(&run(
+        &h,
+        &staged_link(&h, &admin),
+        groups(&["hub-admins"]),
+        true,
+    ));
     assert_eq!(r["member"]["role"], "read", "{r}");
     assert_eq!(r["staged_tested"], false);
     assert_eq!(apply(&h).status(), 403);
     // Whoever is admin under the merged config earns the mark, and the apply writes exactly it.
     let r = json_body(&run(
         &h,
-        &staged_link(&h),
+        &staged_link(&h, &admin),
         groups(&["old-idp-admins"]),
         true,
     ));
