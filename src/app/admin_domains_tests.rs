@@ -666,30 +666,38 @@ fn an_unverify_whose_routing_write_fails_is_retried_not_forgotten() {
     assert_eq!(t.routes_to("acme.dev"), None);
 }
 
+impl T {
+    /// Acme verified acme.dev by DNS and released it, and the next read of acme's config is
+    /// served from before the release (KV's propagation time), acme.dev still listed.
+    fn released_behind_a_stale_read() -> T {
+        use crate::core::store::KvStore;
+        let t = T::new();
+        let v = t.claim("acme", "acme.dev");
+        t.doh.set("acme.dev", Dns::Txt(vec![v]));
+        assert_eq!(t.verify("acme", "acme.dev").1["status"], "verified");
+        let stale = block_on(KvStore::get(&t.store, "org:acme"))
+            .unwrap()
+            .unwrap();
+        assert!(stale.contains("acme.dev"));
+        assert_eq!(
+            t.send(Method::DELETE, "/admin/orgs/acme/domains/acme.dev", None)
+                .status(),
+            204
+        );
+        block_on(KvStore::put(&t.store, "org:acme", &stale, None)).unwrap();
+        t.state
+            .orgs
+            .forget(&crate::core::org::OrgSlug::parse("acme").unwrap());
+        t
+    }
+}
+
 #[test]
 fn a_save_from_a_stale_read_does_not_bring_back_a_released_domain() {
     // KV reads may lag a write by its propagation time: an admin PUT (or a staged apply) soon
     // after a release reads the org config from before it, verified domain included. Written
     // back as read, that domain would route again with no claim behind it, for good.
-    use crate::core::store::KvStore;
-    let t = T::new();
-    let v = t.claim("acme", "acme.dev");
-    t.doh.set("acme.dev", Dns::Txt(vec![v]));
-    assert_eq!(t.verify("acme", "acme.dev").1["status"], "verified");
-    let stale = block_on(KvStore::get(&t.store, "org:acme"))
-        .unwrap()
-        .unwrap();
-    assert!(stale.contains("acme.dev"));
-    assert_eq!(
-        t.send(Method::DELETE, "/admin/orgs/acme/domains/acme.dev", None)
-            .status(),
-        204
-    );
-    // The next read is served from before the release.
-    block_on(KvStore::put(&t.store, "org:acme", &stale, None)).unwrap();
-    t.state
-        .orgs
-        .forget(&crate::core::org::OrgSlug::parse("acme").unwrap());
+    let t = T::released_behind_a_stale_read();
     let body = json!({"domains": ["acme.com"], "issuer": "https://acme.okta.com",
         "client_id": "c", "session_ttl_secs": 7200});
     let r = t.send(Method::PUT, "/admin/orgs/acme", Some(body));
@@ -718,23 +726,7 @@ fn a_save_from_a_stale_read_does_not_bring_back_a_released_domain() {
 fn a_verify_from_a_stale_read_does_not_list_a_released_domain_again() {
     // The routing write of a verify is a read-modify-write of the org config: read before an
     // earlier release had propagated, it must not write the released domain back.
-    use crate::core::store::KvStore;
-    let t = T::new();
-    let v = t.claim("acme", "acme.dev");
-    t.doh.set("acme.dev", Dns::Txt(vec![v]));
-    assert_eq!(t.verify("acme", "acme.dev").1["status"], "verified");
-    let stale = block_on(KvStore::get(&t.store, "org:acme"))
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        t.send(Method::DELETE, "/admin/orgs/acme/domains/acme.dev", None)
-            .status(),
-        204
-    );
-    block_on(KvStore::put(&t.store, "org:acme", &stale, None)).unwrap();
-    t.state
-        .orgs
-        .forget(&crate::core::org::OrgSlug::parse("acme").unwrap());
+    let t = T::released_behind_a_stale_read();
     let w = t.claim("acme", "acme.net");
     t.doh.set("acme.net", Dns::Txt(vec![w]));
     assert_eq!(t.verify("acme", "acme.net").1["status"], "verified");
